@@ -1,0 +1,131 @@
+/**
+ * Reverse-mode autograd over coarse ops. Each op that sees an input with `requiresGrad` records a
+ * GradNode: its inputs and a hand-written backward that maps the output gradient to one gradient
+ * per input. `backward()` walks the graph once in reverse topological order, accumulates into
+ * leaf `.grad`, and then releases every node so nothing is retained between training steps.
+ */
+import { ShapeError, TensorError, fmtShape } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+export interface GradNode {
+  /** Op name, for error messages. */
+  op: string;
+  inputs: readonly Tensor[];
+  /**
+   * Given d(loss)/d(output), return d(loss)/d(input_i) for each input (null where an input needs
+   * no gradient). Returned arrays may be fresh or views the caller must not keep.
+   */
+  backward: (gradOut: Float32Array) => (Float32Array | null)[];
+}
+
+let gradEnabled = true;
+
+/** Whether ops currently record the graph. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Run `fn` without recording a graph (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const saved = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = saved;
+  }
+}
+
+/** Whether an op with these inputs should record a node. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Attach a node to `out` when any input requires grad. Ops call this after computing the forward.
+ * The backward closure may capture forward intermediates; they are freed with the node.
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+  if (!needsGrad(...inputs)) return out;
+  out.requiresGrad = true;
+  out.node = { op, inputs, backward };
+  return out;
+}
+
+export function backward(root: Tensor, seed?: Float32Array): void {
+  if (!root.requiresGrad) {
+    throw new TensorError('autograd', 'backward', `${root.toString()} does not require grad: no input of the computation had requiresGrad (or it ran under noGrad)`);
+  }
+  if (!seed && root.size !== 1) {
+    throw new ShapeError('backward', `implicit gradient needs a scalar output, got ${fmtShape(root.shape)}; pass a gradient`);
+  }
+  if (seed && seed.length !== root.size) {
+    throw new ShapeError('backward', `gradient has ${seed.length} elements, output ${fmtShape(root.shape)} has ${root.size}`);
+  }
+
+  // Topological order by iterative DFS (graphs of deep models overflow a recursive one).
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root.id);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const c = inputs[i]!;
+      if (c.requiresGrad && !seen.has(c.id)) {
+        seen.add(c.id);
+        stack.push([c, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+
+  const grads = new Map<number, Float32Array>();
+  grads.set(root.id, seed ? Float32Array.from(seed) : new Float32Array([1]));
+  for (let idx = order.length - 1; idx >= 0; idx--) {
+    const t = order[idx]!;
+    const g = grads.get(t.id);
+    grads.delete(t.id);
+    if (!g) continue;
+    const node = t.node;
+    if (!node) {
+      // Leaf: accumulate into .grad (PyTorch semantics: grads add up until zeroed).
+      if (t.grad) {
+        const acc = t.grad.data as Float32Array;
+        for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
+      } else {
+        // Lazily import-free construction: Tensor's constructor is reached through the leaf itself.
+        const Ctor = t.constructor as new (d: Float32Array, s: readonly number[]) => Tensor;
+        t.grad = new Ctor(g === seed ? g.slice() : g, t.shape);
+      }
+      continue;
+    }
+    const inGrads = node.backward(g);
+    for (let j = 0; j < node.inputs.length; j++) {
+      const inp = node.inputs[j]!;
+      const gi = inGrads[j];
+      if (!gi || !inp.requiresGrad) continue;
+      if (gi.length !== inp.size) {
+        throw new TensorError('autograd', node.op, `backward produced ${gi.length} gradient values for input ${j} of shape ${fmtShape(inp.shape)}`);
+      }
+      const prev = grads.get(inp.id);
+      if (prev) {
+        for (let k = 0; k < prev.length; k++) prev[k]! += gi[k]!;
+      } else {
+        // Copy: a backward may return a view of a buffer it reuses, or the same array for two inputs.
+        grads.set(inp.id, gi.slice());
+      }
+    }
+    // Release the graph as we go: nothing is retained between steps. A released intermediate is
+    // no longer part of any graph, so it must not later pass for a leaf that wants a .grad.
+    t.node = null;
+    t.requiresGrad = false;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Kernel registry keyed by (kernel, backend), after tfjs-core. `cpu` is plain TypeScript and is
+ * the oracle: every kernel exists there, and every other backend is property-tested against it.
+ * A backend may register a subset of kernels and may decline a call (`supports`), in which case
+ * the next backend in the fallback chain (finally `cpu`) runs it. The backend that actually ran
+ * each kernel is recorded and queryable, because silent fallbacks are how wrong benchmarks happen.
+ */
+import { TensorError } from './errors.js';
+
+/** Row-major GEMM: out[b] (M×N) = op(A[b]) (M×K) · op(B[b]) (K×N) (+ out[b] when accumulate). */
+export interface MatmulArgs {
+  /** [batch, M, K] or [batch, K, M] when transA */
+  a: Float32Array;
+  /** [batch, K, N] or [batch, N, K] when transB */
+  b: Float32Array;
+  /** [batch, M, N] */
+  out: Float32Array;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  /** Elements between consecutive batch matrices of a (0 broadcasts one matrix over the batch). */
+  aStride: number;
+  bStride: number;
+  /** Add into `out` instead of overwriting it. */
+  accumulate: boolean;
+}
+
+export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div';
+/** Same-length elementwise binary op. Broadcasting is resolved by the op layer. */
+export interface BinaryArgs { op: BinaryOpName; a: Float32Array; b: Float32Array; out: Float32Array }
+
+export type UnaryOpName = 'silu' | 'tanh' | 'softplus' | 'exp' | 'neg' | 'sigmoid' | 'relu' | 'gelu' | 'sqrt' | 'log';
+export interface UnaryArgs { op: UnaryOpName; x: Float32Array; out: Float32Array }
+
+/** Row-wise softmax over the last axis. */
+export interface SoftmaxArgs { x: Float32Array; out: Float32Array; rows: number; cols: number }
+
+/** Row-wise RMSNorm: out = x / sqrt(mean(x²) + eps) * weight; optionally returns 1/rms per row. */
+export interface RmsNormArgs {
+  x: Float32Array;
+  weight: Float32Array;
+  out: Float32Array;
+  rows: number;
+  cols: number;
+  eps: number;
+  /** [rows] receives 1/sqrt(mean(x²)+eps) when given (needed by the backward pass). */
+  invRms?: Float32Array;
+}
+
+/** SwiGLU: out = silu(gate) * up, same length. */
+export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
+
+export interface KernelSignatures {
+  matmul: (args: MatmulArgs) => void;
+  binary: (args: BinaryArgs) => void;
+  unary: (args: UnaryArgs) => void;
+  softmax: (args: SoftmaxArgs) => void;
+  rmsnorm: (args: RmsNormArgs) => void;
+  swiglu: (args: SwigluArgs) => void;
+}
+export type KernelName = keyof KernelSignatures;
+
+export interface KernelRegistration<K extends KernelName> {
+  kernel: K;
+  backend: string;
+  fn: KernelSignatures[K];
+  /** Return false to decline this call (e.g. too small to be worth a dispatch); the chain continues. */
+  supports?: (args: Parameters<KernelSignatures[K]>[0]) => boolean;
+}
+
+const kernels = new Map<string, KernelRegistration<KernelName>>();
+const lastRan = new Map<KernelName, string>();
+const counts = new Map<string, number>();
+/** Active backend chain, most preferred first; `cpu` is always last. */
+let chain: string[] = ['cpu'];
+
+const key = (kernel: string, backend: string) => `${kernel}\u0000${backend}`;
+
+export function registerKernel<K extends KernelName>(reg: KernelRegistration<K>): void {
+  kernels.set(key(reg.kernel, reg.backend), reg as unknown as KernelRegistration<KernelName>);
+}
+
+export function unregisterKernel(kernel: KernelName, backend: string): void {
+  kernels.delete(key(kernel, backend));
+}
+
+export function getKernel<K extends KernelName>(kernel: K, backend: string): KernelRegistration<K> | undefined {
+  return kernels.get(key(kernel, backend)) as KernelRegistration<K> | undefined;
+}
+
+export function listKernels(): { kernel: KernelName; backend: string }[] {
+  return [...kernels.values()].map((r) => ({ kernel: r.kernel, backend: r.backend }));
+}
+
+/**
+ * Select the backend chain: `setBackend('gpujs')` prefers gpujs and falls back to cpu;
+ * `setBackend(['native', 'wasm'])` tries native, then wasm, then cpu.
+ */
+export function setBackend(preferred: string | readonly string[]): void {
+  const list = typeof preferred === 'string' ? [preferred] : [...preferred];
+  for (const b of list) {
+    if (b !== 'cpu' && ![...kernels.values()].some((r) => r.backend === b)) {
+      throw new TensorError('backend', 'setBackend', `no kernels registered for backend '${b}' (registered: ${registeredBackends().join(', ')}); import or initialise it first`);
+    }
+  }
+  chain = [...list.filter((b) => b !== 'cpu'), 'cpu'];
+}
+
+export function getBackend(): string {
+  return chain[0]!;
+}
+
+export function getBackendChain(): readonly string[] {
+  return chain;
+}
+
+export function registeredBackends(): string[] {
+  return [...new Set([...kernels.values()].map((r) => r.backend))];
+}
+
+/** The backend that ran the most recent call of `kernel` (undefined before the first call). */
+export function lastBackend(kernel: KernelName): string | undefined {
+  return lastRan.get(kernel);
+}
+
+/** How many times each (kernel, backend) pair ran since the last reset: `{ 'matmul/cpu': 12 }`. */
+export function kernelCounts(): Record<string, number> {
+  return Object.fromEntries(counts);
+}
+export function resetKernelCounts(): void {
+  counts.clear();
+  lastRan.clear();
+}
+
+/** Run `kernel` on the first backend of the active chain that has it and accepts the call. */
+export function runKernel<K extends KernelName>(kernel: K, args: Parameters<KernelSignatures[K]>[0]): void {
+  for (const b of chain) {
+    const reg = kernels.get(key(kernel, b)) as KernelRegistration<K> | undefined;
+    if (!reg) continue;
+    if (reg.supports && !reg.supports(args)) continue;
+    (reg.fn as (a: typeof args) => void)(args);
+    lastRan.set(kernel, b);
+    const c = `${kernel}/${b}`;
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+    return;
+  }
+  throw new TensorError('backend', kernel, `no backend in [${chain.join(', ')}] implements kernel '${kernel}'`);
+}
+
+/** Run `fn` with a temporary backend chain (restored afterwards, even on throw). */
+export function withBackend<T>(preferred: string | readonly string[], fn: () => T): T {
+  const saved = chain;
+  setBackend(preferred);
+  try {
+    return fn();
+  } finally {
+    chain = saved;
+  }
+}
