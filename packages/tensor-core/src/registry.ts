@@ -6,6 +6,7 @@
  * each kernel is recorded and queryable, because silent fallbacks are how wrong benchmarks happen.
  */
 import { TensorError } from './errors.js';
+import { registerCpuBackend } from './backends/cpu/index.js';
 
 /** Row-major GEMM: out[b] (M×N) = op(A[b]) (M×K) · op(B[b]) (K×N) (+ out[b] when accumulate). */
 export interface MatmulArgs {
@@ -100,6 +101,7 @@ export function listKernels(): { kernel: KernelName; backend: string }[] {
  * `setBackend(['native', 'wasm'])` tries native, then wasm, then cpu.
  */
 export function setBackend(preferred: string | readonly string[]): void {
+  registerCpuBackend();
   const list = typeof preferred === 'string' ? [preferred] : [...preferred];
   for (const b of list) {
     if (b !== 'cpu' && ![...kernels.values()].some((r) => r.backend === b)) {
@@ -137,6 +139,7 @@ export function resetKernelCounts(): void {
 
 /** Run `kernel` on the first backend of the active chain that has it and accepts the call. */
 export function runKernel<K extends KernelName>(kernel: K, args: Parameters<KernelSignatures[K]>[0]): void {
+  registerCpuBackend();
   for (const b of chain) {
     const reg = kernels.get(key(kernel, b)) as KernelRegistration<K> | undefined;
     if (!reg) continue;

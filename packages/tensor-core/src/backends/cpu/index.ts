@@ -1,0 +1,25 @@
+/**
+ * The `cpu` backend: plain TypeScript, always registered, the oracle every other backend is
+ * tested against.
+ */
+import { registerKernel } from '../../registry.js';
+import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
+import { matmulCpu } from './matmul.js';
+import { rmsnormCpu } from './rmsnorm.js';
+import { softmaxCpu } from './softmax.js';
+
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu };
+export { erf, unaryScalar } from './elementwise.js';
+
+let registered = false;
+/** Idempotent; called by the op layer before the first kernel runs. */
+export function registerCpuBackend(): void {
+  if (registered) return;
+  registered = true;
+  registerKernel({ kernel: 'matmul', backend: 'cpu', fn: matmulCpu });
+  registerKernel({ kernel: 'binary', backend: 'cpu', fn: binaryCpu });
+  registerKernel({ kernel: 'unary', backend: 'cpu', fn: unaryCpu });
+  registerKernel({ kernel: 'softmax', backend: 'cpu', fn: softmaxCpu });
+  registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });
+  registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
+}

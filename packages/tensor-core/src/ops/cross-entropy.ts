@@ -1,0 +1,66 @@
+/**
+ * Cross-entropy of logits [N, V] against int32 targets [N], fused with log-softmax (as
+ * torch.nn.functional.cross_entropy): targets equal to `ignoreIndex` (-100) are skipped and the
+ * mean is over the remaining ones. Also returns nothing but the scalar loss; per-row losses are
+ * available through `crossEntropyPerRow` for per-domain evaluation.
+ */
+import { record } from '../autograd.js';
+import { IndexError, ShapeError, fmtShape } from '../errors.js';
+import { Tensor, assertFloat } from '../tensor.js';
+
+export interface CrossEntropyOptions { ignoreIndex?: number; reduction?: 'mean' | 'sum' }
+
+function check(logits: Tensor, targets: Tensor): [number, number, Int32Array] {
+  assertFloat('crossEntropy', logits);
+  const t = targets.i32('crossEntropy');
+  if (logits.rank !== 2) throw new ShapeError('crossEntropy', `logits must be [N, V], got ${fmtShape(logits.shape)}`);
+  const [N, V] = logits.shape as [number, number];
+  if (t.length !== N) throw new ShapeError('crossEntropy', `targets ${fmtShape(targets.shape)} do not match logits ${fmtShape(logits.shape)}`);
+  return [N, V, t];
+}
+
+/** Per-row negative log-likelihood (NaN-free; ignored rows give 0). No autograd. */
+export function crossEntropyPerRow(logits: Tensor, targets: Tensor, ignoreIndex = -100): Float32Array {
+  const [N, V, t] = check(logits, targets);
+  const x = logits.f32();
+  const out = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const y = t[i]!;
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= V) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
+    const o = i * V;
+    let mx = -Infinity;
+    for (let c = 0; c < V; c++) if (x[o + c]! > mx) mx = x[o + c]!;
+    let s = 0;
+    for (let c = 0; c < V; c++) s += Math.exp(x[o + c]! - mx);
+    out[i] = mx + Math.log(s) - x[o + y]!;
+  }
+  return out;
+}
+
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const [N, V, t] = check(logits, targets);
+  const per = crossEntropyPerRow(logits, targets, ignoreIndex);
+  let count = 0;
+  let total = 0;
+  for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) { count++; total += per[i]!; }
+  const mean = opts.reduction === 'sum' ? 1 : 1 / Math.max(count, 1);
+  // torch returns NaN for a mean over zero targets; we return 0 so a fully padded batch is harmless.
+  const loss = new Tensor(new Float32Array([total * mean]), []);
+  const x = logits.f32();
+  return record(loss, 'crossEntropy', [logits], (g) => {
+    const gx = new Float32Array(N * V);
+    const s0 = g[0]! * mean;
+    for (let i = 0; i < N; i++) {
+      const y = t[i]!;
+      if (y === ignoreIndex) continue;
+      const o = i * V;
+      // softmax(x_i) − onehot(y), recomputed from the per-row loss: p_c = exp(x_c − lse), lse = per + x_y.
+      const lse = per[i]! + x[o + y]!;
+      for (let c = 0; c < V; c++) gx[o + c] = Math.exp(x[o + c]! - lse) * s0;
+      gx[o + y]! -= s0;
+    }
+    return [gx];
+  });
+}

@@ -1,0 +1,15 @@
+export { add, sub, mul, div, scale, addScalar, pow } from './binary.js';
+export { unary, silu, tanh, softplus, sigmoid, exp, neg, relu, gelu, sqrt, log } from './unary.js';
+export { swiglu } from './swiglu.js';
+export { matmul, linear, type MatmulOptions } from './matmul.js';
+export { reshape, transpose, concat, slice } from './shape.js';
+export { sum, mean } from './reduce.js';
+export { rmsNorm } from './rmsnorm.js';
+export { embedding } from './embedding.js';
+export { softmax, logSoftmax } from './softmax.js';
+export { crossEntropy, crossEntropyPerRow, type CrossEntropyOptions } from './cross-entropy.js';
+export { rope, ropeInvFreq, RopeTables, type RopeConfig, type RopeScaling } from './rope.js';
+export { attention, type AttentionOptions } from './attention.js';
+export { topk } from './topk.js';
+export { indexSelect, indexAdd, gatherLast } from './index-ops.js';
+export { broadcastShapes, reduceTo, expandTo } from './broadcast.js';
