@@ -1,0 +1,56 @@
+/**
+ * The FFN slot of a decoder layer. A dense LLaMA uses `DenseFeedForward` (SwiGLU); an MoE model
+ * plugs its own module (expert-partition's MoE layers) into the same slot, so one model class
+ * serves LLaMA, LLaMA-MoE and Mixtral.
+ */
+import { linear, swiglu, type Tensor } from '@llama-moe/tensor-core';
+
+/** Per-forward state shared by every layer (auxiliary losses, routing statistics, RNG for gate noise). */
+export interface ForwardContext {
+  /** Training mode: gates add noise, dropout-free otherwise identical. */
+  training: boolean;
+  /** Auxiliary (balance) losses appended by MoE layers; summed into the training loss. */
+  auxLosses: Tensor[];
+  /** Layer index currently running. */
+  layer: number;
+  /** Free-form per-layer records (e.g. routing statistics) appended by MoE layers. */
+  records: Record<string, unknown>[];
+  /** Collect routing statistics when true. */
+  collectStats: boolean;
+}
+
+export interface FeedForward {
+  /** x [N, D] → [N, D] */
+  forward(x: Tensor, ctx: ForwardContext): Tensor;
+  /** Parameters under their Hugging Face names, relative to the layer's `mlp` (or `block_sparse_moe`) prefix. */
+  namedParameters(): [string, Tensor][];
+  /** Prefix inside the layer: `mlp` (LLaMA, LLaMA-MoE) or `block_sparse_moe` (Mixtral). */
+  readonly prefix: string;
+}
+
+/** LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)). */
+export class DenseFeedForward implements FeedForward {
+  readonly prefix = 'mlp';
+  constructor(
+    /** [F, D] */ public gate: Tensor,
+    /** [F, D] */ public up: Tensor,
+    /** [D, F] */ public down: Tensor,
+    public biases: { gate: Tensor; up: Tensor; down: Tensor } | null = null,
+  ) {}
+
+  forward(x: Tensor): Tensor {
+    const g = linear(x, this.gate, this.biases?.gate);
+    const u = linear(x, this.up, this.biases?.up);
+    return linear(swiglu(g, u), this.down, this.biases?.down);
+  }
+
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [
+      ['gate_proj.weight', this.gate],
+      ['up_proj.weight', this.up],
+      ['down_proj.weight', this.down],
+    ];
+    if (this.biases) out.push(['gate_proj.bias', this.biases.gate], ['up_proj.bias', this.biases.up], ['down_proj.bias', this.biases.down]);
+    return out;
+  }
+}
