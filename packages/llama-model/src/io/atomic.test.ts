@@ -1,0 +1,38 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { atomicWriteFile, atomicWriteJson, tempPathFor, writeFileAtomicWith } from './atomic.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-test-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('atomic writes', () => {
+  it('writes strings, bytes and JSON (with a trailing newline), replacing the old content', () => {
+    const f = path.join(tmp, 'a.json');
+    atomicWriteJson(f, { b: [1, 2], a: 'x' });
+    expect(fs.readFileSync(f, 'utf8')).toBe('{\n  "b": [\n    1,\n    2\n  ],\n  "a": "x"\n}\n');
+    atomicWriteFile(f, 'héllo');
+    expect(fs.readFileSync(f, 'utf8')).toBe('héllo');
+    atomicWriteFile(f, new Uint8Array([1, 2, 3]));
+    expect([...fs.readFileSync(f)]).toEqual([1, 2, 3]);
+    expect(fs.readdirSync(tmp)).toEqual(['a.json']);
+  });
+
+  it('an error while writing keeps the old file and removes the temp file', () => {
+    const f = path.join(tmp, 'keep.bin');
+    atomicWriteFile(f, 'old');
+    expect(() =>
+      writeFileAtomicWith(f, (fd) => {
+        fs.writeSync(fd, 'partial new content');
+        expect(fs.existsSync(tempPathFor(f))).toBe(true);
+        throw new Error('disk on fire');
+      }),
+    ).toThrow('disk on fire');
+    expect(fs.readFileSync(f, 'utf8')).toBe('old');
+    expect(fs.existsSync(tempPathFor(f))).toBe(false);
+    expect(tempPathFor(f)).toBe(`${f}.tmp-${process.pid}`);
+    expect(() => atomicWriteJson(path.join(tmp, 'u.json'), undefined)).toThrow(/not JSON-serializable/);
+    expect(() => atomicWriteFile(path.join(tmp, 'no-such-dir', 'x'), 'a')).toThrow(/ENOENT/);
+  });
+});
