@@ -1,1 +1,3 @@
-export {};
+export * from './io/index.js';
+export * from './model/index.js';
+export * from './tokenizer/index.js';

@@ -1,0 +1,158 @@
+/**
+ * The MoE feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
+ * are grouped per expert (router's dispatch plan: counts, offsets, permutation) so each expert
+ * runs as one contiguous SwiGLU GEMM chain, and the weighted results are scattered back.
+ * Shared (always-on) experts run densely on every token. One module serves both checkpoint
+ * layouts; only the parameter names differ:
+ *   llama-moe: mlp.gate.…, mlp.calculator.experts.weight_{gate,up,down}.J
+ *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
+ */
+import {
+  Tensor, add, concat, indexAdd, indexSelect, indices, linear, mul, reshape, scale, swiglu, createRng, type Rng,
+} from '@llama-moe/tensor-core';
+import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
+import type { GateModule } from '@llama-moe/router/modules';
+import type { FeedForward, ForwardContext } from '@llama-moe/llama-model';
+
+/** One SwiGLU expert: down(silu(x·gateᵀ) ⊙ (x·upᵀ)). */
+export interface ExpertWeights {
+  /** [s, D] */ gate: Tensor;
+  /** [s, D] */ up: Tensor;
+  /** [D, s] */ down: Tensor;
+}
+
+export type MoeLayout = 'llama-moe' | 'mixtral';
+export type CalculatorType = 'UniversalCalculator' | 'SwitchDropTokenCalculator';
+
+export interface MoeFfnOptions {
+  layout: MoeLayout;
+  /** Expert outputs are combined as Σ score · scoreScale · expert(x). */
+  scoreScale: number;
+  multiplyGateScores: boolean;
+  calculator: CalculatorType;
+  /** SwitchDropTokenCalculator: drop tokens over capacity_factor·T/E (training and eval, as the reference). */
+  dropTokens: boolean;
+  capacityFactor: number;
+  droppedPadding: DroppedPadding;
+}
+
+export const DEFAULT_MOE_OPTIONS: MoeFfnOptions = {
+  layout: 'llama-moe', scoreScale: 1, multiplyGateScores: true, calculator: 'UniversalCalculator', dropTokens: true, capacityFactor: 1.25, droppedPadding: 'zero',
+};
+
+export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
+  return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
+}
+
+/** Per-layer routing record pushed into ForwardContext.records when collectStats is on. */
+export interface MoeLayerRecord {
+  layer: number;
+  /** [E] tokens routed to each expert (after capacity) */ load: number[];
+  /** [E] Σ scores per expert */ importance: number[];
+  /** [T, k] chosen experts */ topkIndices: number[];
+  dropped: number;
+  /** Mean per-token entropy of the routing probabilities (nats). */
+  tokenEntropy: number;
+  numTokens: number;
+}
+
+export class MoeFeedForward implements FeedForward {
+  readonly prefix: string;
+  readonly opts: MoeFfnOptions;
+  /** Gate-noise RNG, seeded; its state is part of a training checkpoint. */
+  rng: Rng;
+
+  constructor(
+    public gate: GateModule,
+    public experts: ExpertWeights[],
+    opts: Partial<MoeFfnOptions> = {},
+    public shared: ExpertWeights[] = [],
+    seed = 0,
+  ) {
+    this.opts = { ...DEFAULT_MOE_OPTIONS, ...opts };
+    this.prefix = this.opts.layout === 'mixtral' ? 'block_sparse_moe' : 'mlp';
+    if (experts.length !== gate.numExperts) throw new RangeError(`MoE layer: gate routes to ${gate.numExperts} experts but ${experts.length} are given`);
+    if (this.opts.layout === 'mixtral' && shared.length) throw new RangeError('MoE layer: the Mixtral layout has no shared experts');
+    this.rng = createRng(seed);
+  }
+
+  get numExperts(): number {
+    return this.experts.length;
+  }
+  get topK(): number {
+    return this.gate.topK;
+  }
+  /** Intermediate size of each expert. */
+  get sizes(): number[] {
+    return this.experts.map((e) => e.gate.shape[0]!);
+  }
+
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [...this.gate.namedParameters()];
+    if (this.opts.layout === 'mixtral') {
+      this.experts.forEach((e, j) => out.push([`experts.${j}.w1.weight`, e.gate], [`experts.${j}.w2.weight`, e.down], [`experts.${j}.w3.weight`, e.up]));
+    } else {
+      this.experts.forEach((e, j) => out.push([`calculator.experts.weight_gate.${j}`, e.gate]));
+      this.experts.forEach((e, j) => out.push([`calculator.experts.weight_up.${j}`, e.up]));
+      this.experts.forEach((e, j) => out.push([`calculator.experts.weight_down.${j}`, e.down]));
+      this.shared.forEach((e, j) => out.push([`shared_experts.${j}.gate_proj.weight`, e.gate], [`shared_experts.${j}.up_proj.weight`, e.up], [`shared_experts.${j}.down_proj.weight`, e.down]));
+    }
+    return out;
+  }
+
+  /** x [T, D] → [T, D] */
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const T = x.shape[0]!;
+    const E = this.numExperts;
+    const k = this.topK;
+    const g = this.gate.forward(x, { training: ctx.training, rng: this.rng });
+    const switchDrop = this.opts.calculator === 'SwitchDropTokenCalculator' && this.opts.dropTokens;
+    const capacity = switchDrop ? expertCapacity(this.opts.capacityFactor, T, E) : undefined;
+    const plan = buildDispatch(g.topkIndices, g.scores.f32(), E, k, { capacity, dropped_padding: this.opts.droppedPadding });
+    const routed = plan.routedSlots;
+    /** [S] token of each routed slot, grouped by expert */
+    const perm = plan.permutation.subarray(0, routed);
+    const ys: Tensor[] = [];
+    for (let e = 0; e < E; e++) {
+      const a = plan.offsets[e]!, b = plan.offsets[e + 1]!;
+      if (b === a) continue;
+      // One contiguous GEMM chain per expert over its gathered rows.
+      ys.push(expertForward(this.experts[e]!, indexSelect(x, indices(perm.subarray(a, b)))));
+    }
+    let out: Tensor;
+    if (ys.length === 0) {
+      out = new Tensor(new Float32Array(x.size), x.shape);
+    } else {
+      /** [S, D] */
+      let y = ys.length === 1 ? ys[0]! : concat(ys, 0);
+      if (this.opts.multiplyGateScores) {
+        /** [S, 1] score of each slot (differentiable, picked from the gate's [T·k] scores) */
+        const w = indexSelect(reshape(g.scores, [T * k, 1]), indices(plan.slotSelection.subarray(0, routed)));
+        y = mul(y, this.opts.scoreScale === 1 ? w : scale(w, this.opts.scoreScale));
+      } else if (this.opts.scoreScale !== 1) {
+        y = scale(y, this.opts.scoreScale);
+      }
+      out = indexAdd(T, indices(perm), y);
+    }
+    if (switchDrop && this.opts.droppedPadding === 'input' && plan.numDropped > 0) {
+      // Tokens no expert processed pass through unchanged (reference: y[dropped] = x[dropped]).
+      const served = new Uint8Array(T);
+      for (const t of perm) served[t] = 1;
+      const passIdx: number[] = [];
+      for (let t = 0; t < T; t++) if (!served[t]) passIdx.push(t);
+      if (passIdx.length) out = add(out, indexAdd(T, indices(passIdx), indexSelect(x, indices(passIdx))));
+    }
+    for (const s of this.shared) out = add(out, expertForward(s, x));
+    if (g.auxLoss && ctx.training) ctx.auxLosses.push(g.auxLoss);
+    if (ctx.collectStats) {
+      let ent = 0;
+      for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) { const p = g.probs[t * E + e]!; if (p > 0) ent -= p * Math.log(p); }
+      const rec: MoeLayerRecord = {
+        layer: ctx.layer, load: Array.from(plan.counts.subarray(0, E)), importance: Array.from(g.importance), topkIndices: Array.from(g.topkIndices),
+        dropped: plan.numDropped, tokenEntropy: T ? ent / T : 0, numTokens: T,
+      };
+      ctx.records.push(rec as unknown as Record<string, unknown>);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The core properties of dense → MoE construction:
+ *  1. every expert on with unit weights sums back to the dense FFN (any D, F, E, sizes, partition);
+ *  2. top-k = E, zero gates and score scale E reproduce the dense model's logits, in both formats
+ *     (through save → load, so names and config keys are exercised);
+ *  3. both formats match the independent float64 reference (tools/reference/hf_reference.py);
+ *  4. split → merge-experts returns the original weights bit for bit.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
+import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
+import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
+import { expertForward } from './moe-ffn.js';
+import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+
+const work = mkdtempSync(join(tmpdir(), 'moe-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+let n = 0;
+const REF = resolve(__dirname, '../../../../tools/reference/hf_reference.py');
+const hasNumpy = (() => { try { execFileSync('python3', ['-c', 'import numpy']); return true; } catch { return false; } })();
+
+function randomPartition(F: number, sizes: number[], seed: number): number[][] {
+  const r = createRng(seed);
+  const perm = Array.from({ length: F }, (_, i) => i);
+  for (let i = F - 1; i > 0; i--) { const j = r.int(i + 1); [perm[i], perm[j]] = [perm[j]!, perm[i]!]; }
+  let o = 0;
+  return sizes.map((s) => perm.slice(o, (o += s)).sort((a, b) => a - b));
+}
+
+/** Split F into E positive sizes (unequal) deterministically from a seed. */
+function randomSizes(F: number, E: number, seed: number): number[] {
+  const r = createRng(seed);
+  const cuts = new Set<number>();
+  while (cuts.size < E - 1) cuts.add(1 + r.int(F - 1));
+  const c = [0, ...[...cuts].sort((a, b) => a - b), F];
+  return c.slice(1).map((v, i) => v - c[i]!);
+}
+
+function tinyDense(seed: number, over: Record<string, unknown> = {}) {
+  return LlamaForCausalLM.random(parseLlamaConfig({
+    model_type: 'llama', vocab_size: 48, hidden_size: 12, intermediate_size: 30, num_hidden_layers: 2, num_attention_heads: 3, num_key_value_heads: 1,
+    max_position_embeddings: 32, rms_norm_eps: 1e-5, initializer_range: 0.3, ...over,
+  }), { seed });
+}
+
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0, d = 0;
+  for (let i = 0; i < b.length; i++) { m = Math.max(m, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
+  return d / Math.max(m, 1e-30);
+}
+
+describe('experts sum back to the dense FFN', () => {
+  it('for any D, F, E, unequal sizes and partition (unit weights, ≤ 1e-5 relative)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.nat(), (D, F0, E0, T, seed) => {
+      const E = Math.min(E0, F0), F = F0;
+      const r = createRng(seed);
+      const mk = (s: number[]) => new Tensor(Float32Array.from({ length: s[0]! * s[1]! }, () => r.normal()), s);
+      const gate = mk([F, D]), up = mk([F, D]), down = mk([D, F]), x = mk([T, D]);
+      const dense = noGrad(() => new DenseFeedForward(gate, up, down).forward(x)).f32();
+      const parts = randomPartition(F, randomSizes(F, E, seed + 1), seed + 2);
+      const experts = expertsFromDense(gate.f32(), up.f32(), down.f32(), D, F, parts);
+      const sum = new Float64Array(T * D);
+      for (const e of experts) noGrad(() => expertForward(e, x)).f32().forEach((v, i) => { sum[i]! += v; });
+      expect(maxRel(sum, dense)).toBeLessThanOrEqual(1e-5);
+    }), { numRuns: 150 });
+  });
+});
+
+function denseEquivalentSpec(dense: LlamaForCausalLM, E: number, sizes: number[], format: MoeFormat): MoeSpec {
+  const L = dense.config.num_hidden_layers;
+  const spec = defaultMoeSpec(L, dense.config.intermediate_size, E, E);
+  return { ...spec, sizeExperts: Array.from({ length: L }, () => sizes), scoreScaleFactor: E, gateNetwork: format === 'mixtral' ? 'linear' : 'mlp' };
+}
+
+describe('top-k = E, zero gates, score scale E reproduce the dense model', () => {
+  for (const format of ['llama-moe', 'mixtral'] as const) {
+    it(`${format}: logits equal the dense model's after save → load`, () => {
+      fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(), fc.boolean(), (E, seed, equal) => {
+        const dense = tinyDense(seed);
+        const F = dense.config.intermediate_size;
+        const sizes = format === 'mixtral' || equal ? (F % E === 0 ? new Array<number>(E).fill(F / E) : null) : randomSizes(F, E, seed);
+        if (!sizes) return;
+        const spec = denseEquivalentSpec(dense, E, sizes, format);
+        const partition = Array.from({ length: 2 }, (_, l) => randomPartition(F, sizes, seed + l));
+        const moe = buildMoeFromDense(dense, { spec, format, partition, gateInit: 'zeros', seed });
+        const dir = join(work, `eq${n++}`);
+        saveMoeModel(moe, dir);
+        const loaded = loadMoeModel(dir);
+        const ids = [1, 7, 3, 40, 2];
+        expect(maxRel(loaded.logits(ids).f32(), dense.logits(ids).f32())).toBeLessThanOrEqual(1e-5);
+      }), { numRuns: 12 });
+    });
+  }
+});
+
+describe.runIf(hasNumpy)('MoE formats match the float64 reference', () => {
+  const cases: [MoeFormat, string, 'mlp' | 'linear'][] = [['llama-moe', 'random', 'mlp'], ['llama-moe', 'random', 'linear'], ['mixtral', 'random', 'linear']];
+  for (const [format, init, net] of cases) {
+    it(`${format} (${net} gate, ${init} init, top-2 of 3 with unequal sizes where allowed)`, () => {
+      const dense = tinyDense(5);
+      const F = dense.config.intermediate_size;
+      const sizes = format === 'mixtral' ? [10, 10, 10] : [7, 15, 8];
+      const spec: MoeSpec = { ...defaultMoeSpec(2, F, 3, 2), sizeExperts: [sizes, sizes], gateNetwork: net };
+      const moe = buildMoeFromDense(dense, { spec, format, partition: [randomPartition(F, sizes, 1), randomPartition(F, sizes, 2)], gateInit: 'random', seed: 3, method: 'random' });
+      // Larger gate weights so routing actually differs between tokens.
+      for (const [name, t] of moe.namedParameters()) if (/gate\.(gate_network|weight)/.test(name)) t.f32().forEach((_, i, a) => { a[i]! *= 40; });
+      const dir = join(work, `ref${n++}`);
+      saveMoeModel(moe, dir, { dtype: 'bfloat16', maxShardBytes: 3000 });
+      const loaded = loadMoeModel(dir);
+      const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+      const out = join(dir, 'ref.npy');
+      execFileSync('python3', [REF, dir, '--tokens', ids.join(','), '--out', out]);
+      const ref = readNpy(out).data as Float64Array;
+      expect(maxRel(loaded.logits(ids).f32(), ref)).toBeLessThanOrEqual(1e-4);
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      if (format === 'mixtral') {
+        expect(cfg).toMatchObject({ model_type: 'mixtral', architectures: ['MixtralForCausalLM'], num_local_experts: 3, num_experts_per_tok: 2, intermediate_size: 10 });
+      } else {
+        expect(cfg).toMatchObject({ model_type: 'llama_moe', architectures: ['LlamaMoEForCausalLM'], num_experts: 3, num_selects: 2, size_experts: [sizes, sizes], gate_type: 'TopKBalancedNoisyGate', gate_network: net, calculator_type: 'UniversalCalculator', score_scale_factor: 1.5 });
+        for (const k of ['gate_use_softmax', 'gate_use_balance', 'gate_balance_loss_weight', 'gate_add_noise', 'gate_noise_epsilon', 'multiply_gate_scores', 'add_weight_norm', 'drop_tokens', 'dropped_padding', 'capacity_factor']) expect(cfg).toHaveProperty(k);
+      }
+    });
+  }
+});
+
+describe('split → merge-experts', () => {
+  it('returns the original dense weights bit for bit (property over partitions and sizes)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 7 }), fc.nat(), fc.constantFrom<MoeFormat>('llama-moe', 'mixtral'), (E, seed, format) => {
+      const dense = tinyDense(seed);
+      const F = dense.config.intermediate_size;
+      const sizes = format === 'mixtral' ? (F % E === 0 ? new Array<number>(E).fill(F / E) : null) : randomSizes(F, E, seed);
+      if (!sizes) return;
+      // A power-of-two score scale: Mixtral folds it into w2, and merging divides it out exactly.
+      const spec: MoeSpec = { ...defaultMoeSpec(2, F, E, 1), sizeExperts: [sizes, sizes], gateNetwork: format === 'mixtral' ? 'linear' : 'mlp', scoreScaleFactor: format === 'mixtral' ? 4 : 2.5 };
+      const partition = [randomPartition(F, sizes, seed), randomPartition(F, sizes, seed + 9)];
+      const moe = buildMoeFromDense(dense, { spec, format, partition, gateInit: 'random', seed, method: 'random' });
+      const dir = join(work, `mg${n++}`);
+      saveMoeModel(moe, dir);
+      const pf = JSON.parse(readFileSync(join(dir, PARTITION_FILE), 'utf8'));
+      const merged = mergeExperts(loadMoeModel(dir), pf.experts as number[][][], pf.folded_score_scale);
+      const orig = new Map(dense.namedParameters().map(([k, t]) => [k, t.f32()]));
+      for (const [name, t] of merged.namedParameters()) {
+        const o = orig.get(name);
+        expect(o, name).toBeDefined();
+        expect(Buffer.from(t.f32().buffer).equals(Buffer.from(o!.buffer)), name).toBe(true);
+      }
+      expect(readLlamaConfig(dir).model_type).toBe(format === 'mixtral' ? 'mixtral' : 'llama_moe');
+    }), { numRuns: 10 });
+  });
+});

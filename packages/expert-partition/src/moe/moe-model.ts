@@ -1,0 +1,392 @@
+/**
+ * MoE models as LlamaForCausalLM with MoeFeedForward in every layer: construction from a dense
+ * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
+ * back, and merging experts back into a dense FFN.
+ */
+import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
+import {
+  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
+  type Checkpoint, type LlamaConfig, type SaveDType,
+} from '@llama-moe/llama-model';
+import { MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
+import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
+import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
+import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
+import { MoeFeedForward, type ExpertWeights } from './moe-ffn.js';
+
+export type MoeFormat = 'llama-moe' | 'mixtral';
+export type GateInit = 'random' | 'zeros' | 'centroids';
+
+/** Rows `idx` of a row-major [R, C] matrix → [idx.length, C]. */
+export function takeRows(src: Float32Array, C: number, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * C);
+  for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i]! * C, idx[i]! * C + C), i * C);
+  return out;
+}
+
+/** Columns `idx` of a row-major [R, C] matrix → [R, idx.length]. */
+export function takeCols(src: Float32Array, R: number, C: number, idx: ArrayLike<number>): Float32Array {
+  const n = idx.length;
+  const out = new Float32Array(R * n);
+  for (let r = 0; r < R; r++) {
+    const o = r * C;
+    for (let i = 0; i < n; i++) out[r * n + i] = src[o + idx[i]!]!;
+  }
+  return out;
+}
+
+/** The experts of one dense FFN for a partition (rows of gate/up, columns of down). */
+export function expertsFromDense(gate: Float32Array, up: Float32Array, down: Float32Array, D: number, F: number, parts: ArrayLike<number>[]): ExpertWeights[] {
+  return parts.map((idx) => ({
+    gate: new Tensor(takeRows(gate, D, idx), [idx.length, D]),
+    up: new Tensor(takeRows(up, D, idx), [idx.length, D]),
+    down: new Tensor(takeCols(down, D, F, idx), [D, idx.length]),
+  }));
+}
+
+export interface GateInitOptions {
+  init: GateInit;
+  rng: Rng;
+  /** [E, D] centroids of hidden states per expert, for init 'centroids'. */
+  centroids?: Float32Array;
+  std?: number;
+}
+
+/** Gate weights for a fresh MoE layer: random N(0, 0.02) (the paper), zeros, or hidden-state centroids. */
+export function initGate(spec: MoeSpec, D: number, format: MoeFormat, g: GateInitOptions): GateModule {
+  const E = spec.numExperts;
+  const std = g.std ?? 0.02;
+  const mat = (r: number, c: number, kind: GateInit, centroid?: Float32Array) => {
+    const d = new Float32Array(r * c);
+    if (kind === 'random') for (let i = 0; i < d.length; i++) d[i] = g.rng.normal() * std;
+    else if (kind === 'centroids') d.set(centroid!);
+    return new Tensor(d, [r, c]);
+  };
+  if (g.init === 'centroids' && (!g.centroids || g.centroids.length !== E * D)) throw new RangeError(`--gate-init centroids needs calibration data (--data) to compute [${E}, ${D}] hidden-state centroids`);
+  const first = mat(E, D, g.init, g.centroids);
+  if (format === 'mixtral') return new MixtralGate({ hiddenSize: D, numExperts: E, topK: spec.numSelects, routerAuxLossCoef: spec.routerAuxLossCoef }, first);
+  const net = spec.gateNetwork === 'mlp'
+    // mlp: centroids feed the first layer; the second starts as the identity so the centroid scores pass through.
+    ? [first, g.init === 'centroids' ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
+    : [first];
+  if (spec.gateType === 'SwitchBalancedGate') {
+    return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+  }
+  return new NoisyTopKGate({
+    hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
+    balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+  }, net);
+}
+
+export function moeFfnOptions(spec: MoeSpec, layer: number, format: MoeFormat) {
+  return {
+    layout: format,
+    scoreScale: format === 'mixtral' ? 1 : scoreScaleAt(spec, layer),
+    multiplyGateScores: spec.multiplyGateScores,
+    calculator: spec.calculatorType,
+    dropTokens: spec.dropTokens,
+    capacityFactor: spec.capacityFactor,
+    droppedPadding: spec.droppedPadding,
+  } as const;
+}
+
+/** The MoE config object of a model: base LLaMA config + spec. */
+export interface MoeModelInfo {
+  spec: MoeSpec;
+  format: MoeFormat;
+  /** Neuron ids per layer per expert (partition methods), for merge-experts. */
+  partition: number[][][] | null;
+  /** Shared-expert neuron ids per layer (sharing-inter). */
+  sharedPartition: number[][][] | null;
+  method: string;
+  /** Score scale folded into the experts' down weights (Mixtral), so merge can undo it. */
+  foldedScale?: number | number[] | null;
+}
+
+const moeInfo = new WeakMap<LlamaForCausalLM, MoeModelInfo>();
+export function getMoeInfo(m: LlamaForCausalLM): MoeModelInfo | undefined {
+  return moeInfo.get(m);
+}
+export function setMoeInfo(m: LlamaForCausalLM, info: MoeModelInfo): void {
+  moeInfo.set(m, info);
+}
+
+/** Experts' FFN outputs scaled so Mixtral (no scale key) computes what LLaMA-MoE computes with score_scale_factor. */
+function foldScale(down: Tensor, s: number): Tensor {
+  return s === 1 ? down : noGrad(() => scale(down, s));
+}
+
+/** The tensors of an MoE model in the given format, in transformers' state_dict order. */
+export function moeTensors(model: LlamaForCausalLM, format: MoeFormat): [string, Tensor][] {
+  const info = moeInfo.get(model);
+  if (!info) throw new FormatError('not an MoE model built or loaded by @llama-moe/expert-partition');
+  if (format === info.format) return model.namedParameters();
+  // Convert layout: re-emit the FFN tensors under the other format's names.
+  const out: [string, Tensor][] = [];
+  for (const [name, t] of model.namedParameters()) {
+    const m = /^model\.layers\.(\d+)\.(mlp|block_sparse_moe)\./.exec(name);
+    if (!m) { out.push([name, t]); continue; }
+    const l = Number(m[1]);
+    const ffn = model.weights.layers[l]!.mlp as MoeFeedForward;
+    if (!out.some(([n]) => n.startsWith(`model.layers.${l}.${format === 'mixtral' ? 'block_sparse_moe' : 'mlp'}.`))) {
+      const gateP = ffn.gate.namedParameters();
+      if (format === 'mixtral') {
+        const w = gateP.find(([n]) => n === 'gate.gate_network.weight')?.[1];
+        if (!w) throw new FormatError(`layer ${l}: only a linear gate converts to Mixtral`);
+        out.push([mixtralNames.gate(l), w]);
+        const s = scoreScaleAt(info.spec, l);
+        ffn.experts.forEach((e, j) => out.push([mixtralNames.expert(l, j, 'w1'), e.gate], [mixtralNames.expert(l, j, 'w2'), foldScale(e.down, s)], [mixtralNames.expert(l, j, 'w3'), e.up]));
+      } else {
+        const w = gateP.find(([n]) => n === 'gate.weight')![1];
+        out.push([llamaMoeNames.gateNetwork(l, null), w], [llamaMoeNames.weightNoise(l), new Tensor(new Float32Array(w.size), w.shape)]);
+        ffn.experts.forEach((e, j) => out.push([llamaMoeNames.expert(l, 'gate', j), e.gate]));
+        ffn.experts.forEach((e, j) => out.push([llamaMoeNames.expert(l, 'up', j), e.up]));
+        ffn.experts.forEach((e, j) => out.push([llamaMoeNames.expert(l, 'down', j), e.down]));
+      }
+    }
+  }
+  return out;
+}
+
+export interface SaveMoeOptions {
+  format?: MoeFormat;
+  dtype?: SaveDType;
+  maxShardBytes?: number;
+  overwrite?: boolean;
+  extraFiles?: Record<string, unknown>;
+}
+
+export const PARTITION_FILE = 'llama_moe_partition.json';
+
+export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoeOptions = {}): void {
+  const info = moeInfo.get(model);
+  if (!info) throw new FormatError('saveMoeModel: not an MoE model');
+  const format = opts.format ?? info.format;
+  const dtype = opts.dtype ?? 'float32';
+  let spec = info.spec;
+  if (format === 'mixtral') {
+    if (info.format === 'llama-moe') {
+      const why = mixtralIncompatibility(model.config, spec);
+      if (why) throw new FormatError(why);
+    }
+    spec = { ...spec, scoreScaleFactor: 1 };
+  }
+  const configJson = format === 'mixtral' ? mixtralConfigJson(model.config, spec, dtype) : llamaMoeConfigJson(model.config, spec, dtype);
+  const extraFiles: Record<string, unknown> = { ...opts.extraFiles };
+  if (info.partition) extraFiles[PARTITION_FILE] = { method: info.method, format_version: 1, experts: info.partition, shared_experts: info.sharedPartition, folded_score_scale: info.foldedScale ?? null };
+  saveLlama(model, dir, { dtype, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite, configJson, extraFiles, tensors: moeTensors(model, format) });
+}
+
+/** Read the MoE spec from a llama_moe or mixtral config. */
+export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat } {
+  const L = cfg.num_hidden_layers;
+  if (cfg.model_type === 'mixtral') {
+    const E = cfg.num_local_experts!, k = cfg.num_experts_per_tok!;
+    const spec = defaultMoeSpec(L, cfg.intermediate_size * E, E, k);
+    return {
+      format: 'mixtral',
+      spec: { ...spec, gateNetwork: 'linear', gateAddNoise: false, scoreScaleFactor: 1, sizeExperts: Array.from({ length: L }, () => new Array<number>(E).fill(cfg.intermediate_size)), routerAuxLossCoef: cfg.router_aux_loss_coef ?? 0.001 },
+    };
+  }
+  if (cfg.model_type === 'llama_moe') {
+    const E = cfg.num_experts!, k = cfg.num_selects!;
+    const base = defaultMoeSpec(L, cfg.intermediate_size, E, k);
+    const sizes = cfg.size_experts ?? base.sizeExperts;
+    if (!sizes.length) throw new FormatError(`config.json: intermediate_size ${cfg.intermediate_size} is not divisible by num_experts ${E} and size_experts is missing`);
+    const extra = cfg.extra as Record<string, unknown>;
+    return {
+      format: 'llama-moe',
+      spec: {
+        ...base,
+        sizeExperts: sizes,
+        gateType: (cfg.gate_type ?? 'TopKBalancedNoisyGate') as MoeSpec['gateType'],
+        gateNetwork: (cfg.gate_network ?? 'mlp') as 'mlp' | 'linear',
+        gateUseSoftmax: cfg.gate_use_softmax ?? true,
+        gateUseBalance: cfg.gate_use_balance ?? true,
+        gateBalanceLossWeight: cfg.gate_balance_loss_weight ?? 0.01,
+        gateAddNoise: cfg.gate_add_noise ?? true,
+        gateNoiseEpsilon: cfg.gate_noise_epsilon ?? 0.01,
+        calculatorType: (cfg.calculator_type ?? 'UniversalCalculator') as MoeSpec['calculatorType'],
+        multiplyGateScores: cfg.multiply_gate_scores ?? true,
+        scoreScaleFactor: (cfg.score_scale_factor ?? 1) as number | number[],
+        dropTokens: cfg.drop_tokens ?? true,
+        droppedPadding: (cfg.dropped_padding ?? 'zero') as 'zero' | 'input',
+        capacityFactor: cfg.capacity_factor ?? 1.25,
+        sizeSharedExperts: (extra?.size_shared_experts as number[][] | undefined) ?? [],
+      },
+    };
+  }
+  throw new FormatError(`model_type '${cfg.model_type}' is not an MoE model (expected llama_moe or mixtral)`);
+}
+
+function loadMoeFfn(l: number, ckpt: Checkpoint, cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat, seed: number): MoeFeedForward {
+  const D = cfg.hidden_size, E = spec.numExperts;
+  const sizes = spec.sizeExperts[l];
+  if (!sizes || sizes.length !== E) throw new FormatError(`config.json: size_experts[${l}] must list ${E} expert sizes`);
+  const experts: ExpertWeights[] = [];
+  let gate: GateModule;
+  if (format === 'mixtral') {
+    gate = new MixtralGate({ hiddenSize: D, numExperts: E, topK: spec.numSelects, routerAuxLossCoef: spec.routerAuxLossCoef }, readParam(ckpt, mixtralNames.gate(l), [E, D]));
+    for (let j = 0; j < E; j++) {
+      const s = sizes[j]!;
+      experts.push({ gate: readParam(ckpt, mixtralNames.expert(l, j, 'w1'), [s, D]), up: readParam(ckpt, mixtralNames.expert(l, j, 'w3'), [s, D]), down: readParam(ckpt, mixtralNames.expert(l, j, 'w2'), [D, s]) });
+    }
+  } else {
+    const net = spec.gateNetwork === 'mlp'
+      ? [readParam(ckpt, llamaMoeNames.gateNetwork(l, 0), [E, D]), readParam(ckpt, llamaMoeNames.gateNetwork(l, 2), [E, E])]
+      : [readParam(ckpt, llamaMoeNames.gateNetwork(l, null), [E, D])];
+    if (spec.gateType === 'SwitchBalancedGate') {
+      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+    } else {
+      const wn = ckpt.has(llamaMoeNames.weightNoise(l)) ? readParam(ckpt, llamaMoeNames.weightNoise(l), [E, D]) : undefined;
+      gate = new NoisyTopKGate({
+        hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
+        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+      }, net, wn);
+    }
+    for (let j = 0; j < E; j++) {
+      const s = sizes[j]!;
+      experts.push({ gate: readParam(ckpt, llamaMoeNames.expert(l, 'gate', j), [s, D]), up: readParam(ckpt, llamaMoeNames.expert(l, 'up', j), [s, D]), down: readParam(ckpt, llamaMoeNames.expert(l, 'down', j), [D, s]) });
+    }
+  }
+  const shared: ExpertWeights[] = (spec.sizeSharedExperts[l] ?? []).map((s, j) => ({
+    gate: readParam(ckpt, llamaMoeNames.shared(l, 'gate', j), [s, D]), up: readParam(ckpt, llamaMoeNames.shared(l, 'up', j), [s, D]), down: readParam(ckpt, llamaMoeNames.shared(l, 'down', j), [D, s]),
+  }));
+  return new MoeFeedForward(gate, experts, moeFfnOptions(spec, l, format), shared, seed * 1000 + l);
+}
+
+/** Load a llama_moe or mixtral model folder. */
+export function loadMoeModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
+  const cfg = readLlamaConfig(dir);
+  const { spec, format } = specFromConfig(cfg);
+  const ckpt = openCheckpoint(dir);
+  try {
+    const model = loadLlamaFrom(ckpt, cfg, { ffnLoader: (l, c, config) => loadMoeFfn(l, c, config, spec, format, opts.seed ?? 0) });
+    model.nameParameters();
+    setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
+    return model;
+  } finally {
+    ckpt.close();
+  }
+}
+
+/** Load any supported folder: dense llama/mistral, llama_moe or mixtral. */
+export function loadAnyModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
+  const cfg = readLlamaConfig(dir);
+  if (cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral') return loadMoeModel(dir, opts);
+  const ckpt = openCheckpoint(dir);
+  try {
+    const m = loadLlamaFrom(ckpt, cfg);
+    m.nameParameters();
+    return m;
+  } finally {
+    ckpt.close();
+  }
+}
+
+export interface BuildMoeOptions {
+  spec: MoeSpec;
+  format: MoeFormat;
+  /** Per layer: neuron ids per routed expert. */
+  partition: ArrayLike<number>[][];
+  /** Per layer: neuron ids per shared expert (sharing-inter). */
+  sharedPartition?: ArrayLike<number>[][];
+  gateInit: GateInit;
+  /** Per layer [E, D] centroids (gate init 'centroids'). */
+  centroids?: Float32Array[];
+  seed?: number;
+  /** Upcycling: std of Gaussian noise added to copied expert weights (relative to each weight's std). */
+  upcycleNoise?: number;
+  method?: string;
+}
+
+/** Build an MoE model from a dense one and a partition (experts copy the dense weights; the dense model is untouched). */
+export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): LlamaForCausalLM {
+  const cfg = dense.config;
+  const D = cfg.hidden_size, F = cfg.intermediate_size;
+  if (o.format === 'mixtral') {
+    const why = mixtralIncompatibility(cfg, o.spec);
+    if (why) throw new FormatError(why);
+  }
+  const rng = createRng(o.seed ?? 0);
+  const layers = dense.weights.layers.map((L, l) => {
+    const mlp = L.mlp;
+    if (!(mlp instanceof DenseFeedForward)) throw new FormatError(`layer ${l} is not a dense SwiGLU FFN`);
+    if (mlp.biases) throw new FormatError('dense FFNs with mlp_bias cannot be split (LLaMA-MoE experts have no biases)');
+    const parts = o.partition[l]!;
+    const experts = expertsFromDense(mlp.gate.f32(), mlp.up.f32(), mlp.down.f32(), D, F, parts);
+    if (o.upcycleNoise && o.upcycleNoise > 0) {
+      for (const e of experts) for (const t of [e.gate, e.up, e.down]) {
+        const d = t.f32();
+        let ss = 0;
+        for (let i = 0; i < d.length; i++) ss += d[i]! * d[i]!;
+        const sd = Math.sqrt(ss / d.length) * o.upcycleNoise;
+        for (let i = 0; i < d.length; i++) d[i]! += rng.normal() * sd;
+      }
+    }
+    if (o.format === 'mixtral') {
+      // Mixtral has no score-scale key: fold LLaMA-MoE's score_scale_factor into w2 (down).
+      const sc = scoreScaleAt(o.spec, l);
+      if (sc !== 1) for (const e of experts) { const d = e.down.f32(); for (let i = 0; i < d.length; i++) d[i]! *= sc; }
+    }
+    const shared = o.sharedPartition ? expertsFromDense(mlp.gate.f32(), mlp.up.f32(), mlp.down.f32(), D, F, o.sharedPartition[l] ?? []) : [];
+    const gate = initGate(o.spec, D, o.format, { init: o.gateInit, rng, centroids: o.centroids?.[l] });
+    const ffn = new MoeFeedForward(gate, experts, moeFfnOptions(o.spec, l, o.format), shared, (o.seed ?? 0) * 1000 + l);
+    return { ...L, mlp: ffn };
+  });
+  const cfgOut: LlamaConfig = { ...cfg };
+  const model = new LlamaForCausalLM(cfgOut, { ...dense.weights, layers });
+  model.nameParameters();
+  setMoeInfo(model, {
+    spec: o.format === 'mixtral' ? { ...o.spec, scoreScaleFactor: 1 } : o.spec, format: o.format, method: o.method ?? 'custom',
+    foldedScale: o.format === 'mixtral' ? (Array.isArray(o.spec.scoreScaleFactor) ? o.spec.scoreScaleFactor : o.spec.scoreScaleFactor) : null,
+    partition: o.partition.map((l) => l.map((p) => Array.from(p))),
+    sharedPartition: o.sharedPartition ? o.sharedPartition.map((l) => l.map((p) => Array.from(p))) : null,
+  });
+  return model;
+}
+
+/**
+ * MoE → dense: put every expert's rows/columns back at their neuron ids. With the partition file
+ * written by split, a partition method returns the original weights bit for bit; without it the
+ * experts are concatenated in order (an equivalent FFN up to a neuron permutation).
+ */
+export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | null, foldedScale: number | number[] | null = null): LlamaForCausalLM {
+  const cfg = model.config;
+  const D = cfg.hidden_size;
+  const layers = model.weights.layers.map((L, l) => {
+    const ffn = L.mlp as MoeFeedForward;
+    if (!(ffn instanceof MoeFeedForward)) throw new FormatError(`layer ${l} is not an MoE layer`);
+    if (ffn.shared.length) throw new FormatError('merge-experts: models with shared experts (sharing-inter) have overlapping neurons and cannot be merged back');
+    const parts = partition?.[l] ?? (() => { let o = 0; return ffn.experts.map((e) => Array.from({ length: e.gate.shape[0]! }, () => o++)); })();
+    const F = parts.reduce((a, p) => a + p.length, 0);
+    const seen = new Uint8Array(F);
+    for (const p of parts) for (const i of p) {
+      if (i < 0 || i >= F || seen[i]) throw new FormatError(`merge-experts: layer ${l}: neuron ${i} appears twice or is out of range; only disjoint partitions (random, clustering, graph, gradient) merge back`);
+      seen[i] = 1;
+    }
+    const gate = new Float32Array(F * D), up = new Float32Array(F * D), down = new Float32Array(D * F);
+    // Undo a score scale folded into Mixtral's w2 (exact when the scale is a power of two, e.g. E/k = 4).
+    const folded = foldedScale === null ? 1 : Array.isArray(foldedScale) ? foldedScale[l]! : foldedScale;
+    const scaleDown = 1 / folded;
+    parts.forEach((p, j) => {
+      const e = ffn.experts[j]!;
+      const g = e.gate.f32(), u = e.up.f32(), dn = e.down.f32();
+      const s = p.length;
+      p.forEach((neuron, r) => {
+        gate.set(g.subarray(r * D, (r + 1) * D), neuron * D);
+        up.set(u.subarray(r * D, (r + 1) * D), neuron * D);
+        for (let d = 0; d < D; d++) down[d * F + neuron] = scaleDown === 1 ? dn[d * s + r]! : Math.fround(dn[d * s + r]! * scaleDown);
+      });
+    });
+    return { ...L, mlp: new DenseFeedForward(new Tensor(gate, [F, D]), new Tensor(up, [F, D]), new Tensor(down, [D, F])) };
+  });
+  const F = layers[0] ? (layers[0].mlp as DenseFeedForward).gate.shape[0]! : cfg.intermediate_size;
+  const cfgOut: LlamaConfig = { ...cfg, model_type: 'llama', architectures: ['LlamaForCausalLM'], intermediate_size: F };
+  for (const k of ['num_experts', 'num_selects', 'size_experts', 'gate_type', 'gate_network', 'gate_use_softmax', 'gate_use_balance', 'gate_balance_loss_weight', 'gate_add_noise', 'gate_noise_epsilon', 'calculator_type', 'multiply_gate_scores', 'score_scale_factor', 'add_weight_norm', 'drop_tokens', 'dropped_padding', 'capacity_factor', 'num_local_experts', 'num_experts_per_tok', 'router_aux_loss_coef', 'output_router_logits', 'router_jitter_noise'] as const) {
+    delete (cfgOut as unknown as Record<string, unknown>)[k];
+  }
+  const m = new LlamaForCausalLM(cfgOut, { ...model.weights, layers });
+  m.nameParameters();
+  return m;
+}
