@@ -7,3 +7,4 @@ export * from './ops/index.js';
 export { registerCpuBackend, matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, erf, unaryScalar } from './backends/cpu/index.js';
 export { createRng, type Rng, randn, uniform, type RngState } from './random.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
+export * from './backends/gpujs/index.js';
