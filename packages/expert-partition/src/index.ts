@@ -7,3 +7,4 @@ export {
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
 export { mixtralConfigJson, mixtralIncompatibility, mixtralNames, FormatError } from './formats/mixtral.js';
+export { benchMoeFfn, type MoeFfnBench } from './bench.js';

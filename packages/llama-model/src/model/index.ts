@@ -5,3 +5,4 @@ export { argmax, sampleToken, type SamplingOptions } from './sampling.js';
 export { generate, generateSteps, generateStream, type GenerateOptions, type GenerateResult } from './generate.js';
 export { loadLlama, loadLlamaFrom, saveLlama, saveModelFolder, readParam, toSafetensorsInput, generationConfigJson, type LoadOptions, type SaveOptions, type SaveDType } from './pretrained.js';
 export { PRESETS, presetConfig, type PresetName } from './presets.js';
+export { benchInference, measureCopyBandwidth, type InferenceBench } from './bench.js';

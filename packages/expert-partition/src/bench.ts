@@ -1,0 +1,41 @@
+/**
+ * The sparsity dividend for `pnpm bench`: forward time of a k-of-E MoE FFN against the dense FFN
+ * it was split from, same tokens, same GEMM backend. Tokens are grouped per expert into
+ * contiguous GEMMs, so the ideal ratio is k/E (0.25 for 4-of-16) plus routing overhead.
+ */
+import { Tensor, createRng, getBackend, noGrad } from '@llama-moe/tensor-core';
+import { DenseFeedForward, type ForwardContext } from '@llama-moe/llama-model';
+import { NoisyTopKGate } from '@llama-moe/router/modules';
+import { MoeFeedForward, expertsFromDense } from './index.js';
+import { randomPartition } from './partition/random.js';
+
+export interface MoeFfnBench {
+  T: number; D: number; F: number; E: number; k: number;
+  denseMs: number;
+  moeMs: number;
+  ratio: number;
+  backend: string;
+}
+
+export function benchMoeFfn(o: { T?: number; D?: number; F?: number; E?: number; k?: number; reps?: number } = {}): MoeFfnBench {
+  const T = o.T ?? 512, D = o.D ?? 4096, F = o.F ?? 11008, E = o.E ?? 16, k = o.k ?? 4, reps = o.reps ?? 2;
+  const rng = createRng(1);
+  const rand = (n: number, s: number) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = (rng.uniform() - 0.5) * s; return a; };
+  const gate = rand(F * D, 0.04), up = rand(F * D, 0.04), down = rand(D * F, 0.04);
+  const dense = new DenseFeedForward(new Tensor(gate, [F, D]), new Tensor(up, [F, D]), new Tensor(down, [D, F]));
+  const parts = randomPartition(F, new Array<number>(E).fill(F / E), { seed: 3 }).experts;
+  const experts = expertsFromDense(gate, up, down, D, F, parts);
+  const g = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: k, gateNetwork: 'linear' }, [new Tensor(rand(E * D, 2), [E, D])]);
+  const moe = new MoeFeedForward(g, experts, { scoreScale: E / k });
+  const x = new Tensor(rand(T * D, 2), [T, D]);
+  const ctx: ForwardContext = { training: false, auxLosses: [], layer: 0, records: [], collectStats: false };
+  const time = (f: () => void) => {
+    f();
+    let best = Infinity;
+    for (let r = 0; r < reps; r++) { const t0 = performance.now(); f(); best = Math.min(best, performance.now() - t0); }
+    return best;
+  };
+  const denseMs = time(() => noGrad(() => dense.forward(x)));
+  const moeMs = time(() => noGrad(() => moe.forward(x, ctx)));
+  return { T, D, F, E, k, denseMs, moeMs, ratio: moeMs / denseMs, backend: getBackend() };
+}
