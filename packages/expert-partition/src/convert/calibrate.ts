@@ -4,7 +4,7 @@
  * so its input x [N, D], its intermediate activation h = silu(gate(x)) ⊙ up(x) [N, F] and
  * ∂L/∂h [N, F] reach a sink layer by layer. Nothing is retained beyond what the sink keeps.
  */
-import { Tensor, linear, noGrad, record, reshape, swiglu } from '@llama-moe/tensor-core';
+import { Tensor, linear, noGrad, reshape, swiglu } from '@llama-moe/tensor-core';
 import { DenseFeedForward, causalLmLoss, type FeedForward, type ForwardContext, type LlamaForCausalLM } from '@llama-moe/llama-model';
 
 export interface CalibrationSink {
@@ -14,14 +14,12 @@ export interface CalibrationSink {
   onGradient?(layer: number, h: Float32Array, dh: Float32Array, N: number, batch: number): void;
 }
 
-/** Identity whose backward hands the incoming gradient to `fn`. */
-function tap(h: Tensor, fn: (g: Float32Array) => void): Tensor {
-  return record(new Tensor(h.data, h.shape), 'tap', [h], (g) => { fn(g); return [g]; });
-}
 
 class RecordingFeedForward implements FeedForward {
   readonly prefix = 'mlp';
   batch = 0;
+  /** h of the current batch as a leaf that requires grad, so backward leaves ∂L/∂h in its .grad. */
+  leaf: Tensor | null = null;
   constructor(readonly inner: DenseFeedForward, readonly layer: number, readonly sink: CalibrationSink, readonly wantGrad: boolean) {}
   namedParameters() { return this.inner.namedParameters(); }
   forward(x: Tensor, _ctx: ForwardContext): Tensor {
@@ -31,8 +29,9 @@ class RecordingFeedForward implements FeedForward {
     const hd = h.f32();
     this.sink.onActivation?.(this.layer, x.f32(), hd, N, this.batch);
     if (this.wantGrad) {
-      const b = this.batch;
-      h = tap(h, (g) => this.sink.onGradient?.(this.layer, hd, g, N, b));
+      // Cut the graph at h: everything downstream (later layers, the loss) still depends on it.
+      h = new Tensor(hd, h.shape, { requiresGrad: true });
+      this.leaf = h;
     }
     return linear(h, f.down, f.biases?.down);
   }
@@ -55,6 +54,8 @@ export function calibrate(model: LlamaForCausalLM, batches: Int32Array[], seqLen
     return new RecordingFeedForward(m, l, sink, !!opts.gradients);
   });
   const wasTrainable = model.parameters().map((p) => p.requiresGrad);
+  // Only ∂L/∂h is wanted: parameters need no gradients during calibration.
+  for (const p of model.parameters()) p.requiresGrad = false;
   try {
     layers.forEach((L, l) => { L.mlp = rec[l]!; });
     batches.forEach((ids, b) => {
@@ -62,11 +63,14 @@ export function calibrate(model: LlamaForCausalLM, batches: Int32Array[], seqLen
       const B = ids.length / seqLen;
       const idT = new Tensor(ids, [B, seqLen]);
       if (opts.gradients) {
-        // Gradients must reach h: make one cheap parameter require grad so the graph is recorded.
-        model.weights.norm.requiresGrad = true;
         const out = model.forward(idT, { training: false });
         causalLmLoss(out.logits, idT).backward();
-        model.weights.norm.grad = null;
+        for (const r of rec) {
+          const leaf = r.leaf!;
+          const N = leaf.shape[0]!;
+          sink.onGradient?.(r.layer, leaf.f32(), leaf.grad ? leaf.grad.f32() : new Float32Array(leaf.size), N, b);
+          r.leaf = null;
+        }
       } else {
         noGrad(() => model.forward(reshape(idT, [B, seqLen])));
       }

@@ -91,7 +91,7 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
   if (!Number.isInteger(E) || E < 1) throw new SplitError(`--experts must be a positive integer, got ${E}`);
   if (!Number.isInteger(k) || k < 1) throw new SplitError(`--top-k must be a positive integer, got ${k}`);
   if (k > E) throw new SplitError(`--top-k ${k} is larger than --experts ${E}`);
-  if ((DATA_METHODS.has(o.method) || gateInit === 'centroids') && !o.data) throw new SplitError(`method '${o.method}'${gateInit === 'centroids' ? ' with --gate-init centroids' : ''} needs calibration data (--data)`);
+  if ((DATA_METHODS.has(o.method) || gateInit === 'centroids') && !o.data && !(o as { calibration?: unknown }).calibration) throw new SplitError(`method '${o.method}'${gateInit === 'centroids' ? ' with --gate-init centroids' : ''} needs calibration data (--data)`);
   if (o.data && !existsSync(o.data)) throw new SplitError(`calibration data ${o.data} does not exist`);
   let sizes: number[];
   if (o.method === 'upcycle') {

@@ -146,7 +146,7 @@ export function balancedKMeans(x: Float32Array, n: number, d: number, sizes: rea
   /** [n, k] assignment costs */
   const cost = new Float64Array(n * k);
   /** [k] expert (index into sizes) served by each centroid */
-  let expertOf = Int32Array.from({ length: k }, (_, j) => j);
+  let expertOf: Int32Array = Int32Array.from({ length: k }, (_, j) => j);
   const allEqual = sizes.every((s) => s === sizes[0]);
   let labels: Int32Array | null = null; // centroid index per point
   const history: number[] = [];

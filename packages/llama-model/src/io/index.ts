@@ -10,3 +10,4 @@ export * from './checkpoint.js';
 export * from './config.js';
 export * from './shape-check.js';
 export * from './npy.js';
+export * from './memory-checkpoint.js';

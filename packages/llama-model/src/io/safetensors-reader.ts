@@ -5,8 +5,10 @@
  * SafetensorsError: sizes are validated against the real file size before any allocation.
  */
 import * as fs from 'node:fs';
-import { Tensor, bf16ToF32, f16ToF32 } from '@llama-moe/tensor-core';
+import { Tensor } from '@llama-moe/tensor-core';
 import { SafetensorsError } from './errors.js';
+import { rawToF32, rawToI32 } from './raw-convert.js';
+export { rawToF32, rawToI32 };
 import { MAX_IO_BYTES } from './atomic.js';
 import {
   fmtDims,
@@ -16,7 +18,7 @@ import {
   type SafetensorsDType,
   type SafetensorsTensorInfo,
 } from './safetensors-format.js';
-import { leF32, leF64, leI16, leI32, leI64, leU16 } from './little-endian.js';
+
 
 /** Read exactly `buf.byteLength` bytes at `position` (readSync may return fewer). */
 function readExactly(fd: number, buf: Uint8Array, position: number, file: string, what: string, tensor: string | null): void {
@@ -33,69 +35,6 @@ function readExactly(fd: number, buf: Uint8Array, position: number, file: string
   }
 }
 
-/** Convert little-endian raw bytes of `dtype` to f32 (F64 and I64 round to nearest f32). */
-export function rawToF32(raw: Uint8Array, dtype: SafetensorsDType): Float32Array {
-  switch (dtype) {
-    case 'F32':
-      return leF32(raw);
-    case 'F16':
-      return f16ToF32(leU16(raw));
-    case 'BF16':
-      return bf16ToF32(leU16(raw));
-    case 'F64':
-      return Float32Array.from(leF64(raw));
-    case 'I64': {
-      const src = leI64(raw);
-      const out = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]!);
-      return out;
-    }
-    case 'I32':
-      return Float32Array.from(leI32(raw));
-    case 'I16':
-      return Float32Array.from(leI16(raw));
-    case 'I8':
-      return Float32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength));
-    case 'U8':
-      return Float32Array.from(raw);
-    case 'BOOL': {
-      const out = new Float32Array(raw.byteLength);
-      for (let i = 0; i < raw.byteLength; i++) out[i] = raw[i] ? 1 : 0;
-      return out;
-    }
-  }
-}
-
-/** Convert little-endian raw bytes of an integer / bool dtype to int32 (I64 must fit), or null when out of range. */
-export function rawToI32(raw: Uint8Array, dtype: SafetensorsDType): Int32Array | { outOfRange: number; at: number } {
-  switch (dtype) {
-    case 'I32':
-      return leI32(raw);
-    case 'I16':
-      return Int32Array.from(leI16(raw));
-    case 'I8':
-      return Int32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength));
-    case 'U8':
-      return Int32Array.from(raw);
-    case 'BOOL': {
-      const out = new Int32Array(raw.byteLength);
-      for (let i = 0; i < raw.byteLength; i++) out[i] = raw[i] ? 1 : 0;
-      return out;
-    }
-    case 'I64': {
-      const src = leI64(raw);
-      const out = new Int32Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const v = src[i]!;
-        if (v > 2147483647n || v < -2147483648n) return { outOfRange: Number(v), at: i };
-        out[i] = Number(v);
-      }
-      return out;
-    }
-    default:
-      throw new TypeError(`rawToI32: ${dtype} is a float dtype`);
-  }
-}
 
 export class SafetensorsFile {
   /** The path as given to `open` (used in every error message). */

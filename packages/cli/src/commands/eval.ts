@@ -1,0 +1,71 @@
+/**
+ * `llama-moe eval`: perplexity per domain on a packed dataset, or accuracy on a multiple-choice
+ * task file. Inputs are validated here; the evaluation is @llama-moe/trainer's.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MANIFEST_NAME } from '@llama-moe/data-sampler';
+import { CliError, UsageError } from '../errors.js';
+import { requireInputDir, requireInputFile } from '../paths.js';
+import { requireLibraryFunction } from '../library.js';
+import { renderTable } from '../format.js';
+import { exactlyOne } from './logits.js';
+import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
+
+export interface EvaluateOptions {
+  modelDir: string;
+  dataDir?: string;
+  taskFile?: string;
+  maxBlocks?: number;
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+/** Per-domain (or per-task) metrics: name → {loss, ppl, accuracy, ...}. */
+export type EvaluateResult = Record<string, unknown> & { metrics?: Record<string, Record<string, number>> };
+export type EvaluateFn = (o: EvaluateOptions) => EvaluateResult | Promise<EvaluateResult>;
+export const EVAL_FUNCTION_NAMES = ['evaluate', 'evaluateModel'] as const;
+
+export async function run(args: CommandArgs): Promise<number> {
+  const o = args.options as { model: string; data?: string; task?: string; json?: boolean; 'max-blocks'?: number; 'batch-size'?: number };
+  const which = exactlyOne(args, 'data', 'task');
+  if (which === 'b' && !/\.jsonl$/i.test(o.task!)) throw new UsageError(`--task ${o.task}: must be a .jsonl file`, 'one JSON object per line: {"context", "choices", "label"}');
+  requireInputDir(o.model, '--model', 'model folder');
+  if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a Hugging Face model folder');
+  if (which === 'a') {
+    requireInputDir(o.data!, '--data', 'dataset folder');
+    if (!fs.existsSync(path.join(o.data!, MANIFEST_NAME))) throw new CliError(`--data ${o.data}: no ${MANIFEST_NAME}; not a packed dataset`, 'prepare it with `llama-moe data prepare`');
+  } else {
+    requireInputFile(o.task!, '--task', 'task file');
+  }
+  const evaluate = await requireLibraryFunction<EvaluateFn>('trainer', EVAL_FUNCTION_NAMES);
+  const r = await evaluate({ modelDir: o.model, dataDir: o.data, taskFile: o.task, maxBlocks: o['max-blocks'], batchSize: o['batch-size'] });
+  if (o.json) args.io.stdout(JSON.stringify(r, null, 2) + '\n');
+  else if (r.metrics) {
+    const cols = [...new Set(Object.values(r.metrics).flatMap((m) => Object.keys(m)))];
+    args.io.stdout(renderTable(['name', ...cols], Object.entries(r.metrics).map(([n, m]) => [n, ...cols.map((c) => (m[c] === undefined ? '-' : m[c]!.toFixed(4)))]), ['left', ...cols.map(() => 'right' as const)]));
+  } else args.io.stdout(JSON.stringify(r, null, 2) + '\n');
+  return 0;
+}
+
+export const evalCommand: CommandSpec = {
+  name: 'eval',
+  summary: 'Evaluate a model: per-domain loss / perplexity, or task accuracy',
+  description:
+    'With --data: next-token loss and perplexity of the model on a packed dataset, per domain and overall. With --task: ' +
+    'accuracy on a multiple-choice JSONL task ({"context", "choices", "label"} per line), choosing the option with the ' +
+    'highest log-likelihood. Works for dense and MoE model folders.',
+  usage: ['eval --model DIR (--data DIR | --task FILE.jsonl) [--json]'],
+  options: [
+    { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder.' },
+    { name: 'data', type: 'string', valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`).' },
+    { name: 'task', type: 'string', valueName: 'FILE.jsonl', description: 'Multiple-choice task file.' },
+    { name: 'max-blocks', type: 'int', min: 1, description: 'Evaluate at most N blocks per domain.' },
+    { name: 'batch-size', type: 'int', min: 1, description: 'Blocks per forward pass.' },
+    JSON_OPTION,
+  ],
+  examples: [
+    'llama-moe eval --model models/tiny-moe --data data/packed --max-blocks 20',
+    'llama-moe eval --model models/tiny-moe --task tasks/choices.jsonl --json',
+  ],
+  run,
+};

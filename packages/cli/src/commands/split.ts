@@ -1,0 +1,127 @@
+/**
+ * `llama-moe split`: convert a dense LLaMA into a Mixture-of-Experts (LLaMA-MoE expert
+ * construction). Options are validated here; the conversion is @llama-moe/expert-partition's.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readLlamaConfig } from '@llama-moe/llama-model';
+import { CliError, UsageError } from '../errors.js';
+import { checkOutputDir, requireInputDir } from '../paths.js';
+import { requireLibraryFunction } from '../library.js';
+import { Progress } from '../progress.js';
+import { formatDuration } from '../format.js';
+import type { CommandArgs, CommandSpec } from '../command.js';
+
+export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
+export type SplitMethod = (typeof SPLIT_METHODS)[number];
+/** Methods that score neurons on calibration data (activations or gradients). */
+export const DATA_METHODS: readonly SplitMethod[] = ['graph', 'gradient', 'sharing-inner', 'sharing-inter'];
+/** Methods that split the FFN into equal disjoint parts (intermediate_size must divide by E). */
+const EQUAL_SPLIT: readonly SplitMethod[] = ['random', 'clustering', 'graph', 'gradient'];
+
+/** What the converter receives (the contract with expert-partition). */
+export interface SplitModelOptions {
+  modelDir: string;
+  outDir: string;
+  numExperts: number;
+  topK: number;
+  method: SplitMethod;
+  format: 'llama-moe' | 'mixtral';
+  gateInit: 'random' | 'zeros' | 'centroids';
+  scoreScale?: number;
+  dataDir?: string;
+  seed: number;
+  onProgress?: (done: number, total: number, what?: string) => void;
+}
+
+export type SplitModelFn = (o: SplitModelOptions) => unknown;
+
+/** Library function names tried, first found wins. */
+export const SPLIT_FUNCTION_NAMES = ['splitModel', 'splitDenseModel', 'convertDenseToMoe'] as const;
+
+export async function run(args: CommandArgs): Promise<number> {
+  const o = args.options as {
+    model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
+    'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
+  };
+  // Usage checks first (exit 2), before any file is looked at.
+  if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
+  if (DATA_METHODS.includes(o.method) && o.data === undefined) {
+    throw new UsageError(`--method ${o.method} needs calibration data`, 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
+  }
+  if (o['gate-init'] === 'centroids' && o.method !== 'clustering') {
+    throw new UsageError(`--gate-init centroids needs --method clustering (got ${o.method})`, 'use --gate-init random or zeros');
+  }
+  if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
+    throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
+  }
+  // Then the inputs (exit 1).
+  requireInputDir(o.model, '--model', 'model folder');
+  if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a dense Hugging Face LLaMA model folder');
+  const cfg = readLlamaConfig(o.model);
+  if (cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral') {
+    throw new CliError(`--model ${o.model}: is already a ${cfg.model_type} MoE model`, 'pass a dense llama model, or use `llama-moe merge-experts` first');
+  }
+  if (EQUAL_SPLIT.includes(o.method) && cfg.intermediate_size % o.experts !== 0) {
+    throw new UsageError(`--experts ${o.experts} does not divide the model's intermediate_size ${cfg.intermediate_size}`, `pick a divisor of ${cfg.intermediate_size}`);
+  }
+  if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
+  checkOutputDir(o.out);
+  const split = await requireLibraryFunction<SplitModelFn>('expert-partition', SPLIT_FUNCTION_NAMES);
+  const bar = new Progress(args.io, `split (${o.method})`, { unit: 'items', noun: 'layers', quiet: args.quiet });
+  const t0 = performance.now();
+  try {
+    await split({
+      modelDir: o.model,
+      outDir: o.out,
+      numExperts: o.experts,
+      topK: o['top-k'],
+      method: o.method,
+      format: o.format,
+      gateInit: o['gate-init'],
+      scoreScale: o['score-scale'],
+      dataDir: o.data,
+      seed: o.seed,
+      onProgress: (done, total) => {
+        bar.total = total;
+        bar.update(done);
+      },
+    });
+  } finally {
+    bar.done();
+  }
+  if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${o.format} model, ${o.experts} experts, top-${o['top-k']}, method ${o.method}, in ${formatDuration(performance.now() - t0)}\n`);
+  return 0;
+}
+
+export const splitCommand: CommandSpec = {
+  name: 'split',
+  summary: 'Turn a dense LLaMA into a Mixture-of-Experts (expert construction)',
+  description:
+    'Splits the FFN of every layer of a dense LLaMA into E experts (LLaMA-MoE, Zhu et al. 2024) and adds a top-K gate. ' +
+    'Methods: random (independent random split), clustering (balanced k-means of up_proj rows), graph (co-activation ' +
+    'graph partition, needs --data), gradient (importance from gradients, needs --data), sharing-inner / sharing-inter ' +
+    '(neuron sharing within / across experts, needs --data), upcycle (every expert a full FFN copy, Sparse Upcycling). ' +
+    'The result is written as a LLaMA-MoE checkpoint (model_type llama_moe) or as a Mixtral checkpoint (--format mixtral, ' +
+    'equal experts only) that transformers loads directly. Gate weights start random, at zero, or at the k-means ' +
+    'centroids (clustering only); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
+  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
+  options: [
+    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
+    { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New MoE model folder (must not exist, or be empty).' },
+    { name: 'experts', type: 'int', required: true, min: 1, valueName: 'E', description: 'Experts per layer.' },
+    { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
+    { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
+    { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
+    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: 'Gate initialisation: random (default), zeros, centroids (clustering only).' },
+    { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },
+    { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for graph, gradient and sharing methods.' },
+    { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of random splits and gate init.' },
+  ],
+  examples: [
+    'llama-moe split --model models/tiny --out models/tiny-moe --experts 4 --top-k 2 --method random',
+    'llama-moe split --model models/llama2-7b --out models/llama-moe-3.5b --experts 16 --top-k 4 --method clustering --gate-init centroids',
+    'llama-moe split --model models/tiny --out models/tiny-mixtral --experts 8 --top-k 2 --method graph --data data/packed --format mixtral',
+  ],
+  run,
+};

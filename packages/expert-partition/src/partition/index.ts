@@ -1,0 +1,16 @@
+export { PartitionError } from './errors.js';
+export type { FloatArray } from './errors.js';
+export { PARTITION_METHODS, type NeuronPartition, type PartitionMethod } from './types.js';
+export { resolveSizes, type ResolveSizesOptions } from './sizes.js';
+export { validatePartition, expertsFromLabels, type ValidateOptions } from './validate.js';
+export { mixSeed } from './seed.js';
+export { randomPartition, upcyclePartition, type RandomPartitionOptions } from './random.js';
+export { balancedAssign, type BalancedAssignOptions, type BalancedAssignResult } from './assignment.js';
+export { balancedKMeans, type BalancedKMeansOptions, type BalancedKMeansResult, type KMeansMetric } from './kmeans.js';
+export { clusteringPartition, normalizeRows, benchClustering, type ClusteringPartitionOptions, type BenchClusteringOptions } from './clustering.js';
+export { graphFromEdges, graphFromDense, edgeCut, type CsrGraph } from './graph.js';
+export { CoActivationAccumulator, type CoActivationKind, type CoActivationOptions, type ToGraphOptions } from './coactivation.js';
+export { partitionGraph, graphPartition, type GraphPartitionOptions, type GraphPartitionResult } from './graph-partition.js';
+export { ImportanceAccumulator } from './importance.js';
+export { gradientPartition, sharingInnerPartition, sharingInterPartition, type GradientPartitionOptions } from './gradient.js';
+export { partitionLayer, type PartitionInputs, type PartitionOptions } from './partition-layer.js';

@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
+import { registerCpuBackend } from '../cpu/index.js';
+import { lastBackend, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
+import { disposeNativeBackend, initNativeBackend, nativeMatmul, OrtGemm } from './index.js';
+import { gemmModel } from './onnx-model.js';
+
+/** Random problem: sizes include 1 and odd values, both transposes, broadcast strides, accumulate. */
+const problem = (maxDim: number): fc.Arbitrary<Problem> =>
+  fc.record({
+    batch: fc.integer({ min: 1, max: 3 }),
+    m: fc.integer({ min: 1, max: maxDim }),
+    n: fc.integer({ min: 1, max: maxDim }),
+    k: fc.integer({ min: 1, max: maxDim }),
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    broadcastA: fc.boolean(),
+    broadcastB: fc.boolean(),
+    accumulate: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  });
+
+interface Problem {
+  batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean;
+  broadcastA: boolean; broadcastB: boolean; accumulate: boolean; seed: number;
+}
+
+function build(p: Problem): { args: MatmulArgs; out0: Float32Array } {
+  const aStride = p.broadcastA ? 0 : p.m * p.k;
+  const bStride = p.broadcastB ? 0 : p.k * p.n;
+  /** [batch | 1, M, K] or [batch | 1, K, M] */
+  const a = randomF32(Math.max(aStride * p.batch, p.m * p.k), p.seed);
+  /** [batch | 1, K, N] or [batch | 1, N, K] */
+  const b = randomF32(Math.max(bStride * p.batch, p.k * p.n), p.seed + 1);
+  /** [batch, M, N] */
+  const out0 = randomF32(p.batch * p.m * p.n, p.seed + 2);
+  const args: MatmulArgs = { a, b, out: out0.slice(), batch: p.batch, m: p.m, n: p.n, k: p.k, transA: p.transA, transB: p.transB, aStride, bStride, accumulate: p.accumulate };
+  return { args, out0 };
+}
+
+function check(gemm: (args: MatmulArgs) => void, p: Problem): void {
+  const { args, out0 } = build(p);
+  gemm(args);
+  const bad = firstMismatch(args.out, referenceMatmul({ ...args, out0 }));
+  expect(bad, JSON.stringify({ p, bad })).toBeUndefined();
+}
+
+describe('onnx model encoder', () => {
+  it('writes a ModelProto with ir_version 8, opset 13 and one Gemm node', () => {
+    const bytes = gemmModel({ transA: true, transB: false, withC: true });
+    expect([...bytes.slice(0, 2)]).toEqual([0x08, 0x08]); // field 1 varint = 8
+    const text = new TextDecoder('latin1').decode(bytes);
+    for (const s of ['Gemm', 'transA', 'transB', 'beta', 'llama-moe']) expect(text).toContain(s);
+  });
+});
+
+describe('native backend matmul (onnxruntime-node MLAS)', () => {
+  let ort: OrtGemm;
+
+  beforeAll(() => {
+    ort = new OrtGemm({ threads: 2 });
+  });
+  afterAll(() => {
+    ort.dispose();
+    disposeNativeBackend();
+  });
+
+  it('matches the float64 reference on random shapes, transposes, broadcasts and accumulate', () => {
+    fc.assert(fc.property(problem(70), (p) => check((a) => ort.gemm(a), p)), { numRuns: 100 });
+  });
+
+  it('handles k = 0 (zero or unchanged output)', () => {
+    for (const accumulate of [false, true]) {
+      const out = new Float32Array([1, 2, 3, 4, 5, 6]);
+      ort.gemm({ a: new Float32Array(0), b: new Float32Array(0), out, batch: 1, m: 2, n: 3, k: 0, transA: false, transB: false, aStride: 0, bStride: 0, accumulate });
+      expect([...out]).toEqual(accumulate ? [1, 2, 3, 4, 5, 6] : [0, 0, 0, 0, 0, 0]);
+    }
+  });
+
+  it('indexes operands with more than 2^24 elements exactly (A: 4097×4096, and transposed B: 4097×4096)', () => {
+    const k = 4096;
+    const big = randomF32(4097 * k, 7); // 16 781 312 > 2^24 elements
+    const small = randomF32(k * 3, 8);
+    const argsA: MatmulArgs = { a: big, b: small, out: new Float32Array(4097 * 3), batch: 1, m: 4097, n: 3, k, transA: false, transB: false, aStride: 0, bStride: 0, accumulate: false };
+    ort.gemm(argsA);
+    expect(firstMismatch(argsA.out, referenceMatmul(argsA))).toBeUndefined();
+    const argsB: MatmulArgs = { a: small, b: big, out: new Float32Array(3 * 4097), batch: 1, m: 3, n: 4097, k, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false };
+    ort.gemm(argsB);
+    expect(firstMismatch(argsB.out, referenceMatmul(argsB))).toBeUndefined();
+  });
+
+  it('rejects operand buffers shorter than the shapes imply', () => {
+    expect(() => ort.gemm({ a: new Float32Array(5), b: new Float32Array(6), out: new Float32Array(4), batch: 1, m: 2, n: 2, k: 3, transA: false, transB: false, aStride: 0, bStride: 0, accumulate: false })).toThrow(/too short/);
+  });
+
+  it('registers through initNativeBackend and runs via the registry; declines tiny products', () => {
+    registerCpuBackend();
+    const status = initNativeBackend({ threads: 2, minFlops: 1000 });
+    expect(status).toMatchObject({ ok: true, backend: 'native', threads: 2 });
+    setBackend('native');
+    try {
+      const p: Problem = { batch: 3, m: 17, n: 9, k: 33, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: true, seed: 3 };
+      check((a) => runKernel('matmul', a), p);
+      expect(lastBackend('matmul')).toBe('native');
+      check((a) => runKernel('matmul', a), { ...p, m: 2, n: 2, k: 3 });
+      expect(lastBackend('matmul')).toBe('cpu');
+      check((a) => nativeMatmul(a), { ...p, transA: true, broadcastB: false });
+    } finally {
+      setBackend('cpu');
+    }
+  });
+});

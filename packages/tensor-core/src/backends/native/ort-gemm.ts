@@ -1,0 +1,145 @@
+/**
+ * OrtGemm: fp32 GEMM through onnxruntime-node's native binding (MLAS sgemm), called
+ * synchronously. The public `InferenceSession.run` is async only because onnxruntime-node wraps
+ * the binding's synchronous `run` in `setImmediate`; we load `dist/binding.js` and call it
+ * directly. Inputs and the output are ORT tensors that wrap our Float32Arrays (views, no copy);
+ * `accumulate` feeds `out` as Gemm's C (beta = 1) into a scratch output, then copies it back
+ * (ORT must not alias an input with an output).
+ */
+import { TensorError } from '../../errors.js';
+import type { MatmulArgs } from '../../registry.js';
+import { gemmModel } from './onnx-model.js';
+
+/** The slice of onnxruntime-node's native binding we use (see onnxruntime-node/lib/binding.ts). */
+interface BindingSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Record<string, unknown>, fetches: Record<string, unknown>, options: object): Record<string, unknown>;
+  dispose(): void;
+}
+interface OrtModules {
+  binding: { InferenceSession: new () => BindingSession };
+  initOrt: () => void;
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  version: string;
+}
+
+export interface OrtGemmOptions {
+  /** intra-op threads; default: available cores. */
+  threads?: number;
+  /** Let ORT's pool spin between calls (lower latency, burns a core while idle). Default false. */
+  spin?: boolean;
+}
+
+type NodeRequire = ((id: string) => unknown) & { resolve(id: string): string };
+
+function nodeBuiltin<T>(id: string): T | undefined {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } }).process;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return undefined;
+  return proc.getBuiltinModule(id) as T;
+}
+
+/** Load onnxruntime-node's binding; throws with the reason when it is not usable here. */
+export function loadOrt(): OrtModules {
+  const mod = nodeBuiltin<{ createRequire(url: string): NodeRequire }>('node:module');
+  if (!mod) throw new Error('not running under Node >= 20.16 (process.getBuiltinModule missing)');
+  const req = mod.createRequire(import.meta.url);
+  let entry: string;
+  try {
+    entry = req.resolve('onnxruntime-node');
+  } catch {
+    throw new Error("optional dependency 'onnxruntime-node' is not installed");
+  }
+  const ortReq = mod.createRequire(entry);
+  const { binding, initOrt } = ortReq('./binding.js') as Pick<OrtModules, 'binding' | 'initOrt'>;
+  const { Tensor } = ortReq('onnxruntime-common') as Pick<OrtModules, 'Tensor'>;
+  const { version } = ortReq('./version.js') as { version: string };
+  if (typeof binding?.InferenceSession !== 'function' || typeof initOrt !== 'function' || typeof Tensor !== 'function') {
+    throw new Error(`onnxruntime-node ${version} has an unexpected binding layout (expected dist/binding.js exporting binding.InferenceSession and initOrt)`);
+  }
+  initOrt();
+  return { binding, initOrt, Tensor, version };
+}
+
+export function availableCores(): number {
+  const os = nodeBuiltin<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
+  return os ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
+}
+
+export class OrtGemm {
+  readonly threads: number;
+  readonly version: string;
+  private readonly ort: OrtModules;
+  private readonly sessionOptions: object;
+  private readonly sessions = new Map<string, BindingSession>();
+  /** [M·N] scratch output for accumulate */
+  private scratch = new Float32Array(0);
+
+  constructor(opts: OrtGemmOptions = {}) {
+    this.ort = loadOrt();
+    this.version = this.ort.version;
+    this.threads = Math.max(1, Math.floor(opts.threads ?? availableCores()));
+    this.sessionOptions = {
+      intraOpNumThreads: this.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
+    };
+    // fail now rather than on the first matmul
+    this.session(false, false, false);
+  }
+
+  private session(transA: boolean, transB: boolean, withC: boolean): BindingSession {
+    const key = `${+transA}${+transB}${+withC}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const bytes = gemmModel({ transA, transB, withC });
+      s = new this.ort.binding.InferenceSession();
+      s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, this.sessionOptions);
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+
+  gemm(args: MatmulArgs): void {
+    const { batch, m, n, k, transA, transB, aStride, bStride, accumulate, a, b, out } = args;
+    if (m === 0 || n === 0 || batch === 0) return;
+    if (a.length < (batch - 1) * aStride + m * k || b.length < (batch - 1) * bStride + k * n || out.length < batch * m * n) {
+      throw new TensorError('argument', 'matmul', `native backend: operand buffers too short for batch=${batch} m=${m} n=${n} k=${k} aStride=${aStride} bStride=${bStride}`);
+    }
+    if (k === 0) {
+      if (!accumulate) out.fill(0, 0, batch * m * n);
+      return;
+    }
+    // a weight shared across a plain batched A is one tall matrix: [batch·M, K]
+    if (batch > 1 && bStride === 0 && !transA && aStride === m * k) {
+      this.gemm2d(a, 0, b, 0, out, 0, batch * m, n, k, false, transB, accumulate);
+      return;
+    }
+    for (let i = 0; i < batch; i++) this.gemm2d(a, i * aStride, b, i * bStride, out, i * m * n, m, n, k, transA, transB, accumulate);
+  }
+
+  private gemm2d(
+    a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, oOff: number,
+    m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean,
+  ): void {
+    const T = this.ort.Tensor;
+    const A = new T('float32', a.subarray(aOff, aOff + m * k), transA ? [k, m] : [m, k]);
+    const B = new T('float32', b.subarray(bOff, bOff + k * n), transB ? [n, k] : [k, n]);
+    const outView = out.subarray(oOff, oOff + m * n);
+    if (!accumulate) {
+      this.session(transA, transB, false).run({ A, B }, { Y: new T('float32', outView, [m, n]) }, {});
+      return;
+    }
+    if (this.scratch.length < m * n) this.scratch = new Float32Array(m * n);
+    const y = this.scratch.subarray(0, m * n);
+    this.session(transA, transB, true).run({ A, B, C: new T('float32', outView, [m, n]) }, { Y: new T('float32', y, [m, n]) }, {});
+    outView.set(y);
+  }
+}

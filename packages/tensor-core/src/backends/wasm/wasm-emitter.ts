@@ -1,0 +1,172 @@
+/**
+ * A tiny WebAssembly binary emitter: just the sections and opcodes the GEMM module needs
+ * (one imported memory, i32 arithmetic, structured loops, v128 loads/stores and f32x4 mul/add).
+ * Emitting bytes from TypeScript keeps the package free of a wabt/binaryen dependency and lets
+ * the kernel be specialised (tile size, unroll, blocking) at runtime.
+ */
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+/** Signed LEB128 for 32-bit values. */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function utf8(s: string): number[] {
+  return [...new TextEncoder().encode(s)];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** Instruction builder for one function body; methods chain. Locals are numbered params first. */
+export class Code {
+  readonly bytes: number[] = [];
+
+  private op(...b: number[]): this {
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  private simd(opcode: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(opcode), ...imm);
+  }
+
+  // control
+  block(): this { return this.op(0x02, 0x40); }
+  loop(): this { return this.op(0x03, 0x40); }
+  if_(): this { return this.op(0x04, 0x40); }
+  else_(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
+  call(fn: number): this { return this.op(0x10, ...uleb(fn)); }
+  select(): this { return this.op(0x1b); }
+
+  // locals
+  get(i: number): this { return this.op(0x20, ...uleb(i)); }
+  set(i: number): this { return this.op(0x21, ...uleb(i)); }
+  tee(i: number): this { return this.op(0x22, ...uleb(i)); }
+
+  // i32
+  i32(v: number): this { return this.op(0x41, ...sleb(v)); }
+  i32Eqz(): this { return this.op(0x45); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtU(): this { return this.op(0x49); }
+  i32GeU(): this { return this.op(0x4f); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32Or(): this { return this.op(0x72); }
+  i32And(): this { return this.op(0x71); }
+  i32ShrU(): this { return this.op(0x76); }
+
+  // f32 scalar memory access (align 2^2)
+  f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
+  f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
+
+  // v128 (memarg: log2 alignment, byte offset)
+  v128Load(offset = 0, alignLog2 = 4): this { return this.simd(0x00, alignLog2, ...uleb(offset)); }
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
+  v128Store(offset = 0, alignLog2 = 4): this { return this.simd(0x0b, alignLog2, ...uleb(offset)); }
+  v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
+  /** i8x16.shuffle expressed in f32 lanes: lanes 0-3 pick from the first operand, 4-7 from the second. */
+  shuffleF32(l0: number, l1: number, l2: number, l3: number): this {
+    const bytes = [l0, l1, l2, l3].flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]);
+    return this.simd(0x0d, ...bytes);
+  }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+  /** Relaxed SIMD fused multiply-add: a*b + c (operands pushed a, b, c). */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+
+  /** `local = min(a, b)` for two locals holding unsigned i32s. */
+  minU(dst: number, a: number, b: number): this {
+    return this.get(a).get(b).get(a).get(b).i32LtU().select().set(dst);
+  }
+  /** `local += imm`. */
+  addImm(local: number, imm: number): this {
+    return this.get(local).i32(imm).i32Add().set(local);
+  }
+  /** `local += other`. */
+  addLocal(local: number, other: number): this {
+    return this.get(local).get(other).i32Add().set(local);
+  }
+}
+
+export interface FuncDef {
+  params: ValType[];
+  results: ValType[];
+  /** Extra locals after the params, in order. */
+  locals: ValType[];
+  body: Code;
+  export?: string;
+}
+
+export interface ModuleDef {
+  /** Imported as env.memory. */
+  memory: { initialPages: number; maximumPages: number; shared: boolean };
+  funcs: FuncDef[];
+}
+
+/** Assemble a module: one type per function, memory import, functions, exports. */
+export function emitModule(def: ModuleDef): Uint8Array<ArrayBuffer> {
+  const types = def.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
+  const { initialPages, maximumPages, shared } = def.memory;
+  // import "env" "memory": kind 0x02, limits flags 0x01 (has max) | 0x02 (shared)
+  const memImport = [
+    ...uleb(3), ...utf8('env'),
+    ...uleb(6), ...utf8('memory'),
+    0x02, shared ? 0x03 : 0x01, ...uleb(initialPages), ...uleb(maximumPages),
+  ];
+  const funcIdx = def.funcs.map((_, i) => uleb(i));
+  const exports = def.funcs.flatMap((f, i) => (f.export ? [[...uleb(utf8(f.export).length), ...utf8(f.export), 0x00, ...uleb(i)]] : []));
+  const bodies = def.funcs.map((f) => {
+    // run-length encode consecutive locals of the same type
+    const groups: number[][] = [];
+    for (let i = 0; i < f.locals.length; ) {
+      let j = i;
+      while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+      groups.push([...uleb(j - i), f.locals[i]!]);
+      i = j;
+    }
+    const body = [...vec(groups), ...f.body.bytes, 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec([memImport])),
+    ...section(3, vec(funcIdx)),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}

@@ -1,0 +1,49 @@
+/**
+ * Training-step throughput: forward + backward + AdamW on random token ids, timed after one
+ * warm-up step. The model is updated in place (pass a throwaway model).
+ */
+import { performance } from 'node:perf_hooks';
+import { createRng } from '@llama-moe/tensor-core';
+import { modelFlopsPerToken } from './flops.js';
+import type { TrainableModel } from './model.js';
+import { AdamW } from './optim/adamw.js';
+import { clipGradNorm } from './optim/clip.js';
+import { forwardBackward, zeroGrad } from './step.js';
+
+export interface BenchTrainResult {
+  batch: number;
+  seqLen: number;
+  steps: number;
+  msPerStep: number;
+  tokensPerSec: number;
+  /** Model FLOPs (PaLM formula) per second, in GFLOP/s. */
+  gflopsPerSec: number;
+  flopsPerToken: number;
+}
+
+export function benchTrainStep(model: TrainableModel, opts: { batch?: number; seqLen?: number; steps?: number; seed?: number } = {}): BenchTrainResult {
+  const B = opts.batch ?? 4;
+  const T = opts.seqLen ?? Math.min(128, model.config.max_position_embeddings);
+  const steps = opts.steps ?? 3;
+  const V = model.config.vocab_size;
+  const rng = createRng(opts.seed ?? 0);
+  model.setTrainable(true);
+  const named = model.namedParameters();
+  const opt = new AdamW({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 });
+  const one = () => {
+    /** [B, T] */
+    const ids = new Int32Array(B * T);
+    for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V);
+    zeroGrad(named.map(([, t]) => t));
+    forwardBackward(model, [{ inputIds: ids, batchSize: B, seqLen: T }]);
+    clipGradNorm(named.map(([, t]) => t), 1);
+    opt.step(named, 1e-5);
+  };
+  one();
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++) one();
+  const sec = (performance.now() - t0) / 1000;
+  const flopsPerToken = modelFlopsPerToken(model.config, { seqLen: T }).total;
+  const tokensPerSec = (B * T * steps) / sec;
+  return { batch: B, seqLen: T, steps, msPerStep: (sec * 1000) / steps, tokensPerSec, gflopsPerSec: (tokensPerSec * flopsPerToken) / 1e9, flopsPerToken };
+}

@@ -1,0 +1,84 @@
+/**
+ * AdamW with decoupled weight decay, step by step as torch.optim.AdamW (single-tensor path):
+ *   θ ← θ·(1 − lr·λ)                          (only for parameters that decay)
+ *   m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g²
+ *   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
+ * with a per-parameter step count t (a parameter frozen in an early stage starts at t = 1 when it
+ * is first trained, as PyTorch creates its state lazily). Parameters without a gradient this step
+ * are skipped entirely (no decay, no moment update), like PyTorch's `grad is None`.
+ * Moments are Float32Arrays (as torch's f32 state); the arithmetic per element is f64, rounded once.
+ *
+ * Weight decay exclusion rule (by name and rank): no decay for any parameter of rank ≤ 1 (norm
+ * weights, biases) and for names containing `layernorm`, ending in `.bias`, or equal to
+ * `model.norm.weight` — the standard "no decay for norms and biases" split of HF / Megatron.
+ */
+import type { Tensor } from '@llama-moe/tensor-core';
+
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weight_decay: number;
+}
+
+export interface ParamState {
+  step: number;
+  /** [numel] first moment */ expAvg: Float32Array;
+  /** [numel] second moment */ expAvgSq: Float32Array;
+}
+
+/** Whether weight decay applies to a parameter (see the module comment for the rule). */
+export function decays(name: string, shape: readonly number[]): boolean {
+  if (shape.length <= 1) return false;
+  if (/layernorm/i.test(name) || name.endsWith('.bias') || name === 'model.norm.weight' || /(^|\.)norm\.weight$/.test(name)) return false;
+  return true;
+}
+
+export class AdamW {
+  readonly cfg: AdamWConfig;
+  /** State per parameter name; created on a parameter's first update. */
+  readonly state = new Map<string, ParamState>();
+
+  constructor(cfg: AdamWConfig) {
+    this.cfg = { ...cfg };
+  }
+
+  /** One update of every named parameter that has a gradient, at learning rate `lr`. */
+  step(params: readonly [string, Tensor][], lr: number): void {
+    const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.cfg;
+    for (const [name, p] of params) {
+      const g = p.grad?.data as Float32Array | undefined;
+      if (!g) continue;
+      const x = p.f32(`AdamW '${name}'`);
+      let st = this.state.get(name);
+      if (!st) {
+        st = { step: 0, expAvg: new Float32Array(x.length), expAvgSq: new Float32Array(x.length) };
+        this.state.set(name, st);
+      }
+      st.step++;
+      const m = st.expAvg, v = st.expAvgSq;
+      const bc1 = 1 - Math.pow(b1, st.step);
+      const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, st.step));
+      const stepSize = lr / bc1;
+      const decay = decays(name, p.shape) && wd > 0 ? 1 - lr * wd : 1;
+      for (let i = 0; i < x.length; i++) {
+        const gi = g[i]!;
+        // Each moment is stored in f32 after its update, as torch keeps it.
+        const mi = (m[i] = m[i]! + (gi - m[i]!) * (1 - b1));
+        const vi = (v[i] = v[i]! * b2 + (1 - b2) * gi * gi);
+        const xi = Math.fround(x[i]! * decay);
+        x[i] = xi - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+      }
+    }
+  }
+
+  /** Per-parameter step counts (JSON part of a checkpoint). */
+  stepCounts(): Record<string, number> {
+    return Object.fromEntries([...this.state].map(([n, s]) => [n, s.step]));
+  }
+
+  /** Restore one parameter's state (from optimizer.safetensors + trainer_state.json). */
+  setState(name: string, s: ParamState): void {
+    this.state.set(name, { step: s.step, expAvg: s.expAvg, expAvgSq: s.expAvgSq });
+  }
+}

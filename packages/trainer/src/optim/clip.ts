@@ -1,0 +1,32 @@
+/**
+ * Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_: the L2 norm over every
+ * gradient together (accumulated in f64), then every gradient scaled by min(1, max / (norm + 1e-6)).
+ */
+import type { Tensor } from '@llama-moe/tensor-core';
+
+/** L2 norm of all gradients of `params` (those without a gradient contribute nothing). */
+export function globalGradNorm(params: readonly Tensor[]): number {
+  let s = 0;
+  for (const p of params) {
+    const g = p.grad?.data as Float32Array | undefined;
+    if (!g) continue;
+    for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+  }
+  return Math.sqrt(s);
+}
+
+/** Clip in place; returns the norm measured before clipping (what trainers log). */
+export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
+  const norm = globalGradNorm(params);
+  if (!(maxNorm > 0) || !Number.isFinite(norm)) return norm;
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) {
+    const c = Math.fround(coef);
+    for (const p of params) {
+      const g = p.grad?.data as Float32Array | undefined;
+      if (!g) continue;
+      for (let i = 0; i < g.length; i++) g[i] = g[i]! * c;
+    }
+  }
+  return norm;
+}
