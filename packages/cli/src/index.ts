@@ -18,7 +18,8 @@ export { initModelFolder, initTensorPlan, initTensorData, initConfig, tensorSeed
 export { inspectModel, type InspectReport } from './commands/inspect.js';
 export { inspectDataset, type DataInspectReport } from './commands/data-inspect.js';
 export { samplerTokenizer, collectSources } from './commands/data-prepare.js';
-export { SPLIT_METHODS, SPLIT_FUNCTION_NAMES, type SplitModelOptions, type SplitMethod } from './commands/split.js';
+export { SPLIT_METHODS, SPLIT_FUNCTION_NAMES, type SplitMethod } from './commands/split.js';
+export { calibrationFromPacked } from './calibration.js';
 export { MERGE_FUNCTION_NAMES, type MergeExpertsOptions } from './commands/merge-experts.js';
 export { TRAIN_FUNCTION_NAMES, readTrainConfig, applyOverrides, type TrainFn } from './commands/train.js';
 export { EVAL_FUNCTION_NAMES, type EvaluateOptions } from './commands/eval.js';

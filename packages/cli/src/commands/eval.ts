@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { MANIFEST_NAME } from '@llama-moe/data-sampler';
 import { CliError, UsageError } from '../errors.js';
 import { requireInputDir, requireInputFile } from '../paths.js';
-import { requireLibraryFunction } from '../library.js';
+import { evaluateModel } from '../pipeline.js';
 import { renderTable } from '../format.js';
 import { exactlyOne } from './logits.js';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
@@ -28,7 +28,7 @@ export const EVAL_FUNCTION_NAMES = ['evaluate', 'evaluateModel'] as const;
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; data?: string; task?: string; json?: boolean; 'max-blocks'?: number; 'batch-size'?: number };
   const which = exactlyOne(args, 'data', 'task');
-  if (which === 'b' && !/\.jsonl$/i.test(o.task!)) throw new UsageError(`--task ${o.task}: must be a .jsonl file`, 'one JSON object per line: {"context", "choices", "label"}');
+  if (which === 'b' && !/\.jsonl$/i.test(o.task!)) throw new UsageError(`--task ${o.task}: must be a .jsonl file`, 'one JSON object per line: {"context", "choices", "gold"}');
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a Hugging Face model folder');
   if (which === 'a') {
@@ -37,8 +37,7 @@ export async function run(args: CommandArgs): Promise<number> {
   } else {
     requireInputFile(o.task!, '--task', 'task file');
   }
-  const evaluate = await requireLibraryFunction<EvaluateFn>('trainer', EVAL_FUNCTION_NAMES);
-  const r = await evaluate({ modelDir: o.model, dataDir: o.data, taskFile: o.task, maxBlocks: o['max-blocks'], batchSize: o['batch-size'] });
+  const r: EvaluateResult = await evaluateModel({ modelDir: o.model, dataDir: o.data, taskFile: o.task, maxBlocks: o['max-blocks'], batchSize: o['batch-size'] });
   if (o.json) args.io.stdout(JSON.stringify(r, null, 2) + '\n');
   else if (r.metrics) {
     const cols = [...new Set(Object.values(r.metrics).flatMap((m) => Object.keys(m)))];
@@ -52,7 +51,7 @@ export const evalCommand: CommandSpec = {
   summary: 'Evaluate a model: per-domain loss / perplexity, or task accuracy',
   description:
     'With --data: next-token loss and perplexity of the model on a packed dataset, per domain and overall. With --task: ' +
-    'accuracy on a multiple-choice JSONL task ({"context", "choices", "label"} per line), choosing the option with the ' +
+    'accuracy on a multiple-choice JSONL task ({"context", "choices", "gold"} per line), choosing the option with the ' +
     'highest log-likelihood. Works for dense and MoE model folders.',
   usage: ['eval --model DIR (--data DIR | --task FILE.jsonl) [--json]'],
   options: [

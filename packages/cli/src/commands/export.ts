@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MANIFEST_NAME } from '@llama-moe/data-sampler';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
-import { requireLibraryFunction } from '../library.js';
+import { exportForPytorch } from '../pipeline.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export interface ExportOptions {
@@ -28,8 +28,7 @@ export async function run(args: CommandArgs): Promise<number> {
   requireInputDir(o.data, '--data', 'dataset folder');
   if (!fs.existsSync(path.join(o.data, MANIFEST_NAME))) throw new CliError(`--data ${o.data}: no ${MANIFEST_NAME}; not a packed dataset`, 'prepare it with `llama-moe data prepare`');
   checkOutputDir(o.out);
-  const exp = await requireLibraryFunction<ExportFn>('trainer', EXPORT_FUNCTION_NAMES);
-  await exp({ modelDir: o.model, dataDir: o.data, outDir: o.out, zeroStage: o['zero-stage'] });
+  await exportForPytorch({ modelDir: o.model, dataDir: o.data, outDir: o.out, zeroStage: o['zero-stage'] });
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: model/, data/ and a ZeRO-${o['zero-stage']} launch config\n`);
   return 0;
 }

@@ -16,7 +16,7 @@ export interface MergeExpertsOptions {
   onProgress?: (done: number, total: number) => void;
 }
 export type MergeExpertsFn = (o: MergeExpertsOptions) => unknown;
-export const MERGE_FUNCTION_NAMES = ['mergeExperts', 'mergeExpertsToDense'] as const;
+export const MERGE_FUNCTION_NAMES = ['mergeExpertsToDense'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; out: string };

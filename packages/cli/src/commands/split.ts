@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { readLlamaConfig } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
-import { requireLibraryFunction } from '../library.js';
+import { splitModel, FormatError, SplitError, PartitionError } from '@llama-moe/expert-partition';
+import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
@@ -19,38 +20,22 @@ export const DATA_METHODS: readonly SplitMethod[] = ['graph', 'gradient', 'shari
 /** Methods that split the FFN into equal disjoint parts (intermediate_size must divide by E). */
 const EQUAL_SPLIT: readonly SplitMethod[] = ['random', 'clustering', 'graph', 'gradient'];
 
-/** What the converter receives (the contract with expert-partition). */
-export interface SplitModelOptions {
-  modelDir: string;
-  outDir: string;
-  numExperts: number;
-  topK: number;
-  method: SplitMethod;
-  format: 'llama-moe' | 'mixtral';
-  gateInit: 'random' | 'zeros' | 'centroids';
-  scoreScale?: number;
-  dataDir?: string;
-  seed: number;
-  onProgress?: (done: number, total: number, what?: string) => void;
-}
-
-export type SplitModelFn = (o: SplitModelOptions) => unknown;
-
-/** Library function names tried, first found wins. */
-export const SPLIT_FUNCTION_NAMES = ['splitModel', 'splitDenseModel', 'convertDenseToMoe'] as const;
+/** Kept for callers that look the converter up by name. */
+export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
+    'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
   };
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
   if (DATA_METHODS.includes(o.method) && o.data === undefined) {
     throw new UsageError(`--method ${o.method} needs calibration data`, 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
-  if (o['gate-init'] === 'centroids' && o.method !== 'clustering') {
-    throw new UsageError(`--gate-init centroids needs --method clustering (got ${o.method})`, 'use --gate-init random or zeros');
+  if (o['gate-init'] === 'centroids' && o.data === undefined) {
+    throw new UsageError('--gate-init centroids needs calibration data', 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
@@ -67,29 +52,37 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
   checkOutputDir(o.out);
-  const split = await requireLibraryFunction<SplitModelFn>('expert-partition', SPLIT_FUNCTION_NAMES);
+  const calibration = o.data !== undefined ? await calibrationFromPacked(o.data, { sequences: o['calibration-sequences'], maxLen: o['calibration-length'], experts: o.experts, seed: o.seed }) : undefined;
   const bar = new Progress(args.io, `split (${o.method})`, { unit: 'items', noun: 'layers', quiet: args.quiet });
   const t0 = performance.now();
+  let result;
   try {
-    await split({
-      modelDir: o.model,
-      outDir: o.out,
-      numExperts: o.experts,
+    result = splitModel({
+      model: o.model,
+      out: o.out,
+      experts: o.experts,
       topK: o['top-k'],
       method: o.method,
       format: o.format,
       gateInit: o['gate-init'],
       scoreScale: o['score-scale'],
-      dataDir: o.data,
       seed: o.seed,
-      onProgress: (done, total) => {
-        bar.total = total;
-        bar.update(done);
+      calibration,
+      ...(o['shared-size'] !== undefined ? { sharedSize: o['shared-size'] } : {}),
+      ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
+      onProgress: ({ layer, layers }) => {
+        bar.total = layers;
+        bar.update(layer + 1);
       },
     });
+  } catch (e) {
+    // The converter's own validation errors are usage errors of this command.
+    if (e instanceof SplitError || e instanceof FormatError || e instanceof PartitionError) throw new UsageError(e.message, 'see `llama-moe split --help`');
+    throw e;
   } finally {
     bar.done();
   }
+  void result;
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${o.format} model, ${o.experts} experts, top-${o['top-k']}, method ${o.method}, in ${formatDuration(performance.now() - t0)}\n`);
   return 0;
 }
@@ -104,7 +97,7 @@ export const splitCommand: CommandSpec = {
     '(neuron sharing within / across experts, needs --data), upcycle (every expert a full FFN copy, Sparse Upcycling). ' +
     'The result is written as a LLaMA-MoE checkpoint (model_type llama_moe) or as a Mixtral checkpoint (--format mixtral, ' +
     'equal experts only) that transformers loads directly. Gate weights start random, at zero, or at the k-means ' +
-    'centroids (clustering only); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
+    'centroids of calibration hidden states (needs --data); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
   usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
@@ -113,10 +106,14 @@ export const splitCommand: CommandSpec = {
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
     { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
-    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: 'Gate initialisation: random (default), zeros, centroids (clustering only).' },
+    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: 'Gate initialisation: random (default), zeros, centroids (needs --data).' },
     { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },
     { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for graph, gradient and sharing methods.' },
     { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of random splits and gate init.' },
+    { name: 'calibration-sequences', type: 'int', min: 1, default: 64, valueName: 'N', description: 'Calibration blocks drawn from --data (default 64).' },
+    { name: 'calibration-length', type: 'int', min: 2, default: 256, valueName: 'T', description: 'Tokens per calibration block (default 256).' },
+    { name: 'shared-size', type: 'int', min: 1, valueName: 'N', description: 'sharing-inter: neurons moved into the always-on shared expert (default F/E).' },
+    { name: 'dtype', type: 'string', choices: ['float32', 'bfloat16', 'float16'], valueName: 'DT', description: "Storage dtype of the output (default: the dense model's torch_dtype)." },
   ],
   examples: [
     'llama-moe split --model models/tiny --out models/tiny-moe --experts 4 --top-k 2 --method random',

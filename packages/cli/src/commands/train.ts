@@ -8,7 +8,8 @@ import { parse as parseYaml, parseDocument } from 'yaml';
 import { CliError, UsageError } from '../errors.js';
 import { suggest } from '../args.js';
 import { requireInputFile } from '../paths.js';
-import { findLibraryFunction, requireLibraryFunction } from '../library.js';
+import { DEFAULT_TRAIN_CONFIG } from '@llama-moe/trainer';
+import { CLI_TRAIN_KEYS, trainFromConfig } from '../pipeline.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 /** Config keys the trainer is expected to read (for typo suggestions only; others pass through). */
@@ -82,15 +83,14 @@ export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as { config: string; 'print-config'?: boolean };
   const base = readTrainConfig(o.config);
   // The trainer may publish its own key list; typo suggestions then follow it.
-  const keysFn = await findLibraryFunction<() => string[]>('trainer', ['trainConfigKeys']);
-  const known = keysFn?.() ?? KNOWN_TRAIN_KEYS;
+  const known = [...Object.keys(DEFAULT_TRAIN_CONFIG), ...CLI_TRAIN_KEYS];
   const config = applyOverrides(base, args.extra, known);
   if (o['print-config']) {
     args.io.stdout(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  const train = await requireLibraryFunction<TrainFn>('trainer', TRAIN_FUNCTION_NAMES);
-  await train(config, { log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'), quiet: args.quiet });
+  const r = await trainFromConfig(config, { log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'), quiet: args.quiet });
+  if (!args.quiet) args.io.stdout(`trained ${r.step} steps; last checkpoint ${r.checkpoint ?? '(none)'}; report ${r.report}\n`);
   return 0;
 }
 

@@ -3,6 +3,8 @@
  * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
  * back, and merging experts back into a dense FFN.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
 import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
@@ -389,4 +391,31 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
   const m = new LlamaForCausalLM(cfgOut, { ...model.weights, layers });
   m.nameParameters();
   return m;
+}
+
+/** `llama-moe merge-experts`: an MoE folder → a dense llama folder (tokenizer files carried over). */
+export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overwrite?: boolean }): void {
+  const moe = loadMoeModel(o.modelDir);
+  const pfPath = join(o.modelDir, PARTITION_FILE);
+  let partition: number[][][] | null = null;
+  let folded: number | number[] | null = null;
+  if (existsSync(pfPath)) {
+    let pf: { experts?: unknown; folded_score_scale?: unknown };
+    try {
+      pf = JSON.parse(readFileSync(pfPath, 'utf8'));
+    } catch {
+      throw new FormatError(`${pfPath}: is not valid JSON`);
+    }
+    if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle); there is no dense FFN to merge back to`);
+    partition = (pf.experts as number[][][] | undefined) ?? null;
+    folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
+  }
+  const dense = mergeExperts(moe, partition, folded);
+  const extraFiles: Record<string, unknown> = {};
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    if (existsSync(join(o.modelDir, f))) extraFiles[f] = readFileSync(join(o.modelDir, f), 'utf8');
+  }
+  const td = moe.config.torch_dtype;
+  const dtype: SaveDType = td === 'bfloat16' || td === 'float16' ? td : 'float32';
+  saveLlama(dense, o.outDir, { dtype, overwrite: o.overwrite, extraFiles });
 }
