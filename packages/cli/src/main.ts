@@ -3,6 +3,7 @@
  * the one-line `llama-moe <command>: <problem> (<what to do>)` form on stderr (plus the stack with
  * --debug). It returns the exit code and never throws, so tests run it in-process.
  */
+import { useDefaultBackend } from '@llama-moe/tensor-core';
 import { suggest } from './args.js';
 import { formatError, UsageError, EXIT_OK } from './errors.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
@@ -89,6 +90,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       io.stdout(commandHelp(r.spec));
       return EXIT_OK;
     }
+    // Fastest GEMM available here (native, then WebAssembly SIMD, then plain TS); LLAMA_MOE_BACKEND overrides.
+    await useDefaultBackend().catch(() => undefined);
     return await invoke(r.spec, rest, io);
   } catch (e) {
     const cmd = (e as { command?: string }).command ?? commandName;

@@ -11,3 +11,4 @@ export * from './backends/gpujs/index.js';
 export { initNativeBackend, disposeNativeBackend, nativeMatmul, OrtGemm, type NativeBackendOptions, type NativeBackendStatus, type OrtGemmOptions } from './backends/native/index.js';
 export { initWasmBackend, disposeWasmBackend, wasmMatmul, WasmGemm, type WasmBackendOptions, type WasmBackendStatus, type WasmGemmOptions, type WasmGemmInfo } from './backends/wasm/index.js';
 export { benchGemm, benchCopyBandwidth, type BenchRow, type BenchGemmOptions } from './bench/gemm.js';
+export { useDefaultBackend, type DefaultBackendResult } from './default-backend.js';
