@@ -1,0 +1,110 @@
+/**
+ * The experiment summary in three forms: a plain-text table (printed by `llama-moe demo`), a
+ * Markdown table (docs/REPRODUCTION.md) and a self-contained index.html linking every run's
+ * report.html (inline CSS, no script, no external URL: it opens offline).
+ */
+import type { PerplexityReport } from '@llama-moe/trainer';
+import { renderTable } from '../format.js';
+import type { ExperimentSummary, RunSummary } from './experiment.js';
+
+export interface SummaryRow {
+  model: string;
+  stage: string;
+  /** Active FFN share per token, as "k/E". */
+  active: string;
+  report: PerplexityReport;
+  run: RunSummary | null;
+}
+
+/** Dense first, then each run before and after training (the control has only "after"). */
+export function summaryRows(s: ExperimentSummary): SummaryRow[] {
+  const rows: SummaryRow[] = [{ model: 'dense', stage: 'pre-trained', active: '1', report: s.dense, run: null }];
+  for (const r of s.runs) {
+    const active = r.kind === 'dense' ? '1' : `${r.topK}/${r.experts}`;
+    if (r.kind === 'moe') rows.push({ model: r.name, stage: 'after split', active, report: r.before, run: r });
+    rows.push({ model: r.name, stage: `after ${r.tokens.toLocaleString('en-US')} tokens`, active, report: r.after, run: r });
+  }
+  return rows;
+}
+
+function ppl(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return String(v);
+  return v >= 1000 ? v.toExponential(2) : v.toFixed(2);
+}
+
+function cells(s: ExperimentSummary, row: SummaryRow): string[] {
+  return [...s.domains.map((d) => ppl(row.report.perDomain[d]?.ppl)), ppl(row.report.overall.ppl), `${ppl((row.report.overall.ppl / s.dense.overall.ppl - 1) * 100)}%`];
+}
+
+/** The printed table: one row per model and stage, perplexity per domain, overall, change vs dense. */
+export function renderSummaryText(s: ExperimentSummary): string {
+  const header = ['model', 'stage', 'active', ...s.domains, 'all', 'vs dense'];
+  const rows = summaryRows(s).map((r) => [r.model, r.stage, r.active, ...cells(s, r)]);
+  const align = header.map((_, j) => (j < 3 ? 'left' : 'right') as 'left' | 'right');
+  return renderTable(header, rows, align);
+}
+
+/** The same table in GitHub Markdown. */
+export function renderSummaryMarkdown(s: ExperimentSummary): string {
+  const header = ['model', 'stage', 'active FFN', ...s.domains, '**all**', 'vs dense'];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, j) => (j < 3 ? '---' : '---:')).join(' | ')} |`];
+  for (const r of summaryRows(s)) {
+    const c = cells(s, r);
+    c[c.length - 2] = `**${c[c.length - 2]}**`;
+    lines.push(`| ${[r.model, r.stage, r.active, ...c].join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fafafa;max-width:1100px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;background:#fff}td,th{border:1px solid #e2e2e2;padding:3px 8px;font-size:13px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}tr.dense td{background:#f3f6fb}td.best{font-weight:700;color:#0a6b2d}
+.muted{color:#666}code{background:#f0f0f0;padding:0 3px;border-radius:3px}
+`;
+
+/** index.html: the table (best "after" value per column in bold), links to each run's report and model. */
+export function renderIndexHtml(s: ExperimentSummary, title = 'llama-moe demo'): string {
+  const rows = summaryRows(s);
+  const cols = [...s.domains, 'all'];
+  const value = (r: SummaryRow, c: string) => (c === 'all' ? r.report.overall.ppl : (r.report.perDomain[c]?.ppl ?? NaN));
+  const trained = rows.filter((r) => r.stage.startsWith('after ') && r.run);
+  const best = new Map(cols.map((c) => [c, Math.min(...trained.map((r) => value(r, c)))]));
+  const body = rows.map((r) => {
+    const tds = cols.map((c) => {
+      const v = value(r, c);
+      const isBest = r.run && r.stage.startsWith('after ') && v === best.get(c);
+      return `<td class="num${isBest ? ' best' : ''}">${esc(ppl(v))}</td>`;
+    });
+    const link = r.run ? ` <a href="${esc(r.run.paths.report)}">report</a>` : '';
+    return `<tr${r.run ? '' : ' class="dense"'}><td>${esc(r.model)}${r.stage.startsWith('after ') ? link : ''}</td><td>${esc(r.stage)}</td><td>${esc(r.active)}</td>${tds.join('')}</tr>`;
+  });
+  const runsList = s.runs.map((r) => {
+    const init = r.paths.init ? `, split model <a href="${esc(r.paths.init)}/">${esc(r.paths.init)}/</a>` : '';
+    return `<li><b>${esc(r.name)}</b>: <a href="${esc(r.paths.report)}">training report</a>, <a href="${esc(r.paths.metrics)}">metrics.jsonl</a>, trained model <a href="${esc(r.paths.model)}/">${esc(r.paths.model)}/</a>${init}; loss ${esc(r.trainLoss.first.toFixed(3))} → ${esc(r.trainLoss.last.toFixed(3))} in ${esc(r.trainSeconds.toFixed(1))} s</li>`;
+  });
+  const b = s.budget;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${CSS}</style></head>
+<body>
+<h1>${esc(title)}</h1>
+<p class="muted">${esc(s.created)} · dense model <code>${esc(s.denseModel)}</code> · backend ${esc(s.backend)} · ${esc(String(s.machine.cpus))} × ${esc(s.machine.cpuModel)} · ${esc(s.seconds.total.toFixed(1))} s</p>
+<p>Per-domain perplexity on ${esc(String(s.validation.blocksPerDomain))} held-out blocks of ${esc(String(s.validation.seqLen))} tokens per domain (documents no model was trained on). Every MoE was split from the same dense model and trained on the same budget: ${esc(String(b.steps))} steps × ${esc(String(b.batchSize))} sequences × ${esc(String(b.seqLen))} tokens, peak learning rate ${esc(String(b.lr))}, Sheared-LLaMA dynamic domain weights with the dense model's losses as reference. Lower is better; the best trained value per column is in bold green.</p>
+<h2>Perplexity</h2>
+<table><thead><tr><th>model</th><th>stage</th><th>active FFN</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead>
+<tbody>
+${body.join('\n')}
+</tbody></table>
+<h2>Runs</h2>
+<ul>
+${runsList.join('\n')}
+</ul>
+<p class="muted">Machine-readable: <a href="summary.json">summary.json</a>. Corpus: synthetic SlimPajama-like, seed ${esc(String(s.corpus.seed))}, ${esc((s.corpus.bytes / 1e6).toFixed(2))} MB, regenerated on every run.</p>
+</body></html>
+`;
+}
