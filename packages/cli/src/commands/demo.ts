@@ -1,79 +1,148 @@
 /**
- * `llama-moe demo`: the whole pipeline on a tiny model in a minute: random-init a tiny LLaMA,
- * write the synthetic corpus, pack it, split the model into experts, train a few steps, evaluate
- * and generate. Everything lands in one folder, which appears only when the demo completes.
+ * `llama-moe demo`: the LLaMA-MoE pipeline end to end on what ships with the package. The small
+ * dense LLaMA in assets/demo-model (pre-trained by tools/pretrain-demo.mjs) is split into 8
+ * experts, top-2, twice (random and clustering partitions, LLaMA-MoE format); each MoE gets the
+ * same short continual pre-training on the regenerated synthetic corpus with Sheared-LLaMA
+ * dynamic domain weights; the dense model and every MoE before and after training are scored by
+ * per-domain perplexity on held-out documents. The folder holds each run's split model, trained
+ * checkpoint, metrics and report.html, plus summary.json and an index.html linking everything;
+ * it is built in a staging folder beside the target and appears only when the demo completes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateCorpus, writeCorpus } from '@llama-moe/data-sampler';
-import { checkOutputDir } from '../paths.js';
-import { findLibraryFunction } from '../library.js';
+import { performance } from 'node:perf_hooks';
 import { CliError } from '../errors.js';
-import { invoke } from '../dispatch.js';
-import { initCommand } from './init.js';
-import { dataPrepareCommand } from './data-prepare.js';
-import { splitCommand, SPLIT_FUNCTION_NAMES } from './split.js';
-import { trainCommand, TRAIN_FUNCTION_NAMES } from './train.js';
-import { evalCommand, EVAL_FUNCTION_NAMES } from './eval.js';
-import { generateCommand } from './generate.js';
+import { checkOutputDir, requireInputDir } from '../paths.js';
+import { formatDuration } from '../format.js';
+import { DEMO_RECIPE, type TrainBudget } from '../demo/recipe.js';
+import { backendDescription } from '../demo/backend.js';
+import { runExperiment, type MoeVariant } from '../demo/experiment.js';
+import { renderIndexHtml, renderSummaryText } from '../demo/summary.js';
+import { buildFolderAtomically } from '../demo/staging.js';
+import { demoModelDir } from '../demo/assets.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
-export async function run(args: CommandArgs): Promise<number> {
-  const o = args.options as { out: string; steps: number; seed: number };
-  // Every stage's library must be present before anything is written.
-  const missing = !(await findLibraryFunction('expert-partition', SPLIT_FUNCTION_NAMES)) || !(await findLibraryFunction('trainer', TRAIN_FUNCTION_NAMES));
-  if (missing) throw new CliError('not available in this build');
-  checkOutputDir(o.out);
-  const target = path.resolve(o.out);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const staging = path.join(path.dirname(target), `.${path.basename(target)}.partial-${process.pid}`);
-  fs.rmSync(staging, { recursive: true, force: true });
-  fs.mkdirSync(staging);
-  const p = (name: string) => path.join(staging, name);
-  const q = args.quiet ? ['--quiet'] : [];
-  const step = (title: string) => {
-    if (!args.quiet) args.io.stderr(`\n== ${title}\n`);
-  };
+export const SUMMARY_NAME = 'summary.json';
+export const INDEX_NAME = 'index.html';
+
+/** The demo's MoEs: the paper's two weight-only partitions at its 2/8 setting. */
+export const DEMO_VARIANTS: readonly MoeVariant[] = [
+  { method: 'random', experts: 8, topK: 2 },
+  { method: 'clustering', experts: 8, topK: 2 },
+];
+
+interface DemoOptions {
+  out: string;
+  steps?: number;
+  quick: boolean;
+  overwrite: boolean;
+  seed: number;
+  model?: string;
+}
+
+/** The budget for this invocation: --quick picks the small one; --steps overrides its length. */
+export function demoBudget(quick: boolean, steps?: number): TrainBudget {
+  const base = quick ? DEMO_RECIPE.quick : DEMO_RECIPE.demo;
+  const n = steps ?? base.steps;
+  return { ...base, steps: n, evalEvery: Math.min(base.evalEvery, n), warmupSteps: Math.min(base.warmupSteps, Math.max(0, n - 1)) };
+}
+
+/**
+ * An existing non-empty --out is refused, unless --overwrite and it is a previous demo's folder
+ * (it holds summary.json): --overwrite never deletes a folder this command did not write.
+ */
+function checkDemoOut(out: string, overwrite: boolean): void {
+  let entries: string[] | null = null;
   try {
-    step('1/6 init: a random tiny LLaMA');
-    await invoke(initCommand, ['--preset', 'tiny', '--out', p('dense'), '--seed', String(o.seed), ...q], args.io);
-    step('2/6 corpus + data prepare: the synthetic SlimPajama-like corpus, packed in blocks of 64 tokens');
-    await writeCorpus(p('corpus'), generateCorpus({ seed: o.seed, docsPerDomain: 60 }));
-    await invoke(dataPrepareCommand, ['--input', p('corpus'), '--tokenizer', p('dense'), '--seq-len', '64', '--out', p('data'), ...q], args.io);
-    step('3/6 split: 4 experts, top-2, random split');
-    await invoke(splitCommand, ['--model', p('dense'), '--out', p('moe'), '--experts', '4', '--top-k', '2', '--method', 'random', '--seed', String(o.seed), ...q], args.io);
-    step(`4/6 train: ${o.steps} steps`);
-    const config = { model: p('moe'), data: p('data'), output_dir: p('run'), max_steps: o.steps, batch_size: 4, seq_len: 64, lr: 1e-3, seed: o.seed, weights: 'uniform' };
-    fs.writeFileSync(p('train.json'), JSON.stringify(config, null, 2) + '\n');
-    await invoke(trainCommand, ['--config', p('train.json'), ...q], args.io);
-    if (await findLibraryFunction('trainer', EVAL_FUNCTION_NAMES)) {
-      step('5/6 eval');
-      await invoke(evalCommand, ['--model', p('moe'), '--data', p('data'), '--max-blocks', '4'], args.io);
-    }
-    step('6/6 generate');
-    await invoke(generateCommand, ['--model', p('dense'), '--prompt', 'The quiet river', '--max-new-tokens', '24', ...q], args.io);
-    fs.renameSync(staging, target);
-  } catch (e) {
-    fs.rmSync(staging, { recursive: true, force: true });
-    throw e;
+    if (fs.statSync(out).isDirectory()) entries = fs.readdirSync(out);
+  } catch {
+    entries = null;
   }
-  if (!args.quiet) args.io.stdout(`demo written to ${o.out}\n`);
+  if (!entries || entries.length === 0 || !overwrite) {
+    if (entries && entries.length > 0) throw new CliError(`--out ${out}: folder exists and is not empty`, 'choose a new folder, or pass --overwrite to replace a previous demo');
+    checkOutputDir(out);
+    return;
+  }
+  if (!entries.includes(SUMMARY_NAME)) {
+    throw new CliError(`--out ${out}: --overwrite only replaces a previous demo folder, and this one has no ${SUMMARY_NAME}`, 'choose a new folder or remove this one yourself');
+  }
+}
+
+export async function run(args: CommandArgs): Promise<number> {
+  const raw = args.options as Record<string, unknown>;
+  const o: DemoOptions = {
+    out: raw.out as string,
+    steps: raw.steps as number | undefined,
+    quick: raw.quick === true,
+    overwrite: raw.overwrite === true,
+    seed: raw.seed as number,
+    model: raw.model as string | undefined,
+  };
+  const denseDir = o.model ?? demoModelDir();
+  requireInputDir(denseDir, o.model ? '--model' : '', o.model ? 'model folder' : 'shipped demo model (packages/cli/assets/demo-model)');
+  for (const f of ['config.json', 'tokenizer.json']) {
+    if (!fs.existsSync(path.join(denseDir, f))) {
+      throw new CliError(`${o.model ? `--model ${denseDir}` : denseDir}: no ${f} in the folder`, o.model ? 'pass a dense Hugging Face LLaMA folder with its tokenizer (e.g. one written by tools/pretrain-demo.mjs)' : 'reinstall the package, or regenerate it with `node tools/pretrain-demo.mjs`');
+    }
+  }
+  checkDemoOut(o.out, o.overwrite);
+  const budget = demoBudget(o.quick, o.steps);
+  const target = path.resolve(o.out);
+  const say = (line: string) => {
+    if (!args.quiet) args.io.stderr(`== ${line}\n`);
+  };
+  const t0 = performance.now();
+  const backend = backendDescription();
+  say(`llama-moe demo${o.quick ? ' (quick)' : ''}: ${DEMO_VARIANTS.length} MoEs from ${denseDir}, ${budget.steps} training steps each; matmul backend ${backend}`);
+  const summary = await buildFolderAtomically(target, async (staging) => {
+    const s = await runExperiment({
+      denseDir,
+      workDir: staging,
+      variants: [...DEMO_VARIANTS],
+      budget,
+      corpus: DEMO_RECIPE.corpus,
+      seed: o.seed,
+      log: say,
+      progress: args.quiet ? null : { write: (t: string) => args.io.stderr(t), isTTY: args.io.isTTY, columns: args.io.columns },
+      backend,
+    });
+    const doc = { ...s, command: 'llama-moe demo', mode: o.quick ? 'quick' : 'full' };
+    fs.writeFileSync(path.join(staging, SUMMARY_NAME), JSON.stringify(doc, null, 2) + '\n');
+    fs.writeFileSync(path.join(staging, 'summary.txt'), renderSummaryText(s));
+    fs.writeFileSync(path.join(staging, INDEX_NAME), renderIndexHtml(s, `llama-moe demo${o.quick ? ' (quick)' : ''}`));
+    return s;
+  }, { replace: o.overwrite });
+  const ms = performance.now() - t0;
+  if (!args.quiet) {
+    args.io.stdout(`\nPer-domain perplexity on held-out documents (lower is better); 'active' = share of FFN neurons per token:\n\n`);
+    args.io.stdout(renderSummaryText(summary));
+    args.io.stdout(`\ndemo finished in ${formatDuration(ms)}; outputs in ${o.out}\n`);
+  }
+  args.io.stdout(`report: ${path.join(target, INDEX_NAME)}\n`);
   return 0;
 }
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
-  summary: 'Run the whole pipeline on a tiny model (init, data, split, train, eval, generate)',
+  summary: 'Split the shipped dense LLaMA into MoEs, train them and compare (the paper in minutes)',
   description:
-    'A guided tour on a tiny random LLaMA that runs on a laptop CPU: init the model, write and pack the synthetic ' +
-    'corpus, split the FFNs into 4 experts (top-2), train a few steps with domain-weighted sampling, evaluate and ' +
-    'generate. Every stage is an ordinary llama-moe command; the folder holds all their outputs.',
-  usage: ['demo [--out DIR] [--steps N] [--seed S]'],
+    'Runs the LLaMA-MoE pipeline end to end on what ships with llama-moe, on a laptop CPU: the small dense LLaMA in ' +
+    'assets/demo-model (pre-trained on the synthetic SlimPajama-like corpus) is split into 8 experts with top-2 routing ' +
+    'twice, with the random and the clustering neuron partition (LLaMA-MoE format); each MoE gets the same short ' +
+    'continual pre-training on the regenerated corpus with Sheared-LLaMA dynamic domain weights; the dense model and ' +
+    'each MoE before and after training are scored by per-domain perplexity on held-out documents. ' +
+    'The folder (built in a staging folder and renamed into place at the end) holds each run\'s split and trained ' +
+    'models, metrics.jsonl and report.html, plus summary.json, summary.txt and index.html. About 3 minutes on 2 cores; ' +
+    '--quick takes well under a minute.',
+  usage: ['demo [--out DIR] [--steps N] [--quick] [--overwrite]'],
   options: [
     { name: 'out', type: 'string', default: 'llama-moe-demo', valueName: 'DIR', description: 'New folder for the demo\'s outputs (default ./llama-moe-demo).' },
-    { name: 'steps', type: 'int', min: 1, default: 20, description: 'Training steps (default 20).' },
-    { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of every stage.' },
+    { name: 'steps', type: 'int', min: 1, valueName: 'N', description: `Training steps per MoE (default ${DEMO_RECIPE.demo.steps}; ${DEMO_RECIPE.quick.steps} with --quick).` },
+    { name: 'quick', type: 'boolean', description: `A much smaller budget (shorter sequences, ${DEMO_RECIPE.quick.evalBlocks} validation blocks per domain): a smoke test in seconds.` },
+    { name: 'overwrite', type: 'boolean', description: 'Replace --out if it holds a previous demo (its summary.json); any other non-empty folder is refused.' },
+    { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of the splits, the data order and the gate noise.' },
+    { name: 'model', type: 'string', valueName: 'DIR', description: 'Dense LLaMA folder to start from (default: the shipped demo model).' },
   ],
-  examples: ['llama-moe demo', 'llama-moe demo --out /tmp/demo --steps 50'],
+  examples: ['llama-moe demo', 'llama-moe demo --quick --out /tmp/demo', 'llama-moe demo --out runs/demo --steps 300 --overwrite'],
   run,
 };

@@ -1,7 +1,7 @@
 /** The demo and paper-reproduction machinery (re-exported by the package index for tools/*.mjs). */
 export { DEMO_RECIPE, type DemoRecipe, type CorpusRecipe, type TokenizerRecipe, type PretrainRecipe, type TrainBudget } from './recipe.js';
 export { demoCorpus, validationBlocks, cachedSamplerTokenizer, type DemoCorpus } from './data.js';
-export { activateBackend, DEMO_BACKENDS, type DemoBackend, type ActiveBackend } from './backend.js';
+export { backendDescription, useFastestBackend } from './backend.js';
 export {
   runExperiment, variantName, machineInfo, DEMO_METHODS, DENSE_CONTROL_NAME,
   type DemoMethod, type MoeVariant, type ExperimentInputs, type ExperimentSummary, type RunSummary, type MachineInfo,

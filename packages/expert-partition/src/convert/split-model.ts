@@ -3,8 +3,8 @@
  * (see splitStreaming); data-driven ones (graph, gradient, sharing-inner, sharing-inter, centroid
  * gates) load the dense model, run calibration passes and build the MoE in memory.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { loadLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
 import { buildMoeFromDense, saveMoeModel } from '../moe/moe-model.js';
 import { CoActivationAccumulator } from '../partition/coactivation.js';
@@ -94,7 +94,7 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   });
   const extraFiles: Record<string, unknown> = {};
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (existsSync(join(o.model, f))) extraFiles[f] = readFileSync(join(o.model, f), 'utf8');
+    if (fs.existsSync(path.join(o.model, f))) extraFiles[f] = fs.readFileSync(path.join(o.model, f), 'utf8');
   }
   progress(L - 1, 'write');
   saveMoeModel(moe, o.out, { format, dtype, maxShardBytes: o.maxShardBytes, overwrite: o.overwrite, extraFiles });

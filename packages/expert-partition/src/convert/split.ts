@@ -9,8 +9,8 @@
  * passes over calibration data and hold the dense model in memory.
  * The output folder appears atomically (staged beside it, renamed at the end).
  */
-import { copyFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createRng } from '@llama-moe/tensor-core';
 import {
   ShardedCheckpointWriter, atomicWriteFile, generationConfigJson, openCheckpoint, pyJsonDumps, readLlamaConfig, saveModelFolder, toSafetensorsInput,
@@ -92,7 +92,7 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
   if (!Number.isInteger(k) || k < 1) throw new SplitError(`--top-k must be a positive integer, got ${k}`);
   if (k > E) throw new SplitError(`--top-k ${k} is larger than --experts ${E}`);
   if ((DATA_METHODS.has(o.method) || gateInit === 'centroids') && !o.data && !(o as { calibration?: unknown }).calibration) throw new SplitError(`method '${o.method}'${gateInit === 'centroids' ? ' with --gate-init centroids' : ''} needs calibration data (--data)`);
-  if (o.data && !existsSync(o.data)) throw new SplitError(`calibration data ${o.data} does not exist`);
+  if (o.data && !fs.existsSync(o.data)) throw new SplitError(`calibration data ${o.data} does not exist`);
   let sizes: number[];
   if (o.method === 'upcycle') {
     sizes = new Array<number>(E).fill(F);
@@ -149,7 +149,7 @@ function passThrough(ckpt: Checkpoint, name: string, dtype: SaveDType): Safetens
 
 function copyTokenizerFiles(from: string, to: string): void {
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model']) {
-    if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
+    if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
   }
 }
 
@@ -235,15 +235,15 @@ export function splitStreaming(o: SplitOptions): SplitResult {
       }
       const specOut = format === 'mixtral' ? { ...spec, scoreScaleFactor: 1 } : spec;
       const configJson = format === 'mixtral' ? mixtralConfigJson(cfg, specOut, dtype) : llamaMoeConfigJson(cfg, specOut, dtype);
-      atomicWriteFile(join(staging, 'config.json'), pyJsonDumps(configJson) + '\n');
-      atomicWriteFile(join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(cfg)) + '\n');
+      atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(configJson) + '\n');
+      atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(cfg)) + '\n');
       const partitionFile = {
         method: o.method, format_version: 1, seed,
         experts: o.method === 'upcycle' ? null : partitions,
         shared_experts: null,
         folded_score_scale: format === 'mixtral' ? spec.scoreScaleFactor : null,
       };
-      atomicWriteFile(join(staging, PARTITION_FILE), JSON.stringify(partitionFile) + '\n');
+      atomicWriteFile(path.join(staging, PARTITION_FILE), JSON.stringify(partitionFile) + '\n');
       copyTokenizerFiles(o.model, staging);
     }, { overwrite: o.overwrite });
   } finally {

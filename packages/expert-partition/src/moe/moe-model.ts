@@ -3,12 +3,12 @@
  * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
  * back, and merging experts back into a dense FFN.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
 import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
-  type Checkpoint, type LlamaConfig, type SaveDType,
+  type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
 import { MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
@@ -221,7 +221,7 @@ export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFo
   throw new FormatError(`model_type '${cfg.model_type}' is not an MoE model (expected llama_moe or mixtral)`);
 }
 
-function loadMoeFfn(l: number, ckpt: Checkpoint, cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat, seed: number): MoeFeedForward {
+function loadMoeFfn(l: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat, seed: number): MoeFeedForward {
   const D = cfg.hidden_size, E = spec.numExperts;
   const sizes = spec.sizeExperts[l];
   if (!sizes || sizes.length !== E) throw new FormatError(`config.json: size_experts[${l}] must list ${E} expert sizes`);
@@ -257,16 +257,21 @@ function loadMoeFfn(l: number, ckpt: Checkpoint, cfg: LlamaConfig, spec: MoeSpec
   return new MoeFeedForward(gate, experts, moeFfnOptions(spec, l, format), shared, seed * 1000 + l);
 }
 
+/** Build a llama_moe or mixtral model from any checkpoint (a folder, or bytes in memory in a browser). */
+export function loadMoeModelFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opts: { seed?: number } = {}): LlamaForCausalLM {
+  const { spec, format } = specFromConfig(cfg);
+  const model = loadLlamaFrom(ckpt, cfg, { ffnLoader: (l, c, config) => loadMoeFfn(l, c, config, spec, format, opts.seed ?? 0) });
+  model.nameParameters();
+  setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
+  return model;
+}
+
 /** Load a llama_moe or mixtral model folder. */
 export function loadMoeModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
   const cfg = readLlamaConfig(dir);
-  const { spec, format } = specFromConfig(cfg);
   const ckpt = openCheckpoint(dir);
   try {
-    const model = loadLlamaFrom(ckpt, cfg, { ffnLoader: (l, c, config) => loadMoeFfn(l, c, config, spec, format, opts.seed ?? 0) });
-    model.nameParameters();
-    setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
-    return model;
+    return loadMoeModelFrom(ckpt, cfg, opts);
   } finally {
     ckpt.close();
   }
@@ -396,13 +401,13 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
 /** `llama-moe merge-experts`: an MoE folder → a dense llama folder (tokenizer files carried over). */
 export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overwrite?: boolean }): void {
   const moe = loadMoeModel(o.modelDir);
-  const pfPath = join(o.modelDir, PARTITION_FILE);
+  const pfPath = path.join(o.modelDir, PARTITION_FILE);
   let partition: number[][][] | null = null;
   let folded: number | number[] | null = null;
-  if (existsSync(pfPath)) {
+  if (fs.existsSync(pfPath)) {
     let pf: { experts?: unknown; folded_score_scale?: unknown };
     try {
-      pf = JSON.parse(readFileSync(pfPath, 'utf8'));
+      pf = JSON.parse(fs.readFileSync(pfPath, 'utf8'));
     } catch {
       throw new FormatError(`${pfPath}: is not valid JSON`);
     }
@@ -413,7 +418,7 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
   const dense = mergeExperts(moe, partition, folded);
   const extraFiles: Record<string, unknown> = {};
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (existsSync(join(o.modelDir, f))) extraFiles[f] = readFileSync(join(o.modelDir, f), 'utf8');
+    if (fs.existsSync(path.join(o.modelDir, f))) extraFiles[f] = fs.readFileSync(path.join(o.modelDir, f), 'utf8');
   }
   const td = moe.config.torch_dtype;
   const dtype: SaveDType = td === 'bfloat16' || td === 'float16' ? td : 'float32';

@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { threadId } from 'node:worker_threads';
+import * as workerThreads from 'node:worker_threads';
 
-/** `<path>.tmp-<pid>` (plus `-<threadId>` inside a worker thread, which shares the pid). */
+/** `<path>.tmp-<pid>` (plus `-<workerThreads.threadId>` inside a worker thread, which shares the pid). */
 export function tempPathFor(target: string): string {
-  return `${target}.tmp-${process.pid}${threadId ? `-${threadId}` : ''}`;
+  return `${target}.tmp-${process.pid}${workerThreads.threadId ? `-${workerThreads.threadId}` : ''}`;
 }
 
 /** Largest single read / write: Node refuses one call above 2 GiB, and a 7B embedding in f32 is bigger. */

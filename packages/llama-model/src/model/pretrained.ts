@@ -5,12 +5,13 @@
  * and tensor on any mismatch. Saving stages the whole folder and renames it into place, so a
  * crash leaves either the complete model or nothing.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Tensor, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import { atomicWriteFile, fsyncDir } from '../io/atomic.js';
 import { pyJsonDumps } from '../io/json-util.js';
-import { openCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { openCheckpoint } from '../io/checkpoint.js';
+import type { ReadableCheckpoint } from '../io/memory-checkpoint.js';
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from '../io/config.js';
 import { CheckpointError } from '../io/errors.js';
 import { checkShapesAgainstConfig } from '../io/shape-check.js';
@@ -23,12 +24,12 @@ export type SaveDType = 'float32' | 'bfloat16' | 'float16';
 
 export interface LoadOptions {
   /** Builds a layer's FFN from the checkpoint (MoE formats); the dense SwiGLU loader by default. */
-  ffnLoader?: (layer: number, ckpt: Checkpoint, config: LlamaConfig) => FeedForward;
+  ffnLoader?: (layer: number, ckpt: ReadableCheckpoint, config: LlamaConfig) => FeedForward;
   /** Skip checkShapesAgainstConfig (MoE loaders check their own tensors). */
   skipShapeCheck?: boolean;
 }
 
-export function readParam(ckpt: Checkpoint, name: string, shape?: readonly number[]): Tensor {
+export function readParam(ckpt: ReadableCheckpoint, name: string, shape?: readonly number[]): Tensor {
   if (!ckpt.has(name)) throw new CheckpointError(ckpt.dir, name, 'is missing from the checkpoint');
   const info = ckpt.info(name);
   if (shape && (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))) {
@@ -39,7 +40,7 @@ export function readParam(ckpt: Checkpoint, name: string, shape?: readonly numbe
   return t;
 }
 
-function denseFfn(layer: number, ckpt: Checkpoint, cfg: LlamaConfig): FeedForward {
+function denseFfn(layer: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig): FeedForward {
   const p = `model.layers.${layer}.mlp`;
   const D = cfg.hidden_size, F = cfg.intermediate_size;
   return new DenseFeedForward(
@@ -51,7 +52,7 @@ function denseFfn(layer: number, ckpt: Checkpoint, cfg: LlamaConfig): FeedForwar
 }
 
 /** Build a model from an open checkpoint and a parsed config. */
-export function loadLlamaFrom(ckpt: Checkpoint, cfg: LlamaConfig, opts: LoadOptions = {}): LlamaForCausalLM {
+export function loadLlamaFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opts: LoadOptions = {}): LlamaForCausalLM {
   if (!opts.skipShapeCheck && !opts.ffnLoader) {
     const r = checkShapesAgainstConfig(ckpt, cfg) as unknown as { ok?: boolean; problems?: { tensor: string; detail: string }[] } | undefined;
     if (r && r.ok === false && r.problems?.length) {
@@ -135,25 +136,25 @@ export function toSafetensorsInput(name: string, t: Tensor | (() => Tensor), dty
  * `overwrite`.
  */
 export function saveModelFolder(dir: string, write: (staging: string) => void, opts: { overwrite?: boolean } = {}): void {
-  const target = resolve(dir);
-  if (existsSync(target)) {
-    const entries = readdirSync(target);
+  const target = path.resolve(dir);
+  if (fs.existsSync(target)) {
+    const entries = fs.readdirSync(target);
     if (entries.length > 0 && !opts.overwrite) {
       throw new CheckpointError(target, null, 'output folder is not empty; choose a new folder or pass overwrite');
     }
   } else {
-    mkdirSync(dirname(target), { recursive: true });
+    fs.mkdirSync(path.dirname(target), { recursive: true });
   }
-  const staging = join(dirname(target), `.${basename(target)}.partial-${process.pid}-${Date.now()}`);
-  mkdirSync(staging);
+  const staging = path.join(path.dirname(target), `.${path.basename(target)}.partial-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(staging);
   try {
     write(staging);
     fsyncDir(staging);
-    if (existsSync(target)) rmSync(target, { recursive: true, force: true });
-    renameSync(staging, target);
-    fsyncDir(dirname(target));
+    if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });
+    fs.renameSync(staging, target);
+    fsyncDir(path.dirname(target));
   } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
     throw e;
   }
 }
@@ -172,10 +173,10 @@ export function saveLlama(model: LlamaForCausalLM, dir: string, opts: SaveOption
     })();
     writeShardedSafetensors(staging, inputs, { maxShardBytes: opts.maxShardBytes, metadata: { format: 'pt' } });
     // pyJsonDumps writes floats the way Python's json does (10000.0, 1e-05), like save_pretrained.
-    atomicWriteFile(join(staging, 'config.json'), pyJsonDumps(cfgJson) + '\n');
-    atomicWriteFile(join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(model.config)) + '\n');
+    atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(cfgJson) + '\n');
+    atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(model.config)) + '\n');
     for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
-      atomicWriteFile(join(staging, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
+      atomicWriteFile(path.join(staging, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
     }
   }, { overwrite: opts.overwrite });
 }

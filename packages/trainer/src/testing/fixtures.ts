@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Tensor, add as addT, createRng, indexAdd, indexSelect, indices, linear, mul, reshape, swiglu, type Rng } from '@llama-moe/tensor-core';
 import { NoisyTopKGate } from '@llama-moe/router/modules';
 import { byteLevelTokenizer, generateCorpus, type DomainSource } from '@llama-moe/data-sampler';
-import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type Checkpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type ReadableCheckpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model';
 
 export function tinyConfig(overrides: Record<string, unknown> = {}): LlamaConfig {
   return presetConfig('tiny', {
@@ -119,7 +119,7 @@ export function tinyMoeModel(seed = 0, E = 4, k = 2): LlamaForCausalLM {
 
 /** loadModel for tinyMoeModel checkpoints (E experts, top-k). */
 export function loadTinyMoe(dir: string, E = 4, k = 2): LlamaForCausalLM {
-  const ffnLoader = (layer: number, ckpt: Checkpoint, cfg: LlamaConfig): FeedForward => {
+  const ffnLoader = (layer: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig): FeedForward => {
     const p = `model.layers.${layer}.mlp`;
     const D = cfg.hidden_size, s = cfg.intermediate_size / E;
     const gate = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: k, ...GATE_OPTS }, [readParam(ckpt, `${p}.gate.gate_network.0.weight`, [E, D]), readParam(ckpt, `${p}.gate.gate_network.2.weight`, [E, E])], readParam(ckpt, `${p}.gate.weight_noise.weight`, [E, D]));

@@ -211,7 +211,7 @@ export function gpujsBackendInfo(): GpujsBackendInfo {
   return {
     backend: 'gpujs',
     requestedMode: st.requestedMode,
-    mode: st.gpu.Kernel?.mode ?? st.gpu.mode,
+    mode: preciseMode(st, st.gpu.Kernel as unknown as KernelCtorLike) === 'unknown' ? st.gpu.mode : preciseMode(st, st.gpu.Kernel as unknown as KernelCtorLike),
     kernelModes: [...st.kernelModes].sort(),
     fallbackReason: st.fallbackReason,
     asyncMode: [...st.asyncModes][0] ?? (st.requestedMode === 'webgpu' ? 'webgpu' : null),
@@ -256,9 +256,24 @@ function getKernel(st: State, spec: KernelSpec, async: boolean): GpujsKernelFn {
   });
 }
 
+interface KernelCtorLike { mode?: string }
+
+/**
+ * gpu.js's WebGL, WebGL2 and headless-gl kernels share the static mode 'gpu' of their GL base
+ * class; name the concrete one by comparing against the library's classes.
+ */
+function preciseMode(st: State, ctor: KernelCtorLike | undefined): string {
+  if (!ctor) return 'unknown';
+  const lib = st.lib as unknown as Record<string, unknown>;
+  if (lib.WebGL2Kernel && ctor === lib.WebGL2Kernel) return 'webgl2';
+  if (lib.HeadlessGLKernel && ctor === lib.HeadlessGLKernel) return 'headlessgl';
+  if (lib.WebGLKernel && ctor === lib.WebGLKernel) return 'webgl';
+  return ctor.mode ?? 'unknown';
+}
+
 /** Record which mode a kernel really ran in (gpu.js swaps in a cpu kernel on fallback). */
 function observe(st: State, fn: GpujsKernelFn, async: boolean): void {
-  const mode = fn.kernel.constructor.mode ?? 'unknown';
+  const mode = preciseMode(st, fn.kernel.constructor as unknown as KernelCtorLike);
   (async ? st.asyncModes : st.kernelModes).add(mode);
   const reason = fn.kernel.fallbackReason;
   if (reason && st.fallbackReason === null) st.fallbackReason = reason;

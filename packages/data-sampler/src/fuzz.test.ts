@@ -1,0 +1,33 @@
+/**
+ * Fuzzing the data readers (JSONL, plain text, Arrow file / stream / list<int32> tokens, Parquet)
+ * on mutated files, and MultiDomainSampler.resume on mutated state JSON. Property: only DataError
+ * (ReaderError / WeightError) comes out, within 2 s per case, without ArrayBuffer growth over
+ * 256 MB. Arrow length-field lies are left to tools/reliability/fuzz.mjs (10 000+ cases in a
+ * watched worker): apache-arrow trusts them, and a default test run cannot afford what follows.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as arrow from 'apache-arrow';
+// @ts-expect-error plain ESM shared with tools/reliability/fuzz.mjs (no type declarations)
+import { createTargets, findings, runTarget, summarize } from '../../../tools/reliability/targets.mjs';
+import * as data from './index.js';
+import { writeParquetBytes } from './testing/parquet-writer.js';
+
+const { targets, cleanupAll } = createTargets({ fc, data, arrow, parquetBytes: writeParquetBytes }, { arrowLengthLies: false });
+afterAll(() => cleanupAll());
+
+const RUNS: Record<string, number> = { 'data readers': 300, 'sampler state': 300 };
+
+describe('data-sampler parsers under fuzzing', () => {
+  for (const name of Object.keys(RUNS)) {
+    it(`${name}: only DataError, no hang, no lying allocation`, async () => {
+      const target = targets.find((t: { name: string }) => t.name === name);
+      expect(target, name).toBeDefined();
+      const stats = await runTarget(fc, target, { numRuns: RUNS[name], seed: 20240501, timeoutMs: 3000 });
+      expect(stats.cases).toBe(RUNS[name]);
+      expect(findings(stats), summarize(stats)).toBe(0);
+      expect(stats.ok, summarize(stats)).toBeGreaterThan(0);
+      expect(stats.typed, summarize(stats)).toBeGreaterThan(0);
+    }, 120_000);
+  }
+});
