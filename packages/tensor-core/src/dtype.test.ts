@@ -48,6 +48,15 @@ describe('f16 / bf16 conversions', () => {
       expect(Math.abs(got - v)).toBeLessThanOrEqual(Math.abs(down - v) + 0);
     }), { numRuns: 2000 });
   });
+  it('bulk f32 → bf16 equals the scalar conversion on random bit patterns (NaN, Inf, subnormals included)', () => {
+    const u = new Uint32Array(200_000);
+    let x = 12345;
+    for (let i = 0; i < u.length; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; u[i] = (x ^ (x << 7)) >>> 0; }
+    u.set([0x7f800000, 0xff800000, 0x7fc00000, 0xffffffff, 0x7f7fffff, 0xff7fffff, 0x00000001, 0x807fffff, 0x3f808000, 0x3f818000], 0);
+    const f = new Float32Array(u.buffer);
+    const bulk = f32ToBf16(f);
+    for (let i = 0; i < f.length; i++) if (bulk[i] !== f32ToBf16Bits(f[i]!)) throw new Error(`bit pattern ${u[i]!.toString(16)}: bulk ${bulk[i]} scalar ${f32ToBf16Bits(f[i]!)}`);
+  });
   it('bulk converters agree with the scalar ones', () => {
     const src = new Float32Array([0, -0, 1.5, -2.75, 3.14159, 1e-6, 65504, NaN, Infinity, -Infinity]);
     const b = bf16ToF32(f32ToBf16(src));

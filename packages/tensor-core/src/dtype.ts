@@ -64,7 +64,12 @@ export function f16BitsToF32(h: number): number {
 
 /** Bulk conversions used by the safetensors reader/writer. */
 export function f32ToBf16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
-  for (let i = 0; i < src.length; i++) dst[i] = f32ToBf16Bits(src[i]!);
+  // Same rounding as f32ToBf16Bits, on the bit pattern directly (no per-element float round trip).
+  const u = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < u.length; i++) {
+    const b = u[i]!;
+    dst[i] = (b & 0x7f800000) === 0x7f800000 && (b & 0x007fffff) !== 0 ? ((b >>> 16) | 0x0040) & 0xffff : ((b + 0x7fff + ((b >>> 16) & 1)) / 65536) & 0xffff;
+  }
   return dst;
 }
 export function bf16ToF32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {

@@ -132,7 +132,7 @@ export const demoCommand: CommandSpec = {
     'continual pre-training on the regenerated corpus with Sheared-LLaMA dynamic domain weights; the dense model and ' +
     'each MoE before and after training are scored by per-domain perplexity on held-out documents. ' +
     'The folder (built in a staging folder and renamed into place at the end) holds each run\'s split and trained ' +
-    'models, metrics.jsonl and report.html, plus summary.json, summary.txt and index.html. About 3 minutes on 2 cores; ' +
+    'models, metrics.jsonl and report.html, plus summary.json, summary.txt and index.html. 1.5 to 3 minutes on 2 cores; ' +
     '--quick takes well under a minute.',
   usage: ['demo [--out DIR] [--steps N] [--quick] [--overwrite]'],
   options: [

@@ -103,5 +103,5 @@ export const DEMO_RECIPE: DemoRecipe = {
   pretrain: { initSeed: 0, seed: 0, steps: 1200, batchSize: 8, seqLen: 128, lr: 3e-3, warmupSteps: 100, evalEvery: 200, evalBlocks: 16 },
   demo: { steps: 150, batchSize: 4, seqLen: 128, lr: 1e-3, warmupSteps: 10, evalEvery: 50, evalBlocks: 8 },
   quick: { steps: 16, batchSize: 4, seqLen: 64, lr: 2e-3, warmupSteps: 2, evalEvery: 8, evalBlocks: 2 },
-  reproduce: { steps: 400, batchSize: 4, seqLen: 128, lr: 1e-3, warmupSteps: 20, evalEvery: 100, evalBlocks: 16 },
+  reproduce: { steps: 300, batchSize: 4, seqLen: 128, lr: 1e-3, warmupSteps: 20, evalEvery: 100, evalBlocks: 16 },
 };

@@ -14,15 +14,17 @@ export interface SummaryRow {
   active: string;
   report: PerplexityReport;
   run: RunSummary | null;
+  /** After continual pre-training (the rows the best-value marks compare). */
+  trained: boolean;
 }
 
 /** Dense first, then each run before and after training (the control has only "after"). */
 export function summaryRows(s: ExperimentSummary): SummaryRow[] {
-  const rows: SummaryRow[] = [{ model: 'dense', stage: 'pre-trained', active: '1', report: s.dense, run: null }];
+  const rows: SummaryRow[] = [{ model: 'dense', stage: 'pre-trained', active: '1', report: s.dense, run: null, trained: false }];
   for (const r of s.runs) {
     const active = r.kind === 'dense' ? '1' : `${r.topK}/${r.experts}`;
-    if (r.kind === 'moe') rows.push({ model: r.name, stage: 'after split', active, report: r.before, run: r });
-    rows.push({ model: r.name, stage: `after ${r.tokens.toLocaleString('en-US')} tokens`, active, report: r.after, run: r });
+    if (r.kind === 'moe') rows.push({ model: r.name, stage: 'after split', active, report: r.before, run: r, trained: false });
+    rows.push({ model: r.name, stage: `trained, ${r.tokens.toLocaleString('en-US')} tokens`, active, report: r.after, run: r, trained: true });
   }
   return rows;
 }
@@ -73,16 +75,16 @@ export function renderIndexHtml(s: ExperimentSummary, title = 'llama-moe demo'):
   const rows = summaryRows(s);
   const cols = [...s.domains, 'all'];
   const value = (r: SummaryRow, c: string) => (c === 'all' ? r.report.overall.ppl : (r.report.perDomain[c]?.ppl ?? NaN));
-  const trained = rows.filter((r) => r.stage.startsWith('after ') && r.run);
+  const trained = rows.filter((r) => r.trained);
   const best = new Map(cols.map((c) => [c, Math.min(...trained.map((r) => value(r, c)))]));
   const body = rows.map((r) => {
     const tds = cols.map((c) => {
       const v = value(r, c);
-      const isBest = r.run && r.stage.startsWith('after ') && v === best.get(c);
+      const isBest = r.trained && v === best.get(c);
       return `<td class="num${isBest ? ' best' : ''}">${esc(ppl(v))}</td>`;
     });
     const link = r.run ? ` <a href="${esc(r.run.paths.report)}">report</a>` : '';
-    return `<tr${r.run ? '' : ' class="dense"'}><td>${esc(r.model)}${r.stage.startsWith('after ') ? link : ''}</td><td>${esc(r.stage)}</td><td>${esc(r.active)}</td>${tds.join('')}</tr>`;
+    return `<tr${r.run ? '' : ' class="dense"'}><td>${esc(r.model)}${r.trained ? link : ''}</td><td>${esc(r.stage)}</td><td>${esc(r.active)}</td>${tds.join('')}</tr>`;
   });
   const runsList = s.runs.map((r) => {
     const init = r.paths.init ? `, split model <a href="${esc(r.paths.init)}/">${esc(r.paths.init)}/</a>` : '';

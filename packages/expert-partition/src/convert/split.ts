@@ -11,14 +11,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRng } from '@llama-moe/tensor-core';
+import { createRng, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import {
-  ShardedCheckpointWriter, atomicWriteFile, generationConfigJson, openCheckpoint, pyJsonDumps, readLlamaConfig, saveModelFolder, toSafetensorsInput,
+  writeShardedSafetensors, atomicWriteFile, generationConfigJson, openCheckpoint, pyJsonDumps, readLlamaConfig, saveModelFolder, toSafetensorsInput,
   type Checkpoint, type LlamaConfig, type SafetensorsTensorInput, type SaveDType,
 } from '@llama-moe/llama-model';
 import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
-import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
+import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
 import { PARTITION_FILE, takeCols, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
 import { clusteringPartition } from '../partition/clustering.js';
@@ -140,6 +140,11 @@ export function weightOnlyPartition(method: PartitionMethod, upProj: Float32Arra
 
 const STORAGE = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' } as const;
 
+/** f32 values in the target storage: as is, or rounded to bf16/f16 bits (nearest even). */
+function encodeF32(d: Float32Array, target: 'F32' | 'BF16' | 'F16'): Float32Array | Uint16Array {
+  return target === 'F32' ? d : target === 'BF16' ? f32ToBf16(d) : f32ToF16(d);
+}
+
 /** A tensor copied from the dense checkpoint: raw bytes when the dtype is unchanged (bit-identical). */
 function passThrough(ckpt: Checkpoint, name: string, dtype: SaveDType): SafetensorsTensorInput {
   const info = ckpt.info(name);
@@ -158,81 +163,124 @@ export function splitStreaming(o: SplitOptions): SplitResult {
   const t0 = performance.now();
   const cfg = readLlamaConfig(o.model);
   const { spec, format, gateInit, dtype, sizes } = validateSplitOptions(o, cfg);
-  if (DATA_METHODS.has(o.method) || gateInit === 'centroids') throw new SplitError(`method '${o.method}' with gate init '${gateInit}' cannot stream; use split()`);
+  if (DATA_METHODS.has(o.method) || gateInit === 'centroids') throw new SplitError(`method '${o.method}' with gate init '${gateInit}' cannot stream; use splitModel()`);
   const ckpt = openCheckpoint(o.model);
   const L = cfg.num_hidden_layers, D = cfg.hidden_size, F = cfg.intermediate_size, E = o.experts;
   const seed = o.seed ?? 0;
-  const partitions: number[][][] = [];
+  const target = STORAGE[dtype];
+  const partitions: number[][][] = new Array(L);
+  const noise = o.method === 'upcycle' ? (o.upcycleNoise ?? 0) : 0;
+
+  /**
+   * One layer's experts, computed when the writer asks for the layer's first expert tensor and
+   * dropped when it moves on: memory stays at one FFN layer whatever the model size. When the
+   * stored dtype does not change and no arithmetic is needed, rows and columns are gathered as raw
+   * 16-bit patterns (bit-exact, no conversion).
+   */
+  let cached: { layer: number; tensors: Map<string, Float32Array | Uint16Array> } | null = null;
+  const layerTensors = (l: number): Map<string, Float32Array | Uint16Array> => {
+    if (cached?.layer === l) return cached.tensors;
+    cached = null;
+    o.onProgress?.({ layer: l, layers: L, phase: 'split' });
+    const p = `model.layers.${l}.mlp`;
+    const names = [`${p}.gate_proj.weight`, `${p}.up_proj.weight`, `${p}.down_proj.weight`];
+    for (const n of names) {
+      const sh = ckpt.info(n).shape;
+      const want = n.endsWith('down_proj.weight') ? [D, F] : [F, D];
+      if (sh.length !== 2 || sh[0] !== want[0] || sh[1] !== want[1]) throw new SplitError(`${o.model}: tensor '${n}' has shape [${sh.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    const sc = format === 'mixtral' ? scoreScaleAt(spec, l) : 1;
+    const raw = names.every((n) => ckpt.info(n).dtype === target) && (target === 'BF16' || target === 'F16') && noise === 0 && sc === 1;
+    const load = (n: string): Float32Array | Uint16Array => {
+      if (!raw) return ckpt.readF32(n);
+      const b = ckpt.readRaw(n);
+      return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+    };
+    /** [F, D] */ const gate = load(names[0]!);
+    /** [F, D] */ const up = load(names[1]!);
+    /** [D, F] */ const down = load(names[2]!);
+    const upF32 = o.method === 'clustering' ? (raw ? ckpt.readF32(names[1]!) : (up as Float32Array)) : null;
+    const part = weightOnlyPartition(o.method, upF32, F, D, sizes, seed, l, o.metric ?? 'cos');
+    partitions[l] = part.experts.map((e) => Array.from(e));
+    const rng = createRng(mixSeed(seed, l, 0x4e4f4953));
+    const perturb = (a: Float32Array | Uint16Array) => {
+      if (!noise || !(a instanceof Float32Array)) return a;
+      let ss = 0;
+      for (let i = 0; i < a.length; i++) ss += a[i]! * a[i]!;
+      const sd = Math.sqrt(ss / a.length) * noise;
+      for (let i = 0; i < a.length; i++) a[i]! += rng.normal() * sd;
+      return a;
+    };
+    const out = new Map<string, Float32Array | Uint16Array>();
+    part.experts.forEach((idx, j) => {
+      const g = perturb(takeRows(gate, D, idx));
+      const u = perturb(takeRows(up, D, idx));
+      const d = perturb(takeCols(down, D, F, idx));
+      if (sc !== 1 && d instanceof Float32Array) for (let i = 0; i < d.length; i++) d[i]! *= sc;
+      if (format === 'mixtral') {
+        out.set(mixtralNames.expert(l, j, 'w1'), g);
+        out.set(mixtralNames.expert(l, j, 'w2'), d);
+        out.set(mixtralNames.expert(l, j, 'w3'), u);
+      } else {
+        out.set(llamaMoeNames.expert(l, 'gate', j), g);
+        out.set(llamaMoeNames.expert(l, 'up', j), u);
+        out.set(llamaMoeNames.expert(l, 'down', j), d);
+      }
+    });
+    cached = { layer: l, tensors: out };
+    return out;
+  };
+  const expertInput = (l: number, name: string, shape: number[]): SafetensorsTensorInput => ({
+    name, dtype: target, shape,
+    data: () => {
+      const t = layerTensors(l).get(name)!;
+      return t instanceof Uint16Array ? t : encodeF32(t, target);
+    },
+  });
+  const gateInput = (l: number, name: string, r: number, c: number, zero = false): SafetensorsTensorInput => ({
+    name, dtype: target, shape: [r, c],
+    data: () => {
+      const d = new Float32Array(r * c);
+      if (!zero && gateInit === 'random') {
+        // Per tensor seed: the gate does not depend on the order tensors are written in.
+        const g = createRng(mixSeed(seed, l, name.length * 131 + r * 7 + c));
+        for (let i = 0; i < d.length; i++) d[i] = g.normal() * 0.02;
+      }
+      return encodeF32(d, target);
+    },
+  });
+
+  // The whole write plan, in transformers' state_dict order; data is produced lazily, in order.
+  const plan: SafetensorsTensorInput[] = [passThrough(ckpt, 'model.embed_tokens.weight', dtype)];
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) {
+      plan.push(passThrough(ckpt, `${p}.self_attn.${n}.weight`, dtype));
+      if (cfg.attention_bias) plan.push(passThrough(ckpt, `${p}.self_attn.${n}.bias`, dtype));
+    }
+    if (format === 'mixtral') {
+      plan.push(gateInput(l, mixtralNames.gate(l), E, D));
+      sizes.forEach((s, j) => {
+        plan.push(expertInput(l, mixtralNames.expert(l, j, 'w1'), [s, D]), expertInput(l, mixtralNames.expert(l, j, 'w2'), [D, s]), expertInput(l, mixtralNames.expert(l, j, 'w3'), [s, D]));
+      });
+    } else {
+      if (spec.gateNetwork === 'mlp') plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, 0), E, D), gateInput(l, llamaMoeNames.gateNetwork(l, 2), E, E));
+      else plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, null), E, D));
+      plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
+      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'gate', j), [s, D])));
+      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'up', j), [s, D])));
+      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'down', j), [D, s])));
+    }
+    plan.push(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype), passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));
+  }
+  plan.push(passThrough(ckpt, 'model.norm.weight', dtype));
+  if (!cfg.tie_word_embeddings) plan.push(passThrough(ckpt, 'lm_head.weight', dtype));
+
   try {
     saveModelFolder(o.out, (staging) => {
-      const w = new ShardedCheckpointWriter(staging, { maxShardBytes: o.maxShardBytes, metadata: { format: 'pt' } });
-      try {
-        w.add(passThrough(ckpt, 'model.embed_tokens.weight', dtype));
-        for (let l = 0; l < L; l++) {
-          o.onProgress?.({ layer: l, layers: L, phase: 'split' });
-          const p = `model.layers.${l}`;
-          for (const n of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) {
-            w.add(passThrough(ckpt, `${p}.self_attn.${n}.weight`, dtype));
-            if (cfg.attention_bias) w.add(passThrough(ckpt, `${p}.self_attn.${n}.bias`, dtype));
-          }
-          /** [F, D] */ const gate = ckpt.readF32(`${p}.mlp.gate_proj.weight`);
-          /** [F, D] */ const up = ckpt.readF32(`${p}.mlp.up_proj.weight`);
-          /** [D, F] */ const down = ckpt.readF32(`${p}.mlp.down_proj.weight`);
-          if (gate.length !== F * D || up.length !== F * D || down.length !== D * F) throw new SplitError(`${o.model}: layer ${l} FFN shapes do not match intermediate_size ${F} and hidden_size ${D}`);
-          const part = weightOnlyPartition(o.method, up, F, D, sizes, seed, l, o.metric ?? 'cos');
-          partitions.push(part.experts.map((e) => Array.from(e)));
-          const rng = createRng(mixSeed(seed, l, 0x47415445));
-          const noise = o.method === 'upcycle' ? (o.upcycleNoise ?? 0) : 0;
-          const perturb = (a: Float32Array) => {
-            if (!noise) return a;
-            let ss = 0;
-            for (let i = 0; i < a.length; i++) ss += a[i]! * a[i]!;
-            const sd = Math.sqrt(ss / a.length) * noise;
-            for (let i = 0; i < a.length; i++) a[i]! += rng.normal() * sd;
-            return a;
-          };
-          const sc = format === 'mixtral' ? scoreScaleAt(spec, l) : 1;
-          const gateMat = (r: number, c: number) => {
-            const d = new Float32Array(r * c);
-            if (gateInit === 'random') for (let i = 0; i < d.length; i++) d[i] = rng.normal() * 0.02;
-            return new Tensor(d, [r, c]);
-          };
-          const st = (name: string, data: Float32Array, shape: number[]) => w.add(toSafetensorsInput(name, new Tensor(data, shape), dtype));
-          const expertTensors = part.experts.map((idx) => ({
-            gate: perturb(takeRows(gate, D, idx)),
-            up: perturb(takeRows(up, D, idx)),
-            down: (() => { const d = perturb(takeCols(down, D, F, idx)); if (sc !== 1) for (let i = 0; i < d.length; i++) d[i]! *= sc; return d; })(),
-            s: idx.length,
-          }));
-          if (format === 'mixtral') {
-            st(mixtralNames.gate(l), gateMat(E, D).f32(), [E, D]);
-            expertTensors.forEach((e, j) => {
-              st(mixtralNames.expert(l, j, 'w1'), e.gate, [e.s, D]);
-              st(mixtralNames.expert(l, j, 'w2'), e.down, [D, e.s]);
-              st(mixtralNames.expert(l, j, 'w3'), e.up, [e.s, D]);
-            });
-          } else {
-            if (spec.gateNetwork === 'mlp') {
-              st(llamaMoeNames.gateNetwork(l, 0), gateMat(E, D).f32(), [E, D]);
-              st(llamaMoeNames.gateNetwork(l, 2), gateMat(E, E).f32(), [E, E]);
-            } else {
-              st(llamaMoeNames.gateNetwork(l, null), gateMat(E, D).f32(), [E, D]);
-            }
-            st(llamaMoeNames.weightNoise(l), new Float32Array(E * D), [E, D]);
-            expertTensors.forEach((e, j) => st(llamaMoeNames.expert(l, 'gate', j), e.gate, [e.s, D]));
-            expertTensors.forEach((e, j) => st(llamaMoeNames.expert(l, 'up', j), e.up, [e.s, D]));
-            expertTensors.forEach((e, j) => st(llamaMoeNames.expert(l, 'down', j), e.down, [D, e.s]));
-          }
-          w.add(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype));
-          w.add(passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));
-        }
-        w.add(passThrough(ckpt, 'model.norm.weight', dtype));
-        if (!cfg.tie_word_embeddings) w.add(passThrough(ckpt, 'lm_head.weight', dtype));
-        w.finish();
-      } catch (e) {
-        w.abort();
-        throw e;
-      }
+      // A complete plan (names, dtypes, shapes known up front) is written in one pass per shard.
+      writeShardedSafetensors(staging, plan, { maxShardBytes: o.maxShardBytes, metadata: { format: 'pt' } });
+      cached = null;
       const specOut = format === 'mixtral' ? { ...spec, scoreScaleFactor: 1 } : spec;
       const configJson = format === 'mixtral' ? mixtralConfigJson(cfg, specOut, dtype) : llamaMoeConfigJson(cfg, specOut, dtype);
       atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(configJson) + '\n');
@@ -249,6 +297,5 @@ export function splitStreaming(o: SplitOptions): SplitResult {
   } finally {
     ckpt.close();
   }
-  if (format === 'mixtral' && spec.gateNetwork !== 'linear') throw new FormatError('internal: mixtral needs a linear gate');
   return { out: o.out, format, method: o.method, layers: L, spec, seconds: (performance.now() - t0) / 1000, streamed: true };
 }

@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, concat, indexAdd, indexSelect, indices, linear, mul, reshape, scale, swiglu, createRng, type Rng,
+  Tensor, add, indexAdd, indexSelect, indices, linear, record, reshape, swiglu, createRng, type Rng,
 } from '@llama-moe/tensor-core';
 import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
 import type { GateModule } from '@llama-moe/router/modules';
@@ -39,6 +39,52 @@ export interface MoeFfnOptions {
 export const DEFAULT_MOE_OPTIONS: MoeFfnOptions = {
   layout: 'llama-moe', scoreScale: 1, multiplyGateScores: true, calculator: 'UniversalCalculator', dropTokens: true, capacityFactor: 1.25, droppedPadding: 'zero',
 };
+
+/**
+ * out[perm[s]] += scale · w[s] · y[s] for every slot s, where y is the row-concatenation of the
+ * experts' outputs (one tensor per expert, in slot order): the combine step fused into one pass
+ * with no concatenated [S, D] copy. w = null means unit weights. Backward: dy[s] = scale·w[s]·g[perm[s]],
+ * dw[s] = scale·⟨g[perm[s]], y[s]⟩.
+ */
+export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array, T: number, scale: number): Tensor {
+  const D = ys[0]!.shape[1]!;
+  const out = new Float32Array(T * D);
+  const wd = w ? w.f32() : null;
+  let s = 0;
+  for (const y of ys) {
+    const yd = y.f32();
+    const n = y.shape[0]!;
+    for (let r = 0; r < n; r++, s++) {
+      const a = scale * (wd ? wd[s]! : 1);
+      const o = perm[s]! * D, yo = r * D;
+      for (let d = 0; d < D; d++) out[o + d]! += a * yd[yo + d]!;
+    }
+  }
+  const inputs = w ? [...ys, w] : ys;
+  return record(new Tensor(out, [T, D]), 'combineExperts', inputs, (g) => {
+    const grads: (Float32Array | null)[] = [];
+    const dw = wd ? new Float32Array(wd.length) : null;
+    let slot = 0;
+    for (const y of ys) {
+      const yd = y.f32();
+      const n = y.shape[0]!;
+      const dy = y.requiresGrad ? new Float32Array(n * D) : null;
+      for (let r = 0; r < n; r++, slot++) {
+        const o = perm[slot]! * D, yo = r * D;
+        const a = scale * (wd ? wd[slot]! : 1);
+        if (dy) for (let d = 0; d < D; d++) dy[yo + d] = a * g[o + d]!;
+        if (dw) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += g[o + d]! * yd[yo + d]!;
+          dw[slot] = scale * dot;
+        }
+      }
+      grads.push(dy);
+    }
+    if (w) grads.push(dw);
+    return grads;
+  });
+}
 
 export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
   return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
@@ -123,16 +169,9 @@ export class MoeFeedForward implements FeedForward {
     if (ys.length === 0) {
       out = new Tensor(new Float32Array(x.size), x.shape);
     } else {
-      /** [S, D] */
-      let y = ys.length === 1 ? ys[0]! : concat(ys, 0);
-      if (this.opts.multiplyGateScores) {
-        /** [S, 1] score of each slot (differentiable, picked from the gate's [T·k] scores) */
-        const w = indexSelect(reshape(g.scores, [T * k, 1]), indices(plan.slotSelection.subarray(0, routed)));
-        y = mul(y, this.opts.scoreScale === 1 ? w : scale(w, this.opts.scoreScale));
-      } else if (this.opts.scoreScale !== 1) {
-        y = scale(y, this.opts.scoreScale);
-      }
-      out = indexAdd(T, indices(perm), y);
+      /** [S] score of each routed slot (differentiable, picked from the gate's [T·k] scores) */
+      const w = this.opts.multiplyGateScores ? reshape(indexSelect(reshape(g.scores, [T * k, 1]), indices(plan.slotSelection.subarray(0, routed))), [routed]) : null;
+      out = combineExperts(ys, w, perm, T, this.opts.scoreScale);
     }
     if (switchDrop && this.opts.droppedPadding === 'input' && plan.numDropped > 0) {
       // Tokens no expert processed pass through unchanged (reference: y[dropped] = x[dropped]).

@@ -153,3 +153,24 @@ describe('split → merge-experts', () => {
     }), { numRuns: 10 });
   });
 });
+
+describe('combineExperts', () => {
+  it('matches concat → scale by scores → index_add, and its gradients match finite differences', async () => {
+    const { combineExperts } = await import('./moe-ffn.js');
+    const { gradCheck, concat, indexAdd, indices, mul, reshape, scale } = await import('@llama-moe/tensor-core');
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.nat(), (T, E, D, seed) => {
+      const r = createRng(seed);
+      const counts = Array.from({ length: E }, () => r.int(4));
+      const S = counts.reduce((a, b) => a + b, 0);
+      if (S === 0) return;
+      const perm = Int32Array.from({ length: S }, () => r.int(T));
+      const ys = counts.filter((c) => c > 0).map((c) => new Tensor(Float32Array.from({ length: c * D }, () => r.normal()), [c, D]));
+      const w = new Tensor(Float32Array.from({ length: S }, () => r.uniform()), [S]);
+      const got = combineExperts(ys, w, perm, T, 2.5).f32();
+      const ref = indexAdd(T, indices(perm), mul(concat(ys, 0), scale(reshape(w, [S, 1]), 2.5))).f32();
+      got.forEach((v, i) => expect(v).toBeCloseTo(ref[i]!, 5));
+      const gc = gradCheck((...xs) => combineExperts(xs.slice(0, -1), xs[xs.length - 1]!, perm, T, 2.5), [...ys, w]);
+      expect(gc.ok, gc.message).toBe(true);
+    }), { numRuns: 40 });
+  });
+});

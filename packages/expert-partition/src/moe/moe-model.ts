@@ -19,20 +19,23 @@ import { MoeFeedForward, type ExpertWeights } from './moe-ffn.js';
 export type MoeFormat = 'llama-moe' | 'mixtral';
 export type GateInit = 'random' | 'zeros' | 'centroids';
 
-/** Rows `idx` of a row-major [R, C] matrix → [idx.length, C]. */
-export function takeRows(src: Float32Array, C: number, idx: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(idx.length * C);
+type Elements = Float32Array | Uint16Array;
+
+/** Rows `idx` of a row-major [R, C] matrix → [idx.length, C] (f32, or raw f16/bf16 bits). */
+export function takeRows<A extends Elements>(src: A, C: number, idx: ArrayLike<number>): A {
+  const out = new (src.constructor as new (n: number) => A)(idx.length * C);
   for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i]! * C, idx[i]! * C + C), i * C);
   return out;
 }
 
-/** Columns `idx` of a row-major [R, C] matrix → [R, idx.length]. */
-export function takeCols(src: Float32Array, R: number, C: number, idx: ArrayLike<number>): Float32Array {
+/** Columns `idx` of a row-major [R, C] matrix → [R, idx.length] (f32, or raw f16/bf16 bits). */
+export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: ArrayLike<number>): A {
   const n = idx.length;
-  const out = new Float32Array(R * n);
+  const out = new (src.constructor as new (n: number) => A)(R * n);
   for (let r = 0; r < R; r++) {
     const o = r * C;
-    for (let i = 0; i < n; i++) out[r * n + i] = src[o + idx[i]!]!;
+    const w = r * n;
+    for (let i = 0; i < n; i++) out[w + i] = src[o + idx[i]!]!;
   }
   return out;
 }
