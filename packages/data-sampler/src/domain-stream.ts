@@ -81,7 +81,7 @@ export class DomainStream {
       if (state.name !== source.name) throw new DataError('state', `resume: state is for domain "${state.name}", source is "${source.name}"`);
       this.rng = Rng.fromState(state.rng);
       this.packer = new Packer(this.pack, decodeIds(state.carry));
-      this.buffer = state.buffer.map(decodeIds);
+      this.buffer = state.buffer.map((b) => decodeIds(b));
       this.epoch = state.epoch;
       this.fileOrder = [...state.fileOrder];
       if (this.fileOrder.some((i) => !(i >= 0 && i < this.units.length))) {

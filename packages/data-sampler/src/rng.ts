@@ -1,3 +1,5 @@
+import { DataError } from './errors.js';
+
 /**
  * A small seedable PRNG whose whole state is four uint32 words, so it round-trips through
  * JSON exactly (Math.random cannot be saved and restored; exact resume needs that).
@@ -49,7 +51,13 @@ export class Rng {
 
   static fromState(s: RngState): Rng {
     if (!Array.isArray(s) || s.length !== 4 || s.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff)) {
-      throw new TypeError(`Rng.fromState: expected four uint32 words, got ${JSON.stringify(s)}`);
+      let shown: string;
+      try {
+        shown = JSON.stringify(s)?.slice(0, 200) ?? String(s);
+      } catch {
+        shown = typeof s;
+      }
+      throw new DataError('state', `Rng.fromState: expected four uint32 words, got ${shown}; pass the array from rng.state()`);
     }
     return new Rng([s[0], s[1], s[2], s[3]]);
   }

@@ -3,6 +3,7 @@ import { DynamicWeights, type DynamicWeightOptions, type DynamicWeightState } fr
 import { DataError, WeightError } from './errors.js';
 import { checkPackOptions, type RemainderPolicy } from './pack.js';
 import { Rng, type RngState } from './rng.js';
+import { validateSamplerState } from './sampler-state.js';
 import { checkSource, sourceUnits, type DomainSource } from './source.js';
 import { tokenizerHash, type Tokenizer } from './tokenizer.js';
 import { resolveWeights, weightVector, type DomainWeights, type WeightPreset } from './weights.js';
@@ -67,6 +68,10 @@ export interface Batch {
   domains: string[];
   /** [B, T] 1 = real token, 0 = padding; present when the remainder policy can pad ('pad' | 'keep'). */
   lossMask?: Uint8Array;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function unitsOf(s: DomainSource): string[] {
@@ -135,7 +140,14 @@ export class MultiDomainSampler {
    * they must match the state: same domains, same files, same tokenizer fingerprint.
    */
   static resume(state: SamplerState, inputs: { sources: DomainSource[]; tokenizer?: Tokenizer }): MultiDomainSampler {
-    if (!state || state.version !== 1 || !state.config) throw new DataError('state', 'resume: not a MultiDomainSampler state (expected version 1); pass the object from sampler.state()');
+    if (!isObject(state) || state.version !== 1 || !isObject(state.config)) throw new DataError('state', 'resume: not a MultiDomainSampler state (expected version 1); pass the object from sampler.state()');
+    // Every field is checked before use: the state comes from JSON on disk and a damaged number
+    // (seqLen, a buffer, an RNG word) must fail here, not as a TypeError or a giant allocation later.
+    validateSamplerState(state);
+    if (!inputs || !Array.isArray(inputs.sources) || inputs.sources.length === 0) {
+      throw new WeightError('domain', undefined, 'resume: inputs.sources is empty; pass the same sources the state was saved with');
+    }
+    for (const s of inputs.sources) checkSource(s);
     const c = state.config;
     const names = inputs.sources.map((s) => s.name);
     if (names.join('\u0000') !== c.domains.join('\u0000')) {

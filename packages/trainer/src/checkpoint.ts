@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { SafetensorsFile, atomicWriteJson, fsyncDir, writeSafetensors, type SafetensorsTensorInput } from '@llama-moe/llama-model';
 import type { AdamW, ParamState } from './optim/adamw.js';
 import { CheckpointStateError } from './errors.js';
+import { checkParamSteps, checkTrainerState } from './state-check.js';
+import type { TrainerState } from './trainer.js';
 
 export const TRAINER_STATE_NAME = 'trainer_state.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
@@ -130,18 +132,29 @@ export function writeOptimizerState(path: string, opt: AdamW, paramNames: readon
   writeSafetensors(path, tensors, { format: 'pt', optimizer: 'AdamW', step: String(step) });
 }
 
-/** Restore Adam moments for every parameter listed in `paramSteps` (from trainer_state.json). */
+/**
+ * Restore Adam moments for every parameter listed in `paramSteps` (from trainer_state.json). Both
+ * inputs come from disk: the step counts are checked like the rest of trainer_state.json, and each
+ * tensor's header (dtype, shape) is checked against the model's parameter before any byte is read,
+ * so a lying size fails here instead of allocating what the header claims.
+ */
 export function readOptimizerState(path: string, opt: AdamW, paramSteps: Record<string, number>, shapes: ReadonlyMap<string, readonly number[]>): void {
   if (!existsSync(path)) throw new CheckpointStateError('resume', path, 'is missing; the checkpoint is incomplete (delete the folder to resume from an older one)');
+  const steps = checkParamSteps(paramSteps, path, 'param_steps');
   const f = SafetensorsFile.open(path);
   try {
-    for (const [name, step] of Object.entries(paramSteps)) {
+    for (const [name, step] of Object.entries(steps)) {
       const shape = shapes.get(name);
       if (!shape) throw new CheckpointStateError('resume', path, `holds optimizer state for '${name}', which the model does not have; resume with the same model architecture`);
       const n = shape.reduce((a, b) => a * b, 1);
       const read = (suffix: string): Float32Array => {
         const key = `${name}${suffix}`;
         if (!f.has(key)) throw new CheckpointStateError('resume', path, `tensor '${key}' is missing`);
+        const info = f.info(key);
+        if (info.dtype !== 'F32') throw new CheckpointStateError('resume', path, `tensor '${key}' is ${info.dtype}, expected F32 (as writeOptimizerState writes it)`);
+        if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]) || info.byteLength !== n * 4) {
+          throw new CheckpointStateError('resume', path, `tensor '${key}' has shape [${info.shape.join(', ')}] (${info.byteLength} bytes), parameter has [${shape.join(', ')}] (${n * 4} bytes)`);
+        }
         const d = f.readF32(key);
         if (d.length !== n) throw new CheckpointStateError('resume', path, `tensor '${key}' has ${d.length} elements, parameter has ${n}`);
         return d;
@@ -154,7 +167,8 @@ export function readOptimizerState(path: string, opt: AdamW, paramSteps: Record<
   }
 }
 
-export function readTrainerStateFile(dir: string): Record<string, unknown> {
+/** Read and validate `<dir>/trainer_state.json`: every field's type and range (see state-check.ts). */
+export function readTrainerStateFile(dir: string): TrainerState {
   const path = join(dir, TRAINER_STATE_NAME);
   let json: unknown;
   try {
@@ -165,5 +179,5 @@ export function readTrainerStateFile(dir: string): Record<string, unknown> {
   if (typeof json !== 'object' || json === null || (json as Record<string, unknown>).format !== TRAINER_STATE_FORMAT) {
     throw new CheckpointStateError('resume', path, `not a ${TRAINER_STATE_FORMAT} file`);
   }
-  return json as Record<string, unknown>;
+  return checkTrainerState(json, path, TRAINER_STATE_FORMAT);
 }

@@ -192,7 +192,7 @@ export class Trainer {
   static async resume(outDir: string, inputs: ResumeInputs): Promise<Trainer> {
     const ck = latestCheckpoint(outDir);
     if (!ck) throw new CheckpointStateError('resume', outDir, 'holds no complete checkpoint-<step> folder; start a new run instead');
-    const st = readTrainerStateFile(ck.dir) as unknown as TrainerState;
+    const st = readTrainerStateFile(ck.dir);
     let cfg = resolveConfig(st.config);
     if (inputs.config) {
       const given = resolveConfig(inputs.config);

@@ -22,11 +22,25 @@ export class HfEngine implements TokenizerEngine {
   private readonly tok: HfTokenizer;
 
   constructor(json: TokenizerJson, config: TokenizerConfigJson, file: string) {
+    // The library reports some bad components (a Replace / Split pattern that is neither String
+    // nor Regex) with console.warn and then silently skips them. validateTokenizerJson rejects
+    // those first; any warning that still comes out of construction is turned into an error here
+    // instead of reaching the console, so a half-built tokenizer is never used.
+    const warnings: string[] = [];
+    const consoleWarn = console.warn;
+    console.warn = (...args: unknown[]) => {
+      warnings.push(args.map((a) => (typeof a === 'string' ? a : (JSON.stringify(a) ?? String(a)))).join(' '));
+    };
     try {
       // Clean-up of tokenization spaces is applied by the wrapper for every engine alike.
       this.tok = new HfTokenizer(json, { ...config, clean_up_tokenization_spaces: false });
     } catch (e) {
-      throw new TokenizerError('unsupported', file, `@huggingface/tokenizers cannot build this tokenizer: ${(e as Error).message}`);
+      throw new TokenizerError('unsupported', file, `@huggingface/tokenizers cannot build this tokenizer: ${(e as Error)?.message ?? String(e)}`);
+    } finally {
+      console.warn = consoleWarn;
+    }
+    if (warnings.length > 0) {
+      throw new TokenizerError('invalid', file, `@huggingface/tokenizers rejected a component: ${warnings[0].slice(0, 200)}`);
     }
     HfEngine.keepByteOrderMarks((this.tok as unknown as { decoder: LibDecoderNode | null }).decoder);
   }
@@ -43,7 +57,10 @@ export class HfEngine implements TokenizerEngine {
   }
 
   encode(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    const ids: Array<number | undefined> = this.tok.encode(text, { add_special_tokens: false }).ids;
+    // A piece the vocabulary lacks comes back as the unk id, which is undefined when model.unk_token
+    // is null (or names no token); the Rust crate drops such pieces, so do we.
+    return ids.filter((id): id is number => Number.isSafeInteger(id));
   }
 
   decode(ids: readonly number[], skipSpecialTokens: boolean): string {

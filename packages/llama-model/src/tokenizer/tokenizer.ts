@@ -6,6 +6,7 @@
  */
 import { DecodeStream, type DecodeStreamOptions } from './decode-stream.js';
 import { TokenizerError } from './errors.js';
+import { validateComponent } from './component-validate.js';
 import { HfEngine } from './hf-engine.js';
 import { toWellFormed } from './unicode.js';
 import { NativeEngine, type TokenizerEngine } from './native-engine.js';
@@ -92,6 +93,8 @@ export function validateTokenizerJson(json: unknown, file: string): TokenizerJso
     if (c !== null && c !== undefined && !(isObject(c) && typeof c.type === 'string')) {
       throw new TokenizerError('invalid', file, `'${key}' must be null or an object with a 'type'`);
     }
+    // Deep shape check: the engines trust these objects (see component-validate.ts).
+    validateComponent(key, c, file);
   }
   return {
     version: String(json.version ?? '1.0'),
@@ -125,6 +128,32 @@ function templateSpecials(pp: ComponentJson | null): { before: string[]; after: 
     else if (item.SpecialToken && typeof item.SpecialToken.id === 'string') (seenA ? after : before).push(item.SpecialToken.id);
   }
   return { before, after };
+}
+
+/**
+ * The engine with every non-TokenizerError failure of encode / decode rethrown as a TokenizerError
+ * naming the file: a tokenizer.json that passed validation can still break an engine in ways no
+ * shape check foresees, and callers several packages away only handle TokenizerError.
+ */
+function engineFailuresTyped(engine: TokenizerEngine, file: string): TokenizerEngine {
+  const typed = (op: string, e: unknown): TokenizerError =>
+    e instanceof TokenizerError ? e : new TokenizerError('invalid', file, `${op} failed inside the tokenizer engine (${(e as Error)?.message ?? String(e)}); check this tokenizer.json`);
+  return {
+    encode(text: string): number[] {
+      try {
+        return engine.encode(text);
+      } catch (e) {
+        throw typed('encode', e);
+      }
+    },
+    decode(ids: readonly number[], skipSpecialTokens: boolean): string {
+      try {
+        return engine.decode(ids, skipSpecialTokens);
+      } catch (e) {
+        throw typed('decode', e);
+      }
+    },
+  };
 }
 
 export class Tokenizer {
@@ -185,7 +214,14 @@ export class Tokenizer {
 
     const engine = options.engine ?? 'hf';
     this.engineKind = engine;
-    this.engine = engine === 'native' ? new NativeEngine(json, file) : new HfEngine(json, this.tokenizerConfig, file);
+    let built: TokenizerEngine;
+    try {
+      built = engine === 'native' ? new NativeEngine(json, file) : new HfEngine(json, this.tokenizerConfig, file);
+    } catch (e) {
+      if (e instanceof TokenizerError) throw e;
+      throw new TokenizerError('invalid', file, `the ${engine} tokenizer engine cannot be built from it (${(e as Error)?.message ?? String(e)}); check this tokenizer.json`);
+    }
+    this.engine = engineFailuresTyped(built, file);
 
     const cfg = this.tokenizerConfig;
     const template = templateSpecials(json.post_processor);
