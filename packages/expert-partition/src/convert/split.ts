@@ -148,7 +148,8 @@ function encodeF32(d: Float32Array, target: 'F32' | 'BF16' | 'F16'): Float32Arra
 /** A tensor copied from the dense checkpoint: raw bytes when the dtype is unchanged (bit-identical). */
 function passThrough(ckpt: Checkpoint, name: string, dtype: SaveDType): SafetensorsTensorInput {
   const info = ckpt.info(name);
-  if (info.dtype === STORAGE[dtype]) return { name, dtype: STORAGE[dtype], shape: info.shape, data: () => ckpt.readRaw(name) };
+  // Same dtype: stream the bytes through one reused buffer (no per-tensor allocation, bit-identical).
+  if (info.dtype === STORAGE[dtype]) return { name, dtype: STORAGE[dtype], shape: info.shape, data: () => ckpt.readRaw(name), chunks: () => ckpt.rawChunks(name) };
   return toSafetensorsInput(name, () => new Tensor(ckpt.readF32(name), info.shape), dtype);
 }
 
@@ -178,6 +179,8 @@ export function splitStreaming(o: SplitOptions): SplitResult {
    * 16-bit patterns (bit-exact, no conversion).
    */
   let cached: { layer: number; tensors: Map<string, Float32Array | Uint16Array> } | null = null;
+  const rawScratch = new Map<string, Uint8Array>();
+  const outScratch = new Map<string, Uint16Array>();
   const layerTensors = (l: number): Map<string, Float32Array | Uint16Array> => {
     if (cached?.layer === l) return cached.tensors;
     cached = null;
@@ -193,7 +196,12 @@ export function splitStreaming(o: SplitOptions): SplitResult {
     const raw = names.every((n) => ckpt.info(n).dtype === target) && (target === 'BF16' || target === 'F16') && noise === 0 && sc === 1;
     const load = (n: string): Float32Array | Uint16Array => {
       if (!raw) return ckpt.readF32(n);
-      const b = ckpt.readRaw(n);
+      // Raw path: one reused buffer per matrix role for the whole model (every layer has the same shapes).
+      const role = n.slice(n.lastIndexOf('.mlp.') + 5);
+      const bytes = ckpt.info(n).shape.reduce((a, d) => a * d, 2);
+      let b = rawScratch.get(role);
+      if (!b || b.byteLength !== bytes) rawScratch.set(role, (b = new Uint8Array(bytes)));
+      ckpt.readRawInto(n, b);
       return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
     };
     /** [F, D] */ const gate = load(names[0]!);
@@ -212,10 +220,17 @@ export function splitStreaming(o: SplitOptions): SplitResult {
       return a;
     };
     const out = new Map<string, Float32Array | Uint16Array>();
+    // Raw expert buffers are reused across layers too: each is written before the next layer is built.
+    const reuse = <A extends Float32Array | Uint16Array>(key: string, n: number, like: A): A | undefined => {
+      if (!(like instanceof Uint16Array)) return undefined;
+      let b = outScratch.get(key);
+      if (!b || b.length !== n) outScratch.set(key, (b = new Uint16Array(n)));
+      return b as A;
+    };
     part.experts.forEach((idx, j) => {
-      const g = perturb(takeRows(gate, D, idx));
-      const u = perturb(takeRows(up, D, idx));
-      const d = perturb(takeCols(down, D, F, idx));
+      const g = perturb(takeRows(gate, D, idx, reuse(`g${j}`, idx.length * D, gate)));
+      const u = perturb(takeRows(up, D, idx, reuse(`u${j}`, idx.length * D, up)));
+      const d = perturb(takeCols(down, D, F, idx, reuse(`d${j}`, idx.length * D, down)));
       if (sc !== 1 && d instanceof Float32Array) for (let i = 0; i < d.length; i++) d[i]! *= sc;
       if (format === 'mixtral') {
         out.set(mixtralNames.expert(l, j, 'w1'), g);

@@ -22,16 +22,16 @@ export type GateInit = 'random' | 'zeros' | 'centroids';
 type Elements = Float32Array | Uint16Array;
 
 /** Rows `idx` of a row-major [R, C] matrix → [idx.length, C] (f32, or raw f16/bf16 bits). */
-export function takeRows<A extends Elements>(src: A, C: number, idx: ArrayLike<number>): A {
-  const out = new (src.constructor as new (n: number) => A)(idx.length * C);
+export function takeRows<A extends Elements>(src: A, C: number, idx: ArrayLike<number>, into?: A): A {
+  const out = into ?? new (src.constructor as new (n: number) => A)(idx.length * C);
   for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i]! * C, idx[i]! * C + C), i * C);
   return out;
 }
 
 /** Columns `idx` of a row-major [R, C] matrix → [R, idx.length] (f32, or raw f16/bf16 bits). */
-export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: ArrayLike<number>): A {
+export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: ArrayLike<number>, into?: A): A {
   const n = idx.length;
-  const out = new (src.constructor as new (n: number) => A)(R * n);
+  const out = into ?? new (src.constructor as new (n: number) => A)(R * n);
   for (let r = 0; r < R; r++) {
     const o = r * C;
     const w = r * n;

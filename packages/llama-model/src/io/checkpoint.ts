@@ -71,6 +71,15 @@ export class Checkpoint {
     return this.shardOf(name)[1].readRaw(name);
   }
 
+  readRawInto(name: string, dst: Uint8Array): Uint8Array {
+    return this.shardOf(name)[1].readRawInto(name, dst);
+  }
+
+  /** Raw bytes in pieces through one reused buffer (see SafetensorsFile.rawChunks). */
+  rawChunks(name: string, chunkBytes?: number): Generator<Uint8Array> {
+    return this.shardOf(name)[1].rawChunks(name, chunkBytes);
+  }
+
   readF32(name: string): Float32Array {
     return this.shardOf(name)[1].readF32(name);
   }

@@ -8,7 +8,8 @@
 export class CheckpointIoError extends Error {
   readonly file: string;
   constructor(file: string, message: string) {
-    super(message);
+    // One line, always: details may quote bytes of a corrupt file (newlines, control characters).
+    super(message.replace(/[\u0000-\u001f\u007f]+/g, (m) => JSON.stringify(m).slice(1, -1)));
     this.name = 'CheckpointIoError';
     this.file = file;
   }

@@ -113,6 +113,32 @@ export class SafetensorsFile {
     return buf;
   }
 
+  /**
+   * The tensor's raw bytes in pieces read into one reused buffer of `chunkBytes` (each piece is a
+   * view valid until the next one is requested): copying a tensor to another file this way costs
+   * no per-tensor allocation.
+   */
+  /** Read the tensor's raw bytes into `dst` (exactly its byte length): lets callers reuse buffers. */
+  readRawInto(name: string, dst: Uint8Array): Uint8Array {
+    const info = this.info(name);
+    if (this.fd === null) throw new SafetensorsError(this.path, name, 'file is closed');
+    if (dst.byteLength !== info.byteLength) throw new SafetensorsError(this.path, name, `destination holds ${dst.byteLength} bytes, the tensor has ${info.byteLength}`);
+    readExactly(this.fd, dst, this.dataStart + info.dataOffsets[0], this.path, `${info.byteLength} data bytes`, name);
+    return dst;
+  }
+
+  *rawChunks(name: string, chunkBytes = 8 << 20): Generator<Uint8Array> {
+    const info = this.info(name);
+    if (this.fd === null) throw new SafetensorsError(this.path, name, 'file is closed');
+    const buf = new Uint8Array(Math.max(1, Math.min(chunkBytes, info.byteLength)));
+    for (let off = 0; off < info.byteLength; off += buf.byteLength) {
+      const n = Math.min(buf.byteLength, info.byteLength - off);
+      const view = buf.subarray(0, n);
+      readExactly(this.fd, view, this.dataStart + info.dataOffsets[0] + off, this.path, `${n} data bytes`, name);
+      yield view;
+    }
+  }
+
   /** The tensor as f32 (F16 / BF16 exact, F64 / I64 rounded to nearest f32, ints and bools as values). */
   readF32(name: string): Float32Array {
     const info = this.info(name);

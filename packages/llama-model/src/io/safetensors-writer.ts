@@ -29,6 +29,12 @@ export interface SafetensorsTensorInput {
   shape: readonly number[];
   /** The data, or a function producing it only when this tensor is written (keeps memory to one tensor). */
   data: SafetensorsTensorData | (() => SafetensorsTensorData);
+  /**
+   * Raw little-endian bytes in pieces, used instead of `data` when given: a copy from another file
+   * streams through one reused buffer instead of materialising the tensor. The pieces must add up to
+   * exactly the tensor's byte length; each piece is written before the next is requested.
+   */
+  chunks?: () => Iterable<Uint8Array>;
 }
 
 export interface SafetensorsWriteResult {
@@ -176,6 +182,17 @@ export function* encodeTensorData(name: string, dtype: SafetensorsDType, shape: 
 
 /** Resolve lazy data and stream one tensor's bytes to `fd`; returns the bytes written. */
 export function writeTensorData(fd: number, t: SafetensorsTensorInput, file: string): number {
+  if (t.chunks) {
+    const need = tensorByteLength(t.shape, t.dtype)!;
+    let got = 0;
+    for (const c of t.chunks()) {
+      if (got + c.byteLength > need) throw new SafetensorsError(file, t.name, `chunks hold more than the ${need} bytes of ${t.dtype} ${fmtDims(t.shape)}`);
+      writeAllSync(fd, c);
+      got += c.byteLength;
+    }
+    if (got !== need) throw new SafetensorsError(file, t.name, `chunks hold ${got} bytes but ${t.dtype} ${fmtDims(t.shape)} needs ${need}`);
+    return got;
+  }
   const data = typeof t.data === 'function' ? t.data() : t.data;
   let written = 0;
   for (const chunk of encodeTensorData(t.name, t.dtype, t.shape, data, file)) {
