@@ -2,20 +2,16 @@
  * Browser-safe model loading: a Hugging Face model folder given as bytes (fetched from a URL or
  * picked with <input type=file>) → LlamaForCausalLM + Tokenizer. Nothing here touches node:fs:
  * the checkpoint is a MemoryCheckpoint, the config and tokenizer are parsed from JSON, and MoE
- * layers are built by the in-memory twin of expert-partition's `loadMoeModel` (which reads a
- * folder from disk). Every MoE gate is wrapped in a `GateTap` so the page can read each step's
+ * layers are built by expert-partition's `loadMoeModelFrom` on the in-memory checkpoint. Every MoE gate is wrapped in a `GateTap` so the page can read each step's
  * full [T, E] routing probabilities next to the routing records generation reports.
  */
 import type { Tensor } from '@llama-moe/tensor-core';
 import {
-  MemoryCheckpoint, Tokenizer, loadLlamaFrom, loadTokenizer, parseLlamaConfig, readParam,
-  type Checkpoint, type LlamaConfig, type LlamaForCausalLM, type ReadableCheckpoint,
+  MemoryCheckpoint, Tokenizer, loadLlamaFrom, loadTokenizer, parseLlamaConfig,
+  type LlamaConfig, type LlamaForCausalLM, type ReadableCheckpoint,
 } from '@llama-moe/llama-model';
-import {
-  MoeFeedForward, llamaMoeNames, mixtralNames, moeFfnOptions, setMoeInfo, specFromConfig,
-  type ExpertWeights, type MoeFormat, type MoeSpec,
-} from '@llama-moe/expert-partition';
-import { MixtralGate, NoisyTopKGate, SwitchGate, type GateContext, type GateModule, type GateOutput } from '@llama-moe/router/modules';
+import { loadMoeModelFrom, specFromConfig, type MoeFeedForward, type MoeFormat } from '@llama-moe/expert-partition';
+import type { GateContext, GateModule, GateOutput } from '@llama-moe/router/modules';
 
 /** Raised for a model folder the page cannot use; the message names the file and what to do. */
 export class PlaygroundLoadError extends Error {
@@ -103,47 +99,6 @@ function parseJsonFile(files: ModelFiles, name: string, required: boolean): unkn
   }
 }
 
-/**
- * The in-memory equivalent of expert-partition's loadMoeFfn: one layer's gate and experts read from
- * a checkpoint in the LLaMA-MoE or Mixtral layout. `readParam` checks every shape against the spec.
- */
-function loadMoeLayer(l: number, ckpt: Checkpoint, cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat): { ffn: MoeFeedForward; tap: GateTap } {
-  const D = cfg.hidden_size, E = spec.numExperts;
-  const sizes = spec.sizeExperts[l];
-  if (!sizes || sizes.length !== E) throw new PlaygroundLoadError(`config.json: size_experts[${l}] must list ${E} expert sizes`);
-  const experts: ExpertWeights[] = [];
-  let gate: GateModule;
-  if (format === 'mixtral') {
-    gate = new MixtralGate({ hiddenSize: D, numExperts: E, topK: spec.numSelects, routerAuxLossCoef: spec.routerAuxLossCoef }, readParam(ckpt, mixtralNames.gate(l), [E, D]));
-    for (let j = 0; j < E; j++) {
-      const s = sizes[j]!;
-      experts.push({ gate: readParam(ckpt, mixtralNames.expert(l, j, 'w1'), [s, D]), up: readParam(ckpt, mixtralNames.expert(l, j, 'w3'), [s, D]), down: readParam(ckpt, mixtralNames.expert(l, j, 'w2'), [D, s]) });
-    }
-  } else {
-    const net = spec.gateNetwork === 'mlp'
-      ? [readParam(ckpt, llamaMoeNames.gateNetwork(l, 0), [E, D]), readParam(ckpt, llamaMoeNames.gateNetwork(l, 2), [E, E])]
-      : [readParam(ckpt, llamaMoeNames.gateNetwork(l, null), [E, D])];
-    if (spec.gateType === 'SwitchBalancedGate') {
-      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
-    } else {
-      const wn = ckpt.has(llamaMoeNames.weightNoise(l)) ? readParam(ckpt, llamaMoeNames.weightNoise(l), [E, D]) : undefined;
-      gate = new NoisyTopKGate({
-        hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
-        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
-      }, net, wn);
-    }
-    for (let j = 0; j < E; j++) {
-      const s = sizes[j]!;
-      experts.push({ gate: readParam(ckpt, llamaMoeNames.expert(l, 'gate', j), [s, D]), up: readParam(ckpt, llamaMoeNames.expert(l, 'up', j), [s, D]), down: readParam(ckpt, llamaMoeNames.expert(l, 'down', j), [D, s]) });
-    }
-  }
-  const shared: ExpertWeights[] = (spec.sizeSharedExperts[l] ?? []).map((s, j) => ({
-    gate: readParam(ckpt, llamaMoeNames.shared(l, 'gate', j), [s, D]), up: readParam(ckpt, llamaMoeNames.shared(l, 'up', j), [s, D]), down: readParam(ckpt, llamaMoeNames.shared(l, 'down', j), [D, s]),
-  }));
-  const tap = new GateTap(gate);
-  return { ffn: new MoeFeedForward(tap, experts, moeFfnOptions(spec, l, format), shared, l), tap };
-}
-
 /** Build model + tokenizer from the files of a Hugging Face model folder (dense llama/mistral, llama_moe or mixtral). */
 export function loadModelFromFiles(name: string, files: ModelFiles): LoadedModel {
   const config = parseLlamaConfig(parseJsonFile(files, 'config.json', true), 'config.json');
@@ -159,29 +114,24 @@ export function loadModelFromFiles(name: string, files: ModelFiles): LoadedModel
     throw new PlaygroundLoadError(`tokenizer.json: ${tokenizer.vocabSize} tokens, but config.json vocab_size is ${config.vocab_size}; pick the tokenizer of this model`);
   }
   const mem: ReadableCheckpoint = new MemoryCheckpoint(name, files);
-  // loadLlamaFrom / readParam are typed with the node `Checkpoint` class; MemoryCheckpoint has the
-  // same read API (ReadableCheckpoint), which is all the loaders call.
-  const ckpt = mem as unknown as Checkpoint;
   let weightBytes = 0;
   for (const [f, b] of files) if (f.endsWith('.safetensors')) weightBytes += b.byteLength;
 
   let model: LlamaForCausalLM;
   let moe: MoeSummary | null = null;
   if (config.model_type === 'llama_moe' || config.model_type === 'mixtral') {
+    // The same loader as `loadMoeModel`, on bytes; then every gate is wrapped in a tap.
+    model = loadMoeModelFrom(mem, config);
     const { spec, format } = specFromConfig(config);
-    const taps: GateTap[] = [];
-    model = loadLlamaFrom(ckpt, config, {
-      ffnLoader: (l, c, cfg) => {
-        const { ffn, tap } = loadMoeLayer(l, c, cfg, spec, format);
-        taps[l] = tap;
-        return ffn;
-      },
+    const taps = model.weights.layers.map((L) => {
+      const ffn = L.mlp as MoeFeedForward;
+      const tap = new GateTap(ffn.gate);
+      ffn.gate = tap;
+      return tap;
     });
-    model.nameParameters();
-    setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
     moe = { format, numExperts: spec.numExperts, topK: spec.numSelects, gateType: format === 'mixtral' ? 'MixtralGate' : spec.gateType, taps };
   } else {
-    model = loadLlamaFrom(ckpt, config);
+    model = loadLlamaFrom(mem, config);
     model.nameParameters();
   }
   mem.close();
