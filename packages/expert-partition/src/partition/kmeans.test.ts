@@ -89,7 +89,7 @@ describe('balancedKMeans', () => {
         (sizes, d, seed, metric) => {
           const { x, truth, n } = blobs(sizes, Math.max(d, 2 * sizes.length), seed);
           const dd = Math.max(d, 2 * sizes.length);
-          const r = balancedKMeans(x, n, dd, sizes, { seed, metric });
+          const r = balancedKMeans(x, n, dd, sizes, { seed, metric, nInit: 4 });
           const counts = new Array<number>(sizes.length).fill(0);
           for (const l of r.labels) counts[l]!++;
           expect(counts).toEqual(sizes);
