@@ -115,7 +115,7 @@ export function pyJsonString(s: string): string {
 }
 
 /** Python sorts dict keys by code point; JS's default sort compares UTF-16 units (differs above U+FFFF). */
-function codePointCompare(a: string, b: string): number {
+export function codePointCompare(a: string, b: string): number {
   const ai = a[Symbol.iterator]();
   const bi = b[Symbol.iterator]();
   for (;;) {

@@ -5,6 +5,8 @@
  */
 
 /** One entry of `added_tokens` in tokenizer.json. */
+import { codePointCompare } from '../io/json-util.js';
+
 export interface AddedTokenJson {
   id: number;
   content: string;
@@ -123,19 +125,6 @@ function pretty(
   return `{\n${items.join(',\n')}\n${close}}`;
 }
 
-/** Python sorts dict keys by code point; JS's default sort compares UTF-16 units (differs above U+FFFF). */
-function codePointCompare(a: string, b: string): number {
-  const ai = a[Symbol.iterator]();
-  const bi = b[Symbol.iterator]();
-  for (;;) {
-    const x = ai.next();
-    const y = bi.next();
-    if (x.done) return y.done ? 0 : -1;
-    if (y.done) return 1;
-    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-}
 
 /**
  * tokenizer.json text as the Rust crate saves it (`save(path, pretty=true)`): 2-space indents, fields
