@@ -108,6 +108,11 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       continue;
     }
     const inGrads = node.backward(g);
+    // Buffers handed to an input's gradient by this node: a second gradient over the same buffer
+    // (add returns [g, g]; views into one buffer) is copied, anything else is taken over as is.
+    // Backwards return fresh arrays or `g` (owned here: its entry left the map above) and run once
+    // (the node is released below), so ownership is safe without a copy per edge.
+    const taken: ArrayBufferLike[] = [];
     for (let j = 0; j < node.inputs.length; j++) {
       const inp = node.inputs[j]!;
       const gi = inGrads[j];
@@ -118,9 +123,11 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       const prev = grads.get(inp.id);
       if (prev) {
         for (let k = 0; k < prev.length; k++) prev[k]! += gi[k]!;
-      } else {
-        // Copy: a backward may return a view of a buffer it reuses, or the same array for two inputs.
+      } else if (taken.includes(gi.buffer)) {
         grads.set(inp.id, gi.slice());
+      } else {
+        taken.push(gi.buffer);
+        grads.set(inp.id, gi);
       }
     }
     // Release the graph as we go: nothing is retained between steps. A released intermediate is

@@ -7,7 +7,7 @@ import { createRng } from '@llama-moe/tensor-core';
 import { modelFlopsPerToken } from './flops.js';
 import type { TrainableModel } from './model.js';
 import { AdamW } from './optim/adamw.js';
-import { clipGradNorm } from './optim/clip.js';
+import { clipCoefficient, globalGradNorm } from './optim/clip.js';
 import { forwardBackward, zeroGrad } from './step.js';
 
 export interface BenchTrainResult {
@@ -36,8 +36,8 @@ export function benchTrainStep(model: TrainableModel, opts: { batch?: number; se
     for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V);
     zeroGrad(named.map(([, t]) => t));
     forwardBackward(model, [{ inputIds: ids, batchSize: B, seqLen: T }]);
-    clipGradNorm(named.map(([, t]) => t), 1);
-    opt.step(named, 1e-5);
+    const norm = globalGradNorm(named.map(([, t]) => t));
+    opt.step(named, 1e-5, { gradScale: clipCoefficient(norm, 1) });
   };
   one();
   const t0 = performance.now();

@@ -6,7 +6,7 @@ export {
 } from './config.js';
 export { AdamW, decays, type AdamWConfig, type ParamState } from './optim/adamw.js';
 export { lrAt, type ScheduleConfig } from './optim/schedule.js';
-export { clipGradNorm, globalGradNorm } from './optim/clip.js';
+export { clipCoefficient, clipGradNorm, globalGradNorm } from './optim/clip.js';
 export { trainableFilter, stageIndexAt, checkStagesAgainst } from './freeze.js';
 export { forwardBackward, zeroGrad, type MicroBatch, type ForwardBackwardResult } from './step.js';
 export {

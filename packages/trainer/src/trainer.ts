@@ -30,7 +30,7 @@ import { checkStagesAgainst, stageIndexAt, trainableFilter } from './freeze.js';
 import { Progress, appendMetric, metricLine, type EvalRecord, type MetricRecord, type ProgressStream, type TrainRecord } from './metrics.js';
 import { defaultLoadModel, defaultSaveModel, gateRngs, seedGateRngs, type LoadModelFn, type SaveModelFn, type TrainableModel } from './model.js';
 import { AdamW } from './optim/adamw.js';
-import { clipGradNorm } from './optim/clip.js';
+import { clipCoefficient, globalGradNorm } from './optim/clip.js';
 import { lrAt } from './optim/schedule.js';
 import { renderReport, type RoutingTotals } from './report/html.js';
 import { forwardBackward, zeroGrad, type MicroBatch } from './step.js';
@@ -263,7 +263,8 @@ export class Trainer {
         const fb = forwardBackward(this.model, micro, { collectStats: collect });
         hooks.afterBackward?.({ step: i + 1, model: this.model, loss: fb.loss });
         const params = trainable.map(([, t]) => t);
-        const gradNorm = clipGradNorm(params, cfg.clip_grad_norm);
+        // Clipping is applied inside the AdamW update (same arithmetic, one pass fewer over the gradients).
+        const gradNorm = globalGradNorm(params);
         let skipped = false;
         if (!Number.isFinite(fb.loss) || !Number.isFinite(gradNorm)) {
           const what = !Number.isFinite(fb.loss) ? 'loss' : 'grad_norm';
@@ -280,7 +281,7 @@ export class Trainer {
           skipped = true;
           zeroGrad(params);
         } else {
-          this.optimizer.step(trainable, lr);
+          this.optimizer.step(trainable, lr, { gradScale: clipCoefficient(gradNorm, cfg.clip_grad_norm) });
           this.nan.consecutive_skips = 0;
         }
         this.step = i + 1;

@@ -57,6 +57,28 @@ describe('streaming split', () => {
     expect(cfg).toMatchObject({ model_type: 'llama_moe', num_experts: 3, num_selects: 1, score_scale_factor: 3, torch_dtype: 'bfloat16' });
   });
 
+  for (const [format, scoreScale] of [['llama-moe', undefined], ['mixtral', 1]] as const) {
+    it(`bf16 → ${format}: every expert holds exactly its neurons' bf16 bits (rows of gate/up written from the dense rows, columns of down gathered)`, () => {
+      const { dir } = denseDir(`bf16-bits-${format}`);
+      const out = join(work, `bf16-bits-${format}-out`);
+      splitStreaming({ model: dir, out, experts: 3, topK: 1, method: 'random', format, scoreScale, seed: 5, sizeExperts: format === 'mixtral' ? undefined : [10, 15, 23] });
+      const pf = JSON.parse(readFileSync(join(out, PARTITION_FILE), 'utf8')) as { experts: number[][][] };
+      const a = openCheckpoint(dir), b = openCheckpoint(out);
+      const u16 = (x: Uint8Array) => new Uint16Array(x.slice().buffer);
+      const D = a.info('model.layers.0.mlp.up_proj.weight').shape[1]!, F = a.info('model.layers.0.mlp.up_proj.weight').shape[0]!;
+      pf.experts.forEach((layer, l) => {
+        const gate = u16(a.readRaw(`model.layers.${l}.mlp.gate_proj.weight`)), up = u16(a.readRaw(`model.layers.${l}.mlp.up_proj.weight`)), down = u16(a.readRaw(`model.layers.${l}.mlp.down_proj.weight`));
+        layer.forEach((idx, j) => {
+          const name = (role: 'gate' | 'up' | 'down') => (format === 'mixtral' ? `model.layers.${l}.block_sparse_moe.experts.${j}.${{ gate: 'w1', up: 'w3', down: 'w2' }[role]}.weight` : `model.layers.${l}.mlp.calculator.experts.weight_${role}.${j}`);
+          expect(Array.from(u16(b.readRaw(name('gate'))))).toEqual(idx.flatMap((r) => Array.from(gate.subarray(r * D, r * D + D))));
+          expect(Array.from(u16(b.readRaw(name('up'))))).toEqual(idx.flatMap((r) => Array.from(up.subarray(r * D, r * D + D))));
+          expect(Array.from(u16(b.readRaw(name('down'))))).toEqual(Array.from({ length: D }, (_, r) => idx.map((c) => down[r * F + c]!)).flat());
+        });
+      });
+      a.close(); b.close();
+    });
+  }
+
   it('upcycle copies the whole FFN into every expert (with optional noise)', () => {
     const { dir, model: dense } = denseDir('up', 'float32');
     const out = join(work, 'up-out');

@@ -20,7 +20,7 @@ import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
-import { PARTITION_FILE, takeCols, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
+import { PARTITION_FILE, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
 import { mixSeed } from '../partition/seed.js';
@@ -172,86 +172,122 @@ export function splitStreaming(o: SplitOptions): SplitResult {
   const partitions: number[][][] = new Array(L);
   const noise = o.method === 'upcycle' ? (o.upcycleNoise ?? 0) : 0;
 
-  /**
-   * One layer's experts, computed when the writer asks for the layer's first expert tensor and
-   * dropped when it moves on: memory stays at one FFN layer whatever the model size. When the
-   * stored dtype does not change and no arithmetic is needed, rows and columns are gathered as raw
-   * 16-bit patterns (bit-exact, no conversion).
-   */
-  let cached: { layer: number; tensors: Map<string, Float32Array | Uint16Array> } | null = null;
-  const rawScratch = new Map<string, Uint8Array>();
-  const outScratch = new Map<string, Uint16Array>();
-  const layerTensors = (l: number): Map<string, Float32Array | Uint16Array> => {
-    if (cached?.layer === l) return cached.tensors;
-    cached = null;
-    o.onProgress?.({ layer: l, layers: L, phase: 'split' });
+  const ffnNames = (l: number): [string, string, string] => {
     const p = `model.layers.${l}.mlp`;
-    const names = [`${p}.gate_proj.weight`, `${p}.up_proj.weight`, `${p}.down_proj.weight`];
-    for (const n of names) {
+    return [`${p}.gate_proj.weight`, `${p}.up_proj.weight`, `${p}.down_proj.weight`];
+  };
+  for (let l = 0; l < L; l++) {
+    for (const n of ffnNames(l)) {
       const sh = ckpt.info(n).shape;
       const want = n.endsWith('down_proj.weight') ? [D, F] : [F, D];
       if (sh.length !== 2 || sh[0] !== want[0] || sh[1] !== want[1]) throw new SplitError(`${o.model}: tensor '${n}' has shape [${sh.join(', ')}], expected [${want.join(', ')}]`);
     }
-    const sc = format === 'mixtral' ? scoreScaleAt(spec, l) : 1;
-    const raw = names.every((n) => ckpt.info(n).dtype === target) && (target === 'BF16' || target === 'F16') && noise === 0 && sc === 1;
-    const load = (n: string): Float32Array | Uint16Array => {
-      if (!raw) return ckpt.readF32(n);
-      // Raw path: one reused buffer per matrix role for the whole model (every layer has the same shapes).
+  }
+  const scaleAt = (l: number) => (format === 'mixtral' ? scoreScaleAt(spec, l) : 1);
+  /**
+   * Raw layers keep the stored 16-bit patterns (no arithmetic, so no conversion and bit-exact
+   * experts): gate/up experts are written straight from the dense rows with writev, and only
+   * down's columns are gathered.
+   */
+  const rawLayer = (l: number) => ffnNames(l).every((n) => ckpt.info(n).dtype === target) && (target === 'BF16' || target === 'F16') && noise === 0 && scaleAt(l) === 1;
+
+  /**
+   * One layer's experts, computed when the writer asks for the layer's first expert tensor and
+   * dropped when it moves on: memory stays at one FFN layer whatever the model size. Raw buffers
+   * (dense matrices read as bytes, gathered down experts) are reused from layer to layer: every
+   * layer has the same shapes, and a layer is fully written before the next one is read.
+   */
+  interface LayerExperts {
+    layer: number;
+    parts: Int32Array[];
+    /** Raw layers: dense gate/up bytes, [F, D] each, that the gate/up experts' rows are written from. */
+    rawRows: { gate: Uint8Array; up: Uint8Array } | null;
+    /** Everything else, by output tensor name: f32 values or raw 16-bit patterns. */
+    tensors: Map<string, Float32Array | Uint16Array>;
+  }
+  let cached: LayerExperts | null = null;
+  const rawScratch = new Map<string, Uint8Array>();
+  const downScratch: Uint16Array[] = [];
+  const expertName = (l: number, role: 'gate' | 'up' | 'down', j: number) =>
+    format === 'mixtral' ? mixtralNames.expert(l, j, role === 'gate' ? 'w1' : role === 'up' ? 'w3' : 'w2') : llamaMoeNames.expert(l, role, j);
+  const layerExperts = (l: number): LayerExperts => {
+    if (cached?.layer === l) return cached;
+    cached = null;
+    o.onProgress?.({ layer: l, layers: L, phase: 'split' });
+    const names = ffnNames(l);
+    const sc = scaleAt(l);
+    const raw = rawLayer(l);
+    const loadRaw = (n: string): Uint8Array => {
       const role = n.slice(n.lastIndexOf('.mlp.') + 5);
       const bytes = ckpt.info(n).shape.reduce((a, d) => a * d, 2);
       let b = rawScratch.get(role);
       if (!b || b.byteLength !== bytes) rawScratch.set(role, (b = new Uint8Array(bytes)));
-      ckpt.readRawInto(n, b);
-      return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+      return ckpt.readRawInto(n, b);
     };
-    /** [F, D] */ const gate = load(names[0]!);
-    /** [F, D] */ const up = load(names[1]!);
-    /** [D, F] */ const down = load(names[2]!);
-    const upF32 = o.method === 'clustering' ? (raw ? ckpt.readF32(names[1]!) : (up as Float32Array)) : null;
+    const u16 = (b: Uint8Array) => new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+    /** [F, D] */ const gate = raw ? loadRaw(names[0]) : ckpt.readF32(names[0]);
+    /** [F, D] */ const up = raw ? loadRaw(names[1]) : ckpt.readF32(names[1]);
+    /** [D, F] */ const down = raw ? u16(loadRaw(names[2])) : ckpt.readF32(names[2]);
+    const upF32 = o.method === 'clustering' ? (raw ? ckpt.readF32(names[1]) : (up as Float32Array)) : null;
     const part = weightOnlyPartition(o.method, upF32, F, D, sizes, seed, l, o.metric ?? 'cos');
     partitions[l] = part.experts.map((e) => Array.from(e));
+    const parts = part.experts.map((e) => Int32Array.from(e));
+    const tensors = new Map<string, Float32Array | Uint16Array>();
+    if (raw) {
+      const into = parts.map((idx, j) => {
+        if (downScratch[j]?.length !== idx.length * D) downScratch[j] = new Uint16Array(idx.length * D);
+        return downScratch[j]!;
+      });
+      takeColsMany(down as Uint16Array, D, F, parts, into).forEach((d, j) => tensors.set(expertName(l, 'down', j), d));
+      cached = { layer: l, parts, rawRows: { gate: gate as Uint8Array, up: up as Uint8Array }, tensors };
+      return cached;
+    }
     const rng = createRng(mixSeed(seed, l, 0x4e4f4953));
-    const perturb = (a: Float32Array | Uint16Array) => {
-      if (!noise || !(a instanceof Float32Array)) return a;
+    const perturb = (a: Float32Array) => {
+      if (!noise) return a;
       let ss = 0;
       for (let i = 0; i < a.length; i++) ss += a[i]! * a[i]!;
       const sd = Math.sqrt(ss / a.length) * noise;
       for (let i = 0; i < a.length; i++) a[i]! += rng.normal() * sd;
       return a;
     };
-    const out = new Map<string, Float32Array | Uint16Array>();
-    // Raw expert buffers are reused across layers too: each is written before the next layer is built.
-    const reuse = <A extends Float32Array | Uint16Array>(key: string, n: number, like: A): A | undefined => {
-      if (!(like instanceof Uint16Array)) return undefined;
-      let b = outScratch.get(key);
-      if (!b || b.length !== n) outScratch.set(key, (b = new Uint16Array(n)));
-      return b as A;
-    };
-    part.experts.forEach((idx, j) => {
-      const g = perturb(takeRows(gate, D, idx, reuse(`g${j}`, idx.length * D, gate)));
-      const u = perturb(takeRows(up, D, idx, reuse(`u${j}`, idx.length * D, up)));
-      const d = perturb(takeCols(down, D, F, idx, reuse(`d${j}`, idx.length * D, down)));
-      if (sc !== 1 && d instanceof Float32Array) for (let i = 0; i < d.length; i++) d[i]! *= sc;
-      if (format === 'mixtral') {
-        out.set(mixtralNames.expert(l, j, 'w1'), g);
-        out.set(mixtralNames.expert(l, j, 'w2'), d);
-        out.set(mixtralNames.expert(l, j, 'w3'), u);
-      } else {
-        out.set(llamaMoeNames.expert(l, 'gate', j), g);
-        out.set(llamaMoeNames.expert(l, 'up', j), u);
-        out.set(llamaMoeNames.expert(l, 'down', j), d);
-      }
+    const downs = takeColsMany(down as Float32Array, D, F, parts);
+    parts.forEach((idx, j) => {
+      // Noise is drawn gate, up, down per expert (the order upcycled checkpoints were made with).
+      tensors.set(expertName(l, 'gate', j), perturb(takeRows(gate as Float32Array, D, idx)));
+      tensors.set(expertName(l, 'up', j), perturb(takeRows(up as Float32Array, D, idx)));
+      const d = perturb(downs[j]!);
+      if (sc !== 1) for (let i = 0; i < d.length; i++) d[i]! *= sc;
+      tensors.set(expertName(l, 'down', j), d);
     });
-    cached = { layer: l, tensors: out };
-    return out;
+    cached = { layer: l, parts, rawRows: null, tensors };
+    return cached;
   };
-  const expertInput = (l: number, name: string, shape: number[]): SafetensorsTensorInput => ({
-    name, dtype: target, shape,
-    data: () => {
-      const t = layerTensors(l).get(name)!;
-      return t instanceof Uint16Array ? t : encodeF32(t, target);
-    },
-  });
+  const expertInput = (l: number, role: 'gate' | 'up' | 'down', j: number, shape: number[]): SafetensorsTensorInput => {
+    const name = expertName(l, role, j);
+    const input: SafetensorsTensorInput = {
+      name, dtype: target, shape,
+      data: () => {
+        const t = layerExperts(l).tensors.get(name)!;
+        return t instanceof Uint16Array ? t : encodeF32(t, target);
+      },
+    };
+    if (role !== 'down' && rawLayer(l)) {
+      // The expert's rows, straight from the dense matrix: writev batches of row views, no copy.
+      input.chunks = function* () {
+        const lt = layerExperts(l);
+        const src = lt.rawRows![role];
+        const idx = lt.parts[j]!;
+        const rowBytes = D * 2;
+        for (let i = 0; i < idx.length; i += 1024) {
+          const views: Uint8Array[] = [];
+          for (let k = i; k < Math.min(idx.length, i + 1024); k++) views.push(src.subarray(idx[k]! * rowBytes, idx[k]! * rowBytes + rowBytes));
+          yield views;
+        }
+      };
+    }
+    return input;
+  };
   const gateInput = (l: number, name: string, r: number, c: number, zero = false): SafetensorsTensorInput => ({
     name, dtype: target, shape: [r, c],
     data: () => {
@@ -275,16 +311,12 @@ export function splitStreaming(o: SplitOptions): SplitResult {
     }
     if (format === 'mixtral') {
       plan.push(gateInput(l, mixtralNames.gate(l), E, D));
-      sizes.forEach((s, j) => {
-        plan.push(expertInput(l, mixtralNames.expert(l, j, 'w1'), [s, D]), expertInput(l, mixtralNames.expert(l, j, 'w2'), [D, s]), expertInput(l, mixtralNames.expert(l, j, 'w3'), [s, D]));
-      });
+      sizes.forEach((s, j) => plan.push(expertInput(l, 'gate', j, [s, D]), expertInput(l, 'down', j, [D, s]), expertInput(l, 'up', j, [s, D])));
     } else {
       if (spec.gateNetwork === 'mlp') plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, 0), E, D), gateInput(l, llamaMoeNames.gateNetwork(l, 2), E, E));
       else plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, null), E, D));
       plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
-      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'gate', j), [s, D])));
-      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'up', j), [s, D])));
-      sizes.forEach((s, j) => plan.push(expertInput(l, llamaMoeNames.expert(l, 'down', j), [D, s])));
+      for (const role of ['gate', 'up', 'down'] as const) sizes.forEach((s, j) => plan.push(expertInput(l, role, j, role === 'down' ? [D, s] : [s, D])));
     }
     plan.push(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype), passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));
   }

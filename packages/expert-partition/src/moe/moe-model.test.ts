@@ -16,7 +16,7 @@ import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
 import { expertForward } from './moe-ffn.js';
-import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, PARTITION_FILE, type MoeFormat } from './moe-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -172,5 +172,28 @@ describe('combineExperts', () => {
       const gc = gradCheck((...xs) => combineExperts(xs.slice(0, -1), xs[xs.length - 1]!, perm, T, 2.5), [...ys, w]);
       expect(gc.ok, gc.message).toBe(true);
     }), { numRuns: 40 });
+  });
+});
+
+describe('takeColsMany', () => {
+  it('property: one pass over the matrix gives each part what takeCols gives it (f32 and raw 16-bit, reused outputs)', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer(),
+      (R, C, nParts, seed) => {
+        const rng = createRng(seed);
+        const f32 = Float32Array.from({ length: R * C }, () => rng.normal());
+        const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
+        // Parts of any size, overlapping or not (upcycle takes every column in every part).
+        const parts = Array.from({ length: nParts }, () => Array.from({ length: rng.int(C + 1) }, () => rng.int(C)));
+        const many32 = takeColsMany(f32, R, C, parts);
+        const into = parts.map((p) => new Uint16Array(R * p.length).fill(7));
+        const many16 = takeColsMany(u16, R, C, parts, into);
+        parts.forEach((p, j) => {
+          expect(Array.from(many32[j]!)).toEqual(Array.from(takeCols(f32, R, C, p)));
+          expect(many16[j]).toBe(into[j]);
+          expect(Array.from(many16[j]!)).toEqual(Array.from(takeCols(u16, R, C, p)));
+        });
+      },
+    ), { numRuns: 100 });
   });
 });

@@ -40,12 +40,35 @@ export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: 
   return out;
 }
 
+/**
+ * Columns `parts[j]` of a row-major [R, C] matrix → one [R, parts[j].length] matrix per part, in a
+ * single pass over the source: each source row (C elements) is read once while it sits in L1 and
+ * scattered to every part. Calling takeCols per part instead streams the whole matrix once per
+ * part (a random column subset touches nearly every cache line of every row).
+ */
+export function takeColsMany<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
+  const outs = parts.map((idx, j) => into?.[j] ?? new (src.constructor as new (n: number) => A)(R * idx.length));
+  const idxs = parts.map((idx) => Int32Array.from(idx));
+  for (let r = 0; r < R; r++) {
+    const o = r * C;
+    for (let j = 0; j < idxs.length; j++) {
+      const idx = idxs[j]!;
+      const out = outs[j]!;
+      const n = idx.length;
+      const w = r * n;
+      for (let i = 0; i < n; i++) out[w + i] = src[o + idx[i]!]!;
+    }
+  }
+  return outs;
+}
+
 /** The experts of one dense FFN for a partition (rows of gate/up, columns of down). */
 export function expertsFromDense(gate: Float32Array, up: Float32Array, down: Float32Array, D: number, F: number, parts: ArrayLike<number>[]): ExpertWeights[] {
-  return parts.map((idx) => ({
+  const downs = takeColsMany(down, D, F, parts);
+  return parts.map((idx, j) => ({
     gate: new Tensor(takeRows(gate, D, idx), [idx.length, D]),
     up: new Tensor(takeRows(up, D, idx), [idx.length, D]),
-    down: new Tensor(takeCols(down, D, F, idx), [D, idx.length]),
+    down: new Tensor(downs[j]!, [D, idx.length]),
   }));
 }
 

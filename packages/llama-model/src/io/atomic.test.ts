@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { atomicWriteFile, atomicWriteJson, tempPathFor, writeFileAtomicWith } from './atomic.js';
+import { atomicWriteFile, atomicWriteJson, tempPathFor, writeFileAtomicWith, writevAllSync } from './atomic.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -34,5 +34,33 @@ describe('atomic writes', () => {
     expect(tempPathFor(f)).toBe(`${f}.tmp-${process.pid}`);
     expect(() => atomicWriteJson(path.join(tmp, 'u.json'), undefined)).toThrow(/not JSON-serializable/);
     expect(() => atomicWriteFile(path.join(tmp, 'no-such-dir', 'x'), 'a')).toThrow(/ENOENT/);
+  });
+});
+
+describe('writevAllSync', () => {
+  it('writes more views than one writev takes (IOV_MAX 1024), in order, skipping empty views', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'writev-'));
+    try {
+      const f = path.join(dir, 'out.bin');
+      const src = new Uint8Array(5000).map((_, i) => (i * 7) & 255);
+      // 3000 views of 0-3 bytes (every fourth empty) covering src in order.
+      const views: Uint8Array[] = [];
+      let off = 0;
+      for (let i = 0; off < src.length; i++) {
+        const n = Math.min(i % 4, src.length - off);
+        views.push(src.subarray(off, off + n));
+        off += n;
+      }
+      expect(views.length).toBeGreaterThan(2048);
+      const fd = fs.openSync(f, 'w');
+      try {
+        writevAllSync(fd, views);
+      } finally {
+        fs.closeSync(fd);
+      }
+      expect(new Uint8Array(fs.readFileSync(f))).toEqual(src);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

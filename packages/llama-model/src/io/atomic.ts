@@ -24,6 +24,47 @@ export function writeAllSync(fd: number, bytes: Uint8Array): void {
   }
 }
 
+/** Largest iovec count per writev (Linux IOV_MAX). */
+const MAX_IOV = 1024;
+
+/**
+ * Write the concatenation of `views` at the current position with as few writev(2) calls as
+ * possible (a gather write: the kernel copies each view straight into the page cache, no user-side
+ * concatenation). Partial writes are resumed mid-view.
+ */
+export function writevAllSync(fd: number, views: readonly Uint8Array[]): void {
+  let i = 0;
+  let skip = 0; // bytes of views[i] already written
+  while (i < views.length) {
+    const batch: Uint8Array[] = [];
+    let bytes = 0;
+    for (let k = i; k < views.length && batch.length < MAX_IOV && bytes < MAX_IO_BYTES; k++) {
+      const v = k === i ? views[k]!.subarray(skip) : views[k]!;
+      if (v.byteLength === 0) continue;
+      batch.push(v);
+      bytes += v.byteLength;
+    }
+    if (batch.length === 0) return;
+    let n = fs.writevSync(fd, batch);
+    // Advance (i, skip) past the n bytes written.
+    while (n > 0 && i < views.length) {
+      const left = views[i]!.byteLength - skip;
+      if (n >= left) {
+        n -= left;
+        i++;
+        skip = 0;
+      } else {
+        skip += n;
+        n = 0;
+      }
+    }
+    while (i < views.length && views[i]!.byteLength - skip === 0) {
+      i++;
+      skip = 0;
+    }
+  }
+}
+
 /** fsync a folder so a rename inside it is durable. Best effort: not every platform allows it. */
 export function fsyncDir(dir: string): void {
   let fd: number | null = null;

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { f32ToBf16, f32ToF16, STORAGE_DTYPE_BYTES } from '@llama-moe/tensor-core';
 import { SafetensorsError } from './errors.js';
-import { removeQuietly, tempPathFor, writeAllSync, writeFileAtomicWith, writeTempFile } from './atomic.js';
+import { removeQuietly, tempPathFor, writeAllSync, writevAllSync, writeFileAtomicWith, writeTempFile } from './atomic.js';
 import { fmtDims, isSafetensorsDType, METADATA_KEY, SAFETENSORS_DTYPES, tensorByteLength, type SafetensorsDType } from './safetensors-format.js';
 import { toLeBytes } from './little-endian.js';
 
@@ -32,9 +32,11 @@ export interface SafetensorsTensorInput {
   /**
    * Raw little-endian bytes in pieces, used instead of `data` when given: a copy from another file
    * streams through one reused buffer instead of materialising the tensor. The pieces must add up to
-   * exactly the tensor's byte length; each piece is written before the next is requested.
+   * exactly the tensor's byte length; each piece is written before the next is requested. A piece may
+   * be a list of views (e.g. the rows of an expert, picked from a larger matrix): they are written
+   * in order with writev(2), without concatenating them first.
    */
-  chunks?: () => Iterable<Uint8Array>;
+  chunks?: () => Iterable<Uint8Array | readonly Uint8Array[]>;
 }
 
 export interface SafetensorsWriteResult {
@@ -186,9 +188,11 @@ export function writeTensorData(fd: number, t: SafetensorsTensorInput, file: str
     const need = tensorByteLength(t.shape, t.dtype)!;
     let got = 0;
     for (const c of t.chunks()) {
-      if (got + c.byteLength > need) throw new SafetensorsError(file, t.name, `chunks hold more than the ${need} bytes of ${t.dtype} ${fmtDims(t.shape)}`);
-      writeAllSync(fd, c);
-      got += c.byteLength;
+      const bytes = c instanceof Uint8Array ? c.byteLength : c.reduce((s, v) => s + v.byteLength, 0);
+      if (got + bytes > need) throw new SafetensorsError(file, t.name, `chunks hold more than the ${need} bytes of ${t.dtype} ${fmtDims(t.shape)}`);
+      if (c instanceof Uint8Array) writeAllSync(fd, c);
+      else writevAllSync(fd, c);
+      got += bytes;
     }
     if (got !== need) throw new SafetensorsError(file, t.name, `chunks hold ${got} bytes but ${t.dtype} ${fmtDims(t.shape)} needs ${need}`);
     return got;

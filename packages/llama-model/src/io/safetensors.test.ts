@@ -315,3 +315,39 @@ open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
     st.close();
   });
 });
+
+describe('chunked tensor data', () => {
+  it('property: chunks given as single views or as lists of views (writev, zero-length views included) write the same bytes as the array', () => {
+    fc.assert(fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 3000 }).filter((b) => b.length % 2 === 0),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 12 }),
+      (bytes, cutSeeds, groupSeeds) => {
+        // Cut the bytes into views at arbitrary (sorted, possibly repeated) offsets, then group them into lists.
+        const cuts = [0, ...cutSeeds.map((c) => (bytes.length ? c % (bytes.length + 1) : 0)).sort((a, b) => a - b), bytes.length];
+        const views = cuts.slice(1).map((e, i) => bytes.subarray(cuts[i]!, e));
+        const chunks: (Uint8Array | Uint8Array[])[] = [];
+        let i = 0;
+        for (const g of groupSeeds) {
+          if (i >= views.length) break;
+          chunks.push(g % 3 === 0 ? views[i++]! : views.slice(i, (i += g)));
+        }
+        if (i < views.length) chunks.push(views.slice(i));
+        const shape = [bytes.length / 2];
+        const a = nextFile();
+        const b = nextFile();
+        writeSafetensors(a, [{ name: 'w', dtype: 'BF16', shape, data: new Uint16Array(bytes.slice().buffer) }]);
+        writeSafetensors(b, [{ name: 'w', dtype: 'BF16', shape, data: () => { throw new Error('chunks must win'); }, chunks: () => chunks }]);
+        expect(fs.readFileSync(b).equals(fs.readFileSync(a))).toBe(true);
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('rejects chunk lists that hold too many or too few bytes, naming the tensor', () => {
+    const f = nextFile();
+    const two = new Uint8Array(4);
+    expect(() => writeSafetensors(f, [{ name: 'w', dtype: 'BF16', shape: [3], data: new Uint16Array(3), chunks: () => [[two, two]] }])).toThrow(/'w'.*more than the 6 bytes/);
+    expect(() => writeSafetensors(f, [{ name: 'w', dtype: 'BF16', shape: [3], data: new Uint16Array(3), chunks: () => [[two]] }])).toThrow(/'w'.*4 bytes but BF16 \[3\] needs 6/);
+    expect(fs.existsSync(f)).toBe(false);
+  });
+});

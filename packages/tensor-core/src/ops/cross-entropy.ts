@@ -4,7 +4,7 @@
  * mean is over the remaining ones. Also returns nothing but the scalar loss; per-row losses are
  * available through `crossEntropyPerRow` for per-domain evaluation.
  */
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, assertFloat } from '../tensor.js';
 
@@ -40,27 +40,56 @@ export function crossEntropyPerRow(logits: Tensor, targets: Tensor, ignoreIndex 
 
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
+  if (!needsGrad(logits)) {
+    const [N, , t] = check(logits, targets);
+    const per = crossEntropyPerRow(logits, targets, ignoreIndex);
+    let count = 0;
+    let total = 0;
+    for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) { count++; total += per[i]!; }
+    return new Tensor(new Float32Array([total * (opts.reduction === 'sum' ? 1 : 1 / Math.max(count, 1))]), []);
+  }
   const [N, V, t] = check(logits, targets);
-  const per = crossEntropyPerRow(logits, targets, ignoreIndex);
+  const x = logits.f32();
+  /**
+   * [N, V] exp(x − max) per row, then (in backward) the gradient in place: each exponential is
+   * computed once for loss and gradient (exp dominates this op: V is 32000 for LLaMA).
+   */
+  const p = new Float32Array(N * V);
+  /** [N] 1 / Σ exp(x − max), 0 for ignored rows */
+  const inv = new Float64Array(N);
   let count = 0;
   let total = 0;
-  for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) { count++; total += per[i]!; }
+  for (let i = 0; i < N; i++) {
+    const y = t[i]!;
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= V) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
+    const o = i * V;
+    let mx = -Infinity;
+    for (let c = 0; c < V; c++) if (x[o + c]! > mx) mx = x[o + c]!;
+    let s = 0;
+    for (let c = 0; c < V; c++) {
+      const e = Math.exp(x[o + c]! - mx);
+      p[o + c] = e;
+      s += e;
+    }
+    inv[i] = 1 / s;
+    total += mx + Math.log(s) - x[o + y]!;
+    count++;
+  }
   const mean = opts.reduction === 'sum' ? 1 : 1 / Math.max(count, 1);
   // torch returns NaN for a mean over zero targets; we return 0 so a fully padded batch is harmless.
   const loss = new Tensor(new Float32Array([total * mean]), []);
-  const x = logits.f32();
   return record(loss, 'crossEntropy', [logits], (g) => {
-    const gx = new Float32Array(N * V);
     const s0 = g[0]! * mean;
     for (let i = 0; i < N; i++) {
-      const y = t[i]!;
-      if (y === ignoreIndex) continue;
       const o = i * V;
-      // softmax(x_i) − onehot(y), recomputed from the per-row loss: p_c = exp(x_c − lse), lse = per + x_y.
-      const lse = per[i]! + x[o + y]!;
-      for (let c = 0; c < V; c++) gx[o + c] = Math.exp(x[o + c]! - lse) * s0;
-      gx[o + y]! -= s0;
+      const y = t[i]!;
+      // softmax(x_i) − onehot(y); ignored rows stay 0 (p was never written there).
+      if (y === ignoreIndex) continue;
+      const a = inv[i]! * s0;
+      for (let c = 0; c < V; c++) p[o + c]! *= a;
+      p[o + y]! -= s0;
     }
-    return [gx];
+    return [p];
   });
 }

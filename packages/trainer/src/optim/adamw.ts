@@ -43,9 +43,16 @@ export class AdamW {
     this.cfg = { ...cfg };
   }
 
-  /** One update of every named parameter that has a gradient, at learning rate `lr`. */
-  step(params: readonly [string, Tensor][], lr: number): void {
+  /**
+   * One update of every named parameter that has a gradient, at learning rate `lr`.
+   * `gradScale` (the clipping coefficient from `clipCoefficient`) multiplies each gradient element
+   * as it is read, rounded to f32 exactly as clip_grad_norm_'s in-place `g.mul_(coef)` would store
+   * it: the same update as clipping first, without a separate pass over every gradient.
+   */
+  step(params: readonly [string, Tensor][], lr: number, opts: { gradScale?: number } = {}): void {
     const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.cfg;
+    const gs = Math.fround(opts.gradScale ?? 1);
+    if (!(gs > 0) || !Number.isFinite(gs)) throw new RangeError(`AdamW.step: gradScale must be a positive finite number, got ${opts.gradScale}`);
     for (const [name, p] of params) {
       const g = p.grad?.data as Float32Array | undefined;
       if (!g) continue;
@@ -62,7 +69,7 @@ export class AdamW {
       const stepSize = lr / bc1;
       const decay = decays(name, p.shape) && wd > 0 ? 1 - lr * wd : 1;
       for (let i = 0; i < x.length; i++) {
-        const gi = g[i]!;
+        const gi = gs === 1 ? g[i]! : Math.fround(g[i]! * gs);
         // Each moment is stored in f32 after its update, as torch keeps it.
         const mi = (m[i] = m[i]! + (gi - m[i]!) * (1 - b1));
         const vi = (v[i] = v[i]! * b2 + (1 - b2) * gi * gi);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Tensor } from '@llama-moe/tensor-core';
-import { clipGradNorm, globalGradNorm } from './clip.js';
+import { AdamW } from './adamw.js';
+import { clipCoefficient, clipGradNorm, globalGradNorm } from './clip.js';
 
 function withGrad(g: number[]): Tensor {
   const t = new Tensor(new Float32Array(g.length), [g.length], { requiresGrad: true });
@@ -49,5 +50,27 @@ describe('gradient clipping', () => {
         ts.forEach((t, i) => t.grad!.data.forEach((v, j) => expect(v).toBeCloseTo(first[i]![j]! * k, 3)));
       },
     ), { numRuns: 60 });
+  });
+
+  it('property: clipping inside AdamW (gradScale = clipCoefficient) gives bit-identical weights to clipping in place first', () => {
+    fc.assert(fc.property(
+      fc.array(fc.array(fc.float({ min: -50, max: 50, noNaN: true }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
+      fc.float({ min: Math.fround(0.05), max: 20, noNaN: true }),
+      (gs, maxNorm) => {
+        const make = () => gs.map((g, i) => {
+          const t = withGrad(g);
+          (t.data as Float32Array).forEach((_, j, d) => { d[j] = Math.fround(0.1 * (i + 1) - 0.03 * j); });
+          return [`layers.${i}.weight`, t] as [string, Tensor];
+        });
+        const a = make();
+        const b = make();
+        const cfg = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
+        clipGradNorm(a.map(([, t]) => t), maxNorm);
+        new AdamW(cfg).step(a, 1e-2);
+        const coef = clipCoefficient(globalGradNorm(b.map(([, t]) => t)), maxNorm);
+        new AdamW(cfg).step(b, 1e-2, { gradScale: coef });
+        a.forEach(([, t], i) => expect(Array.from(b[i]![1].data)).toEqual(Array.from(t.data)));
+      },
+    ), { numRuns: 100 });
   });
 });
