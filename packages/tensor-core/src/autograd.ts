@@ -13,9 +13,13 @@ export interface GradNode {
   inputs: readonly Tensor[];
   /**
    * Given d(loss)/d(output), return d(loss)/d(input_i) for each input (null where an input needs
-   * no gradient). Returned arrays may be fresh or views the caller must not keep.
+   * no gradient). Returned arrays are taken over by autograd (a buffer returned twice is copied).
+   * A backward that adds into a few rows of a large input (indexSelect over one expert's tokens)
+   * may instead call `into(i)`, the gradient accumulated so far for input i (zeros the first time),
+   * add to it in place and return null for that input: no full-size array and no full-size add
+   * per call.
    */
-  backward: (gradOut: Float32Array) => (Float32Array | null)[];
+  backward: (gradOut: Float32Array, into: (input: number) => Float32Array) => (Float32Array | null)[];
 }
 
 let gradEnabled = true;
@@ -107,12 +111,23 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       }
       continue;
     }
-    const inGrads = node.backward(g);
+    const taken: ArrayBufferLike[] = [];
+    const into = (j: number): Float32Array => {
+      const inp = node.inputs[j]!;
+      if (!inp.requiresGrad) return new Float32Array(inp.size); // nobody reads it
+      let acc = grads.get(inp.id);
+      if (!acc) {
+        acc = new Float32Array(inp.size);
+        grads.set(inp.id, acc);
+        taken.push(acc.buffer);
+      }
+      return acc;
+    };
+    const inGrads = node.backward(g, into);
     // Buffers handed to an input's gradient by this node: a second gradient over the same buffer
     // (add returns [g, g]; views into one buffer) is copied, anything else is taken over as is.
     // Backwards return fresh arrays or `g` (owned here: its entry left the map above) and run once
     // (the node is released below), so ownership is safe without a copy per edge.
-    const taken: ArrayBufferLike[] = [];
     for (let j = 0; j < node.inputs.length; j++) {
       const inp = node.inputs[j]!;
       const gi = inGrads[j];

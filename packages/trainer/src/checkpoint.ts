@@ -70,7 +70,14 @@ export function pruneCheckpoints(outDir: string, keepLast: number): string[] {
   if (!(keepLast > 0)) return [];
   const all = listCheckpoints(outDir);
   const drop = all.slice(0, Math.max(0, all.length - keepLast));
-  for (const c of drop) rmSync(c.dir, { recursive: true, force: true });
+  for (const c of drop) {
+    // Rename first: a recursive delete killed half-way would leave `checkpoint-N` without its
+    // trainer_state.json, which is neither complete nor partial and would never be cleaned. The
+    // renamed folder matches the partial pattern, so an interrupted delete is finished on resume.
+    const doomed = `${c.dir}.tmp-${process.pid}-pruned`;
+    renameSync(c.dir, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
   return drop.map((c) => c.dir);
 }
 

@@ -20,13 +20,15 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
     if (r < 0 || r >= N) throw new IndexError('indexSelect', `index ${r} at ${i} is out of range [0, ${N}) for input ${fmtShape(x.shape)}`);
     out.set(src.subarray(r * row, (r + 1) * row), i * row);
   }
-  return record(new Tensor(out, [ids.length, ...x.shape.slice(1)]), 'indexSelect', [x], (g) => {
-    const gx = new Float32Array(x.size);
+  return record(new Tensor(out, [ids.length, ...x.shape.slice(1)]), 'indexSelect', [x], (g, into) => {
+    // Scatter-add straight into x's accumulated gradient: MoE dispatch selects each token's rows
+    // once per expert, and a full-size gradient per expert would cost E allocations and E adds.
+    const gx = into(0);
     for (let i = 0; i < ids.length; i++) {
       const o = ids[i]! * row;
       for (let c = 0; c < row; c++) gx[o + c]! += g[i * row + c]!;
     }
-    return [gx];
+    return [null];
   });
 }
 
