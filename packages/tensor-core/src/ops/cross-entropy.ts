@@ -19,12 +19,13 @@ function check(logits: Tensor, targets: Tensor): [number, number, Int32Array] {
   return [N, V, t];
 }
 
-/** Per-row negative log-likelihood (NaN-free; ignored rows give 0). No autograd. */
-export function crossEntropyPerRow(logits: Tensor, targets: Tensor, ignoreIndex = -100): Float32Array {
-  const [N, V, t] = check(logits, targets);
-  const x = logits.f32();
-  const out = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
+/**
+ * Negative log-likelihood of each row of x [N, V] into `nll` (ignored rows: 0). With `exps`, also
+ * exp(x − max) into `exps` [N, V] and 1 / Σ exp(x − max) into `invSums` [N]: what the backward
+ * needs, so each exponential (the cost of this op: V is 32000 for LLaMA) is computed once.
+ */
+function rowNll(x: Float32Array, V: number, t: Int32Array, ignoreIndex: number, nll: Float32Array | Float64Array, exps?: Float32Array, invSums?: Float64Array): void {
+  for (let i = 0; i < t.length; i++) {
     const y = t[i]!;
     if (y === ignoreIndex) continue;
     if (y < 0 || y >= V) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
@@ -32,53 +33,45 @@ export function crossEntropyPerRow(logits: Tensor, targets: Tensor, ignoreIndex 
     let mx = -Infinity;
     for (let c = 0; c < V; c++) if (x[o + c]! > mx) mx = x[o + c]!;
     let s = 0;
-    for (let c = 0; c < V; c++) s += Math.exp(x[o + c]! - mx);
-    out[i] = mx + Math.log(s) - x[o + y]!;
+    if (exps) {
+      for (let c = 0; c < V; c++) {
+        const e = Math.exp(x[o + c]! - mx);
+        exps[o + c] = e;
+        s += e;
+      }
+      invSums![i] = 1 / s;
+    } else {
+      for (let c = 0; c < V; c++) s += Math.exp(x[o + c]! - mx);
+    }
+    nll[i] = mx + Math.log(s) - x[o + y]!;
   }
+}
+
+/** Per-row negative log-likelihood (NaN-free; ignored rows give 0). No autograd. */
+export function crossEntropyPerRow(logits: Tensor, targets: Tensor, ignoreIndex = -100): Float32Array {
+  const [N, V, t] = check(logits, targets);
+  const out = new Float32Array(N);
+  rowNll(logits.f32(), V, t, ignoreIndex, out);
   return out;
 }
 
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
-  if (!needsGrad(logits)) {
-    const [N, , t] = check(logits, targets);
-    const per = crossEntropyPerRow(logits, targets, ignoreIndex);
-    let count = 0;
-    let total = 0;
-    for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) { count++; total += per[i]!; }
-    return new Tensor(new Float32Array([total * (opts.reduction === 'sum' ? 1 : 1 / Math.max(count, 1))]), []);
-  }
   const [N, V, t] = check(logits, targets);
-  const x = logits.f32();
-  /**
-   * [N, V] exp(x − max) per row, then (in backward) the gradient in place: each exponential is
-   * computed once for loss and gradient (exp dominates this op: V is 32000 for LLaMA).
-   */
-  const p = new Float32Array(N * V);
-  /** [N] 1 / Σ exp(x − max), 0 for ignored rows */
-  const inv = new Float64Array(N);
+  const grad = needsGrad(logits);
+  /** [N, V] exp(x − max) per row, turned into the gradient in place by the backward */
+  const p = grad ? new Float32Array(N * V) : undefined;
+  /** [N] 1 / Σ exp(x − max) */
+  const inv = grad ? new Float64Array(N) : undefined;
+  const per = new Float64Array(N);
+  rowNll(logits.f32(), V, t, ignoreIndex, per, p, inv);
   let count = 0;
   let total = 0;
-  for (let i = 0; i < N; i++) {
-    const y = t[i]!;
-    if (y === ignoreIndex) continue;
-    if (y < 0 || y >= V) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
-    const o = i * V;
-    let mx = -Infinity;
-    for (let c = 0; c < V; c++) if (x[o + c]! > mx) mx = x[o + c]!;
-    let s = 0;
-    for (let c = 0; c < V; c++) {
-      const e = Math.exp(x[o + c]! - mx);
-      p[o + c] = e;
-      s += e;
-    }
-    inv[i] = 1 / s;
-    total += mx + Math.log(s) - x[o + y]!;
-    count++;
-  }
+  for (let i = 0; i < N; i++) if (t[i] !== ignoreIndex) { count++; total += per[i]!; }
   const mean = opts.reduction === 'sum' ? 1 : 1 / Math.max(count, 1);
   // torch returns NaN for a mean over zero targets; we return 0 so a fully padded batch is harmless.
   const loss = new Tensor(new Float32Array([total * mean]), []);
+  if (!grad) return loss;
   return record(loss, 'crossEntropy', [logits], (g) => {
     const s0 = g[0]! * mean;
     for (let i = 0; i < N; i++) {
@@ -86,10 +79,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
       const y = t[i]!;
       // softmax(x_i) − onehot(y); ignored rows stay 0 (p was never written there).
       if (y === ignoreIndex) continue;
-      const a = inv[i]! * s0;
-      for (let c = 0; c < V; c++) p[o + c]! *= a;
-      p[o + y]! -= s0;
+      const a = inv![i]! * s0;
+      for (let c = 0; c < V; c++) p![o + c]! *= a;
+      p![o + y]! -= s0;
     }
-    return [p];
+    return [p!];
   });
 }
