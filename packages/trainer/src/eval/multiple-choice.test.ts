@@ -86,9 +86,11 @@ describe('lm-eval multiple choice', () => {
     fc.assert(fc.property(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ minLength: 1, maxLength: 6 }), (ctx, cont) => {
       const { contextEnc, continuationEnc } = encodePair(tok, ctx, ' ' + cont);
       const all = [...contextEnc, ...continuationEnc];
-      // Multi-byte characters can make the pair longer than max_length + 1 tokens; then the window is
-      // truncated (checked below), which the full-sequence reference here does not do.
-      fc.pre(all.length <= 65);
+      // The full-sequence reference needs every continuation token scorable: no truncation (multi-byte
+      // characters can exceed max_length + 1 tokens; truncation is checked below) and a non-empty
+      // context (a whitespace-only context is moved into the continuation, as lm-eval's
+      // _encode_pair does, and then the first continuation token has nothing to be predicted from).
+      fc.pre(all.length <= 65 && contextEnc.length > 0);
       const { ll } = loglikelihood(model, contextEnc, continuationEnc, 64);
       // Reference: causalLmLoss over the sequence with only the continuation targets kept.
       const ids = new Tensor(Int32Array.from(all), [1, all.length]);
