@@ -54,6 +54,54 @@ export interface RmsNormArgs {
 /** SwiGLU: out = silu(gate) * up, same length. */
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
+/**
+ * One AdamW update of a parameter tensor, in place, in the op order of torch.optim.AdamW's
+ * single-tensor path with every op rounded to f32 (what torch's f32 CPU kernels compute):
+ *   g' = g·gradScale;  θ ← θ·decay;  m ← lerp(m, g', 1 − β1);  v ← v·β2 + (1 − β2)·g'·g'
+ *   θ ← θ + (−stepSize·m) / (√v / bc2Sqrt + ε)
+ * The scalars are rounded to f32 once (adamwScalars), as torch converts Python floats.
+ */
+export interface AdamwArgs {
+  /** [n] parameter, updated in place */
+  param: Float32Array;
+  /** [n] gradient, read only */
+  grad: Float32Array;
+  /** [n] first moment, updated in place */
+  expAvg: Float32Array;
+  /** [n] second moment, updated in place */
+  expAvgSq: Float32Array;
+  /** Clipping coefficient applied to each gradient element as it is read (1: none). */
+  gradScale: number;
+  /** 1 − lr·λ for parameters that decay, else 1. */
+  decay: number;
+  beta1: number;
+  beta2: number;
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** √(1 − β2ᵗ) */
+  bc2Sqrt: number;
+  eps: number;
+}
+
+/**
+ * Row-wise shifted exponentials, the core of softmax and cross-entropy: for each row r of x
+ * [rows, cols], max[r] = max_c x[r, c], out[r, c] = exp(x[r, c] − max[r]) (when `out` is given)
+ * and sum[r] = Σ_c exp(x[r, c] − max[r]) accumulated in f64. Backends agree to f32 accuracy (the
+ * wasm exponential is a polynomial, relative error < 1e-6), not bit for bit. A row holding NaN
+ * gives a NaN sum.
+ */
+export interface ExpRowsArgs {
+  x: Float32Array;
+  /** [rows, cols] or null when only the sums are wanted */
+  out: Float32Array | null;
+  rows: number;
+  cols: number;
+  /** [rows] receives the row maxima */
+  max: Float32Array;
+  /** [rows] receives the sums of the exponentials */
+  sum: Float64Array;
+}
+
 export interface KernelSignatures {
   matmul: (args: MatmulArgs) => void;
   binary: (args: BinaryArgs) => void;
@@ -61,6 +109,8 @@ export interface KernelSignatures {
   softmax: (args: SoftmaxArgs) => void;
   rmsnorm: (args: RmsNormArgs) => void;
   swiglu: (args: SwigluArgs) => void;
+  adamw: (args: AdamwArgs) => void;
+  expRows: (args: ExpRowsArgs) => void;
 }
 export type KernelName = keyof KernelSignatures;
 

@@ -6,6 +6,7 @@
  */
 import { needsGrad, record } from '../autograd.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
+import { runKernel } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
 
 export interface CrossEntropyOptions { ignoreIndex?: number; reduction?: 'mean' | 'sum' }
@@ -22,28 +23,28 @@ function check(logits: Tensor, targets: Tensor): [number, number, Int32Array] {
 /**
  * Negative log-likelihood of each row of x [N, V] into `nll` (ignored rows: 0). With `exps`, also
  * exp(x − max) into `exps` [N, V] and 1 / Σ exp(x − max) into `invSums` [N]: what the backward
- * needs, so each exponential (the cost of this op: V is 32000 for LLaMA) is computed once.
+ * needs, so each exponential (the cost of this op: V is 32000 for LLaMA) is computed once, by the
+ * `expRows` kernel (SIMD on the wasm backend).
  */
 function rowNll(x: Float32Array, V: number, t: Int32Array, ignoreIndex: number, nll: Float32Array | Float64Array, exps?: Float32Array, invSums?: Float64Array): void {
-  for (let i = 0; i < t.length; i++) {
+  const N = t.length;
+  for (let i = 0; i < N; i++) {
     const y = t[i]!;
-    if (y === ignoreIndex) continue;
-    if (y < 0 || y >= V) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
-    const o = i * V;
-    let mx = -Infinity;
-    for (let c = 0; c < V; c++) if (x[o + c]! > mx) mx = x[o + c]!;
-    let s = 0;
-    if (exps) {
-      for (let c = 0; c < V; c++) {
-        const e = Math.exp(x[o + c]! - mx);
-        exps[o + c] = e;
-        s += e;
-      }
-      invSums![i] = 1 / s;
-    } else {
-      for (let c = 0; c < V; c++) s += Math.exp(x[o + c]! - mx);
+    if (y !== ignoreIndex && (y < 0 || y >= V)) throw new IndexError('crossEntropy', `target ${y} at row ${i} is out of range [0, ${V})`);
+  }
+  /** [N] row maxima */
+  const max = new Float32Array(N);
+  /** [N] Σ exp(x − max) */
+  const sum = new Float64Array(N);
+  runKernel('expRows', { x, out: exps ?? null, rows: N, cols: V, max, sum });
+  for (let i = 0; i < N; i++) {
+    const y = t[i]!;
+    if (y === ignoreIndex) {
+      nll[i] = 0;
+      continue;
     }
-    nll[i] = mx + Math.log(s) - x[o + y]!;
+    if (invSums) invSums[i] = 1 / sum[i]!;
+    nll[i] = max[i]! + Math.log(sum[i]!) - x[i * V + y]!;
   }
 }
 
@@ -77,8 +78,11 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     for (let i = 0; i < N; i++) {
       const o = i * V;
       const y = t[i]!;
-      // softmax(x_i) − onehot(y); ignored rows stay 0 (p was never written there).
-      if (y === ignoreIndex) continue;
+      // softmax(x_i) − onehot(y); ignored rows get 0 (the kernel wrote their exponentials too).
+      if (y === ignoreIndex) {
+        p!.fill(0, o, o + V);
+        continue;
+      }
       const a = inv![i]! * s0;
       for (let c = 0; c < V; c++) p![o + c]! *= a;
       p![o + y]! -= s0;

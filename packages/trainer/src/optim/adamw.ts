@@ -6,13 +6,16 @@
  * with a per-parameter step count t (a parameter frozen in an early stage starts at t = 1 when it
  * is first trained, as PyTorch creates its state lazily). Parameters without a gradient this step
  * are skipped entirely (no decay, no moment update), like PyTorch's `grad is None`.
- * Moments are Float32Arrays (as torch's f32 state); the arithmetic per element is f64, rounded once.
+ * Moments are Float32Arrays (as torch's f32 state). The update is tensor-core's `adamw` kernel:
+ * torch's single-tensor op order with each op rounded to f32, as torch's f32 kernels compute; the
+ * wasm backend runs it in SIMD (~2 ns/parameter against ~12 in scalar JavaScript), bit-identical
+ * to the cpu oracle.
  *
  * Weight decay exclusion rule (by name and rank): no decay for any parameter of rank ≤ 1 (norm
  * weights, biases) and for names containing `layernorm`, ending in `.bias`, or equal to
  * `model.norm.weight` — the standard "no decay for norms and biases" split of HF / Megatron.
  */
-import type { Tensor } from '@llama-moe/tensor-core';
+import { adamwUpdate, type Tensor } from '@llama-moe/tensor-core';
 
 export interface AdamWConfig {
   beta1: number;
@@ -63,19 +66,10 @@ export class AdamW {
         this.state.set(name, st);
       }
       st.step++;
-      const m = st.expAvg, v = st.expAvgSq;
       const bc1 = 1 - Math.pow(b1, st.step);
       const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, st.step));
-      const stepSize = lr / bc1;
       const decay = decays(name, p.shape) && wd > 0 ? 1 - lr * wd : 1;
-      for (let i = 0; i < x.length; i++) {
-        const gi = gs === 1 ? g[i]! : Math.fround(g[i]! * gs);
-        // Each moment is stored in f32 after its update, as torch keeps it.
-        const mi = (m[i] = m[i]! + (gi - m[i]!) * (1 - b1));
-        const vi = (v[i] = v[i]! * b2 + (1 - b2) * gi * gi);
-        const xi = Math.fround(x[i]! * decay);
-        x[i] = xi - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
-      }
+      adamwUpdate({ param: x, grad: g, expAvg: st.expAvg, expAvgSq: st.expAvgSq, gradScale: gs, decay, beta1: b1, beta2: b2, stepSize: lr / bc1, bc2Sqrt, eps }, name);
     }
   }
 

@@ -5,10 +5,13 @@
 import { registerKernel } from '../../registry.js';
 import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
+import { adamwCpu } from './adamw.js';
+import { expRowsCpu } from './exp-rows.js';
 import { rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu };
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, adamwCpu, expRowsCpu };
+export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
 let registered = false;
@@ -22,4 +25,6 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'softmax', backend: 'cpu', fn: softmaxCpu });
   registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });
   registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
+  registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
+  registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
 }

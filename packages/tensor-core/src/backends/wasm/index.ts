@@ -1,5 +1,7 @@
 /**
- * `wasm` backend: portable fp32 matmul in WebAssembly SIMD, no native code, runs in browsers.
+ * `wasm` backend: portable fp32 matmul (plus the AdamW update and the row exponentials of softmax
+ * and cross-entropy: adamw-module.ts, exp-rows-module.ts) in WebAssembly
+ * SIMD, no native code, runs in browsers.
  *
  * Design: the module is emitted as bytes at init from TypeScript (wasm-emitter.ts, no wabt or
  * toolchain), specialised for a 4×8 register tile (8 f32x4 accumulators; measured fastest
@@ -23,9 +25,11 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type MatmulArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
+import { WasmAdamw } from './adamw-module.js';
+import { WasmExpRows } from './exp-rows-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -59,6 +63,11 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
     fn: (args: MatmulArgs) => gemm.gemm(args),
     supports: (args: MatmulArgs) => 2 * args.m * args.n * args.k >= minFlops,
   });
+  // AdamW update (elementwise, calling thread): same SIMD requirement as the GEMM, which compiled.
+  const adamw = WasmAdamw.create();
+  registerKernel({ kernel: 'adamw', backend: 'wasm', fn: (a: AdamwArgs) => adamw.update(a), supports: WasmAdamw.supports });
+  const expRows = WasmExpRows.create();
+  registerKernel({ kernel: 'expRows', backend: 'wasm', fn: (a: ExpRowsArgs) => expRows.run(a), supports: WasmExpRows.supports });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -67,6 +76,8 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
 /** Unregister the `wasm` kernel and stop its workers. */
 export function disposeWasmBackend(): void {
   unregisterKernel('matmul', 'wasm');
+  unregisterKernel('adamw', 'wasm');
+  unregisterKernel('expRows', 'wasm');
   active?.dispose();
   active = undefined;
 }
@@ -78,3 +89,5 @@ export function wasmMatmul(args: MatmulArgs): void {
 }
 
 export { WasmGemm, type WasmGemmOptions, type WasmGemmInfo } from './wasm-gemm.js';
+export { WasmAdamw } from './adamw-module.js';
+export { WasmExpRows } from './exp-rows-module.js';

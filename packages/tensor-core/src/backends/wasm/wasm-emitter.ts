@@ -1,14 +1,16 @@
 /**
- * A tiny WebAssembly binary emitter: just the sections and opcodes the GEMM module needs
- * (one imported memory, i32 arithmetic, structured loops, v128 loads/stores and f32x4 mul/add).
+ * A tiny WebAssembly binary emitter: just the sections and opcodes the GEMM and AdamW modules
+ * need (one imported memory, i32 arithmetic, structured loops, v128
+ * loads/stores, f32x4 arithmetic).
  * Emitting bytes from TypeScript keeps the package free of a wabt/binaryen dependency and lets
  * the kernel be specialised (tile size, unroll, blocking) at runtime.
  */
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Unsigned LEB128. */
 export function uleb(n: number): number[] {
@@ -92,6 +94,12 @@ export class Code {
   // f32 scalar memory access (align 2^2)
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
+  f32Max(): this { return this.op(0x97); }
+  f32Const(v: number): this {
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    return this.op(0x43, ...b);
+  }
+  f64Add(): this { return this.op(0xa0); }
 
   // v128 (memarg: log2 alignment, byte offset)
   v128Load(offset = 0, alignLog2 = 4): this { return this.simd(0x00, alignLog2, ...uleb(offset)); }
@@ -103,8 +111,26 @@ export class Code {
     const bytes = [l0, l1, l2, l3].flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]);
     return this.simd(0x0d, ...bytes);
   }
+  f32x4Splat(): this { return this.simd(0x13); }
+  i32x4Splat(): this { return this.simd(0x11); }
+  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
+  f32x4Lt(): this { return this.simd(0x43); }
+  v128AndNot(): this { return this.simd(0x4f); }
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  /** Pseudo-maximum b < a ? a : b... as defined by wasm: pmax(a, b) = a < b ? b : a (one maxps on x64). */
+  f32x4Pmax(): this { return this.simd(0xeb); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
   f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
   /** Relaxed SIMD fused multiply-add: a*b + c (operands pushed a, b, c). */
   f32x4RelaxedMadd(): this { return this.simd(0x105); }
 

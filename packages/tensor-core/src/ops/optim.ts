@@ -1,0 +1,15 @@
+/** Optimizer updates as kernels: the fastest backend of the chain runs them, `cpu` is the oracle. */
+import { ShapeError } from '../errors.js';
+import { runKernel, type AdamwArgs } from '../registry.js';
+
+/**
+ * One AdamW update of a parameter, its moments in place (see AdamwArgs for the arithmetic).
+ * `name` labels errors. Every array must have the parameter's length.
+ */
+export function adamwUpdate(args: AdamwArgs, name = 'parameter'): void {
+  const n = args.param.length;
+  for (const [k, a] of [['grad', args.grad], ['expAvg', args.expAvg], ['expAvgSq', args.expAvgSq]] as const) {
+    if (a.length !== n) throw new ShapeError('adamwUpdate', `'${name}': ${k} has ${a.length} elements, the parameter has ${n}`);
+  }
+  runKernel('adamw', args);
+}
