@@ -51,6 +51,23 @@ export interface RmsNormArgs {
   invRms?: Float32Array;
 }
 
+/**
+ * RMSNorm backward for rows of x [rows, cols] given y = x·inv·w and dL/dy = g:
+ *   n = x·inv; dx = inv·(g·w − n·mean(g·w·n)); dw += Σ_rows g·n
+ * `gx` [rows, cols] is overwritten, `gw` [cols] accumulated into; either may be null.
+ */
+export interface RmsNormBackwardArgs {
+  x: Float32Array;
+  weight: Float32Array;
+  /** [rows] 1/rms from the forward */
+  invRms: Float32Array;
+  g: Float32Array;
+  rows: number;
+  cols: number;
+  gx: Float32Array | null;
+  gw: Float32Array | null;
+}
+
 /** SwiGLU: out = silu(gate) * up, same length. */
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
@@ -108,6 +125,7 @@ export interface KernelSignatures {
   unary: (args: UnaryArgs) => void;
   softmax: (args: SoftmaxArgs) => void;
   rmsnorm: (args: RmsNormArgs) => void;
+  rmsnormBackward: (args: RmsNormBackwardArgs) => void;
   swiglu: (args: SwigluArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;

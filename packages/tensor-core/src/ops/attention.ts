@@ -30,18 +30,21 @@ function dims(x: Tensor, heads: number, hd: number, what: string): [number, numb
   return [B, x.shape[x.rank - 2]!];
 }
 
-/** Copy head h of rows [b, 0..T) from layout [B, T, H·d] into a contiguous [T, d] panel (or back). */
+/**
+ * Copy head h of rows [b, 0..T) from layout [B, T, H·d] into a contiguous [T, d] panel (or back).
+ * Row by row with TypedArray#set: an element loop costs ~2 ns per float on this kind of VM.
+ */
 function gatherHead(src: Float32Array, dst: Float32Array, b: number, T: number, H: number, h: number, d: number): void {
   for (let t = 0; t < T; t++) {
     const so = ((b * T + t) * H + h) * d;
-    for (let i = 0; i < d; i++) dst[t * d + i] = src[so + i]!;
+    dst.set(src.subarray(so, so + d), t * d);
   }
 }
 function scatterHead(src: Float32Array, dst: Float32Array, b: number, T: number, H: number, h: number, d: number, accumulate: boolean): void {
   for (let t = 0; t < T; t++) {
     const so = ((b * T + t) * H + h) * d;
     if (accumulate) for (let i = 0; i < d; i++) dst[so + i]! += src[t * d + i]!;
-    else for (let i = 0; i < d; i++) dst[so + i] = src[t * d + i]!;
+    else dst.set(src.subarray(t * d, t * d + d), so);
   }
 }
 
@@ -66,6 +69,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   /** [B·Hq][Tq, Tk] attention probabilities, kept only for backward */
   const probs: Float32Array[] = [];
   const Qh = new Float32Array(Tq * d), Kh = new Float32Array(Tk * d), Vh = new Float32Array(Tk * d), Oh = new Float32Array(Tq * d);
+  /** [Tq] per-row max and Σ exp of the scores (expRows) */
+  const rowMax = new Float32Array(Tq), rowSum = new Float64Array(Tq);
   for (let b = 0; b < B; b++) {
     for (let kh = 0; kh < Hkv; kh++) {
       gatherHead(kd, Kh, b, Tk, Hkv, kh, d);
@@ -76,16 +81,23 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
         /** [Tq, Tk] */
         const P = new Float32Array(Tq * Tk);
         mm(Qh, Kh, P, Tq, Tk, d, false, true);
+        // scale, mask (−∞ beyond the causal limit), then the row exponentials in one kernel call
         for (let i = 0; i < Tq; i++) {
           const o = i * Tk;
           const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
-          let mx = -Infinity;
-          for (let j = 0; j <= last; j++) { const s = P[o + j]! * scale; P[o + j] = s; if (s > mx) mx = s; }
-          let sum = 0;
-          for (let j = 0; j <= last; j++) { const e = Math.exp(P[o + j]! - mx); P[o + j] = e; sum += e; }
-          const inv = last >= 0 ? 1 / sum : 0;
+          for (let j = 0; j <= last; j++) P[o + j]! *= scale;
+          P.fill(-Infinity, o + Math.max(last + 1, 0), o + Tk);
+        }
+        runKernel('expRows', { x: P, out: P, rows: Tq, cols: Tk, max: rowMax, sum: rowSum });
+        for (let i = 0; i < Tq; i++) {
+          const o = i * Tk;
+          const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
+          if (last < 0) {
+            P.fill(0, o, o + Tk); // a query that sees no key attends to nothing
+            continue;
+          }
+          const inv = 1 / rowSum[i]!;
           for (let j = 0; j <= last; j++) P[o + j]! *= inv;
-          for (let j = Math.max(last + 1, 0); j < Tk; j++) P[o + j] = 0;
         }
         mm(P, Vh, Oh, Tq, d, Tk, false, false);
         scatterHead(Oh, out, b, Tq, Hq, h, d, false);
@@ -112,11 +124,14 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
           gatherHead(gOut, dO, b, Tq, Hq, h, d);
           mm(P, dO, dV, Tk, d, Tq, true, false, true); // dV += Pᵀ·dO
           mm(dO, Vh, dS, Tq, Tk, d, false, true); // dP = dO·Vᵀ
+          // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale; P is 0 beyond the causal limit, so dS is too
           for (let i = 0; i < Tq; i++) {
             const o = i * Tk;
+            const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
             let dot = 0;
-            for (let j = 0; j < Tk; j++) dot += dS[o + j]! * P[o + j]!;
-            for (let j = 0; j < Tk; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
+            for (let j = 0; j <= last; j++) dot += dS[o + j]! * P[o + j]!;
+            for (let j = 0; j <= last; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
+            dS.fill(0, o + Math.max(last + 1, 0), o + Tk);
           }
           mm(dS, Kh, dQ, Tq, d, Tk, false, false); // dQ = dS·K
           mm(dS, Qh, dK, Tk, d, Tq, true, false, true); // dK += dSᵀ·Q

@@ -19,19 +19,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   return record(new Tensor(out, x.shape), 'rmsNorm', [x, weight], (g) => {
     const gx = x.requiresGrad ? new Float32Array(x.size) : null;
     const gw = weight.requiresGrad ? new Float32Array(cols) : null;
-    for (let r = 0; r < rows; r++) {
-      const o = r * cols;
-      const iv = inv[r]!;
-      // n = x·inv; y = n·w. dn = g·w; dx = inv·(dn − n·mean(dn·n)).
-      let dot = 0;
-      for (let c = 0; c < cols; c++) dot += g[o + c]! * wd[c]! * xd[o + c]! * iv;
-      const meanDot = dot / cols;
-      for (let c = 0; c < cols; c++) {
-        const n = xd[o + c]! * iv;
-        if (gw) gw[c]! += g[o + c]! * n;
-        if (gx) gx[o + c] = iv * (g[o + c]! * wd[c]! - n * meanDot);
-      }
-    }
+    runKernel('rmsnormBackward', { x: xd, weight: wd, invRms: inv, g, rows, cols, gx, gw });
     return [gx, gw];
   });
 }

@@ -7,10 +7,10 @@ import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
-import { rmsnormCpu } from './rmsnorm.js';
+import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, adamwCpu, expRowsCpu };
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -24,6 +24,7 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'unary', backend: 'cpu', fn: unaryCpu });
   registerKernel({ kernel: 'softmax', backend: 'cpu', fn: softmaxCpu });
   registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });
+  registerKernel({ kernel: 'rmsnormBackward', backend: 'cpu', fn: rmsnormBackwardCpu });
   registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });

@@ -1,6 +1,7 @@
 /**
- * `wasm` backend: portable fp32 matmul (plus the AdamW update and the row exponentials of softmax
- * and cross-entropy: adamw-module.ts, exp-rows-module.ts) in WebAssembly
+ * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
+ * and cross-entropy and the RMSNorm backward: adamw-module.ts, exp-rows-module.ts,
+ * rmsnorm-backward-module.ts) in WebAssembly
  * SIMD, no native code, runs in browsers.
  *
  * Design: the module is emitted as bytes at init from TypeScript (wasm-emitter.ts, no wabt or
@@ -25,11 +26,12 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
 import { WasmExpRows } from './exp-rows-module.js';
+import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -68,6 +70,8 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'adamw', backend: 'wasm', fn: (a: AdamwArgs) => adamw.update(a), supports: WasmAdamw.supports });
   const expRows = WasmExpRows.create();
   registerKernel({ kernel: 'expRows', backend: 'wasm', fn: (a: ExpRowsArgs) => expRows.run(a), supports: WasmExpRows.supports });
+  const rmsBack = WasmRmsNormBackward.create();
+  registerKernel({ kernel: 'rmsnormBackward', backend: 'wasm', fn: (a: RmsNormBackwardArgs) => rmsBack.run(a), supports: WasmRmsNormBackward.supports });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -78,6 +82,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('matmul', 'wasm');
   unregisterKernel('adamw', 'wasm');
   unregisterKernel('expRows', 'wasm');
+  unregisterKernel('rmsnormBackward', 'wasm');
   active?.dispose();
   active = undefined;
 }
@@ -91,3 +96,4 @@ export function wasmMatmul(args: MatmulArgs): void {
 export { WasmGemm, type WasmGemmOptions, type WasmGemmInfo } from './wasm-gemm.js';
 export { WasmAdamw } from './adamw-module.js';
 export { WasmExpRows } from './exp-rows-module.js';
+export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';

@@ -94,6 +94,9 @@ export class Code {
   // f32 scalar memory access (align 2^2)
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
+  f32Add(): this { return this.op(0x92); }
+  f32Div(): this { return this.op(0x95); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
   f32Max(): this { return this.op(0x97); }
   f32Const(v: number): this {
     const b = new Uint8Array(new Float32Array([v]).buffer);
