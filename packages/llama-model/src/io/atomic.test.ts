@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { atomicWriteFile, atomicWriteJson, tempPathFor, writeFileAtomicWith, writevAllSync } from './atomic.js';
+import { WRITE_CHUNK_BYTES, atomicWriteFile, atomicWriteJson, tempPathFor, writeAllSync, writeFileAtomicWith, writevAllSync } from './atomic.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -59,6 +59,29 @@ describe('writevAllSync', () => {
         fs.closeSync(fd);
       }
       expect(new Uint8Array(fs.readFileSync(f))).toEqual(src);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('splits views larger than WRITE_CHUNK_BYTES across calls, mixed with small ones; writeAllSync chunks a large buffer', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'writev-'));
+    try {
+      const n = 3 * WRITE_CHUNK_BYTES + 12345;
+      const src = new Uint8Array(n).map((_, i) => (i * 31 + (i >> 9)) & 255);
+      // a small view, one spanning three chunks, a chunk-boundary-sized one, the rest
+      const cuts = [0, 7, 7 + 2 * WRITE_CHUNK_BYTES + 5, 7 + 3 * WRITE_CHUNK_BYTES + 5, n];
+      const views = cuts.slice(1).map((e, i) => src.subarray(cuts[i]!, e));
+      const a = path.join(dir, 'a.bin'), b = path.join(dir, 'b.bin');
+      for (const [f, write] of [[a, (fd: number) => writevAllSync(fd, views)], [b, (fd: number) => writeAllSync(fd, src)]] as const) {
+        const fd = fs.openSync(f, 'w');
+        try {
+          write(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        expect(Buffer.compare(fs.readFileSync(f), Buffer.from(src.buffer, src.byteOffset, src.byteLength))).toBe(0);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -16,11 +16,20 @@ export function tempPathFor(target: string): string {
 /** Largest single read / write: Node refuses one call above 2 GiB, and a 7B embedding in f32 is bigger. */
 export const MAX_IO_BYTES = 1 << 30;
 
+/**
+ * Bytes per write(2) / writev(2) call. Measured on this project's 2-core VM (ext4, 2.1 GB of
+ * tensors held in memory, alternating runs): 128 KiB calls spent 0.58 s in the kernel, 8 MiB
+ * calls 3.1-3.7 s for the same bytes, every time after the first run. Small calls keep each
+ * copy into the page cache within the CPU caches; a few thousand more syscalls cost nothing
+ * next to that.
+ */
+export const WRITE_CHUNK_BYTES = 128 * 1024;
+
 /** Write all of `bytes` at the current position (writeSync may write less than asked). */
 export function writeAllSync(fd: number, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.byteLength) {
-    off += fs.writeSync(fd, bytes, off, Math.min(MAX_IO_BYTES, bytes.byteLength - off));
+    off += fs.writeSync(fd, bytes, off, Math.min(WRITE_CHUNK_BYTES, bytes.byteLength - off));
   }
 }
 
@@ -28,9 +37,10 @@ export function writeAllSync(fd: number, bytes: Uint8Array): void {
 const MAX_IOV = 1024;
 
 /**
- * Write the concatenation of `views` at the current position with as few writev(2) calls as
- * possible (a gather write: the kernel copies each view straight into the page cache, no user-side
- * concatenation). Partial writes are resumed mid-view.
+ * Write the concatenation of `views` at the current position with writev(2) (a gather write: the
+ * kernel copies each view straight into the page cache, no user-side concatenation), at most
+ * WRITE_CHUNK_BYTES and IOV_MAX views per call (a view larger than that is split across calls).
+ * Partial writes are resumed mid-view.
  */
 export function writevAllSync(fd: number, views: readonly Uint8Array[]): void {
   let i = 0;
@@ -38,11 +48,12 @@ export function writevAllSync(fd: number, views: readonly Uint8Array[]): void {
   while (i < views.length) {
     const batch: Uint8Array[] = [];
     let bytes = 0;
-    for (let k = i; k < views.length && batch.length < MAX_IOV && bytes < MAX_IO_BYTES; k++) {
+    for (let k = i; k < views.length && batch.length < MAX_IOV && bytes < WRITE_CHUNK_BYTES; k++) {
       const v = k === i ? views[k]!.subarray(skip) : views[k]!;
       if (v.byteLength === 0) continue;
-      batch.push(v);
-      bytes += v.byteLength;
+      const take = Math.min(v.byteLength, WRITE_CHUNK_BYTES - bytes);
+      batch.push(take === v.byteLength ? v : v.subarray(0, take));
+      bytes += take;
     }
     if (batch.length === 0) return;
     let n = fs.writevSync(fd, batch);
