@@ -125,7 +125,7 @@ async function main() {
     // the plain TypeScript oracle, for reference (stories15M only: stories110M would take minutes)
     rows.push(...(await inferenceSection({ copyBytesPerSec, chain: ['cpu'], chainLabel: 'cpu', presets: ['stories15M'] })));
   });
-  await guard('moe', async () => rows.push(...(await moeSection())));
+  await guard('moe', async () => rows.push(...(await moeSection({ chain: fast.chain }))));
   await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label }))));
   await guard('data', async () => rows.push(...(await dataSection())));
   await guard('convert', async () => rows.push(...(await convertSection())));

@@ -68,6 +68,25 @@ export interface RmsNormBackwardArgs {
   gw: Float32Array | null;
 }
 
+/**
+ * Scatter-add of scaled rows: out[index[s]] += alpha · coef[s] · row s, for rows of `cols` floats
+ * taken in order from the blocks of `src` (slot s counts across blocks); coef null means 1. The
+ * combine step of an MoE layer (expert outputs back to their tokens). Indices must be valid rows
+ * of `out` (checked by the caller).
+ */
+export interface ScatterAddRowsArgs {
+  /** row blocks, [n_i, cols] each; Σ n_i = index.length */
+  src: readonly Float32Array[];
+  /** [S] destination row of each slot */
+  index: Int32Array;
+  /** [S] per-slot factor, or null */
+  coef: Float32Array | null;
+  alpha: number;
+  /** [rows, cols], accumulated into */
+  out: Float32Array;
+  cols: number;
+}
+
 /** SwiGLU: out = silu(gate) * up, same length. */
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
@@ -129,6 +148,7 @@ export interface KernelSignatures {
   swiglu: (args: SwigluArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
+  scatterAddRows: (args: ScatterAddRowsArgs) => void;
 }
 export type KernelName = keyof KernelSignatures;
 

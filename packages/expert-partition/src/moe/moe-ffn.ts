@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, indexAdd, indexSelect, indices, linear, record, reshape, swiglu, createRng, type Rng,
+  Tensor, add, indexAdd, indexSelect, indices, linear, record, reshape, runKernel, swiglu, createRng, type Rng,
 } from '@llama-moe/tensor-core';
 import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
 import type { GateModule } from '@llama-moe/router/modules';
@@ -50,16 +50,8 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   const D = ys[0]!.shape[1]!;
   const out = new Float32Array(T * D);
   const wd = w ? w.f32() : null;
-  let s = 0;
-  for (const y of ys) {
-    const yd = y.f32();
-    const n = y.shape[0]!;
-    for (let r = 0; r < n; r++, s++) {
-      const a = scale * (wd ? wd[s]! : 1);
-      const o = perm[s]! * D, yo = r * D;
-      for (let d = 0; d < D; d++) out[o + d]! += a * yd[yo + d]!;
-    }
-  }
+  // one kernel call over every expert's rows (SIMD on the wasm backend)
+  runKernel('scatterAddRows', { src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, out, cols: D });
   const inputs = w ? [...ys, w] : ys;
   return record(new Tensor(out, [T, D]), 'combineExperts', inputs, (g) => {
     const grads: (Float32Array | null)[] = [];

@@ -7,10 +7,11 @@ import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
+import { scatterAddRowsCpu } from './scatter-add-rows.js';
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu };
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -28,4 +29,5 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
+  registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
 }

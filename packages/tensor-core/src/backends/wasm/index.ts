@@ -1,7 +1,7 @@
 /**
  * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
- * and cross-entropy and the RMSNorm backward: adamw-module.ts, exp-rows-module.ts,
- * rmsnorm-backward-module.ts) in WebAssembly
+ * and cross-entropy, the RMSNorm backward and the MoE combine: adamw-module.ts,
+ * exp-rows-module.ts, rmsnorm-backward-module.ts, scatter-add-rows-module.ts) in WebAssembly
  * SIMD, no native code, runs in browsers.
  *
  * Design: the module is emitted as bytes at init from TypeScript (wasm-emitter.ts, no wabt or
@@ -26,12 +26,13 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
 import { WasmExpRows } from './exp-rows-module.js';
 import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
+import { WasmScatterAddRows } from './scatter-add-rows-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -72,6 +73,8 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'expRows', backend: 'wasm', fn: (a: ExpRowsArgs) => expRows.run(a), supports: WasmExpRows.supports });
   const rmsBack = WasmRmsNormBackward.create();
   registerKernel({ kernel: 'rmsnormBackward', backend: 'wasm', fn: (a: RmsNormBackwardArgs) => rmsBack.run(a), supports: WasmRmsNormBackward.supports });
+  const scatter = WasmScatterAddRows.create();
+  registerKernel({ kernel: 'scatterAddRows', backend: 'wasm', fn: (a: ScatterAddRowsArgs) => scatter.run(a), supports: WasmScatterAddRows.supports });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -83,6 +86,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('adamw', 'wasm');
   unregisterKernel('expRows', 'wasm');
   unregisterKernel('rmsnormBackward', 'wasm');
+  unregisterKernel('scatterAddRows', 'wasm');
   active?.dispose();
   active = undefined;
 }
@@ -97,3 +101,4 @@ export { WasmGemm, type WasmGemmOptions, type WasmGemmInfo } from './wasm-gemm.j
 export { WasmAdamw } from './adamw-module.js';
 export { WasmExpRows } from './exp-rows-module.js';
 export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
+export { WasmScatterAddRows } from './scatter-add-rows-module.js';

@@ -92,6 +92,7 @@ export class Code {
   i32ShrU(): this { return this.op(0x76); }
 
   // f32 scalar memory access (align 2^2)
+  i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
   f32Add(): this { return this.op(0x92); }

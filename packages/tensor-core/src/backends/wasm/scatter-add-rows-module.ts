@@ -1,0 +1,92 @@
+/**
+ * Scatter-add of scaled rows (ScatterAddRowsArgs) in WebAssembly SIMD: the combine step of an MoE
+ * layer, T·k rows of D floats added into T token rows. Scalar JavaScript ran it at ~3.4 ns per
+ * element here (29 ms of a 300 ms 4-of-16 FFN at T=512, D=4096).
+ *
+ * `out` is copied into the module's memory once per call (rows land in random order), the source
+ * rows stream through in blocks with their indices and factors (alpha·coef rounded to f32: the
+ * oracle multiplies in f64, so results agree to f32 accuracy, not bit for bit), one wasm call per
+ * block, and `out` is copied back.
+ *
+ * Memory (bytes): out [rows·cols f32] · src block [B·cols f32] · index [B i32] · factor [B f32].
+ */
+import type { ScatterAddRowsArgs } from '../../registry.js';
+import { Code, emitModule, I32, V128, type FuncDef } from './wasm-emitter.js';
+
+const PAGE = 65536;
+const MAX_PAGES = 16384;
+/** Floats per source block (512 KiB). */
+const BLOCK_FLOATS = 1 << 17;
+
+/** scatter(out, src, index, factor, nrows, rowBytes): out[index[r]] += factor[r]·src[r] per row. */
+function scatterFunc(): FuncDef {
+  const [OUT, SRC, IDX, FAC, NROWS, RB] = [0, 1, 2, 3, 4, 5];
+  const [R, O, P, A] = [6, 7, 8, 9];
+  const c = new Code();
+  c.i32(0).set(R);
+  c.block();
+  c.get(R).get(NROWS).i32GeU().brIf(0);
+  c.loop();
+  c.get(IDX).i32Load(0).get(RB).i32Mul().get(OUT).i32Add().set(O);
+  c.get(FAC).v128Load32Splat(0).set(A);
+  c.i32(0).set(P);
+  c.block();
+  c.get(P).get(RB).i32GeU().brIf(0);
+  c.loop();
+  c.get(O).get(P).i32Add();
+  c.get(O).get(P).i32Add().v128Load(0, 2);
+  c.get(SRC).get(P).i32Add().v128Load(0, 2).get(A).f32x4Mul();
+  c.f32x4Add().v128Store(0, 2);
+  c.addImm(P, 16);
+  c.get(P).get(RB).i32LtU().brIf(0);
+  c.end();
+  c.end();
+  c.addLocal(SRC, RB).addImm(IDX, 4).addImm(FAC, 4).addImm(R, 1);
+  c.get(R).get(NROWS).i32LtU().brIf(0);
+  c.end();
+  c.end();
+  return { params: [I32, I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, V128], body: c, export: 'scatter' };
+}
+
+type Scatter = (out: number, src: number, index: number, factor: number, nrows: number, rowBytes: number) => void;
+
+export class WasmScatterAddRows {
+  private constructor(private readonly memory: WebAssembly.Memory, private readonly scatter: Scatter) {}
+
+  static create(): WasmScatterAddRows {
+    const bytes = emitModule({ memory: { initialPages: 1, maximumPages: MAX_PAGES, shared: false }, funcs: [scatterFunc()] });
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Record<string, unknown>;
+    return new WasmScatterAddRows(memory, e['scatter'] as Scatter);
+  }
+
+  /** Rows of a multiple of 4 floats, `out` within the module's 1 GiB. */
+  static supports(a: ScatterAddRowsArgs): boolean {
+    return a.cols > 0 && a.cols % 4 === 0 && a.out.length + BLOCK_FLOATS + 2 * Math.ceil(BLOCK_FLOATS / a.cols) <= (MAX_PAGES * PAGE) / 4;
+  }
+
+  run(a: ScatterAddRowsArgs): void {
+    const { src, index, coef, alpha, out, cols } = a;
+    const block = Math.max(1, Math.floor(BLOCK_FLOATS / cols));
+    // float offsets: out · src block · index · factor
+    const O = 0, S = out.length, I = S + block * cols, C = I + block;
+    const need = (C + block) * 4;
+    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
+    const buf = this.memory.buffer;
+    const f = new Float32Array(buf), ix = new Int32Array(buf);
+    f.set(out, O);
+    let s = 0;
+    for (const b of src) {
+      const n = b.length / cols;
+      for (let r0 = 0; r0 < n; r0 += block) {
+        const nr = Math.min(block, n - r0);
+        f.set(b.subarray(r0 * cols, (r0 + nr) * cols), S);
+        ix.set(index.subarray(s, s + nr), I);
+        for (let r = 0; r < nr; r++) f[C + r] = alpha * (coef ? coef[s + r]! : 1);
+        this.scatter(O * 4, S * 4, I * 4, C * 4, nr, cols * 4);
+        s += nr;
+      }
+    }
+    out.set(f.subarray(O, O + out.length));
+  }
+}
