@@ -38,7 +38,7 @@ const PREPARE_ENGINE = 'native';
 const SHARD_BLOCKS = 128;
 
 /** Alternating copy / split runs of the big checkpoint (see the header). */
-const REPS = 3;
+const REPS = 4;
 
 /** Flush dirty pages (untimed) so the next timed run starts from a clean page cache. */
 function flushDisk() {

@@ -1,7 +1,7 @@
 export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord } from './moe/moe-ffn.js';
 export {
   buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo,
-  takeRows, takeCols, takeColsMany, moeFfnOptions, PARTITION_FILE,
+  takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
   type MoeFormat, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
 } from './moe/moe-model.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';

@@ -16,7 +16,7 @@ import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
 import { expertForward } from './moe-ffn.js';
-import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -176,24 +176,39 @@ describe('combineExperts', () => {
 });
 
 describe('takeColsMany', () => {
-  it('property: one pass over the matrix gives each part what takeCols gives it (f32 and raw 16-bit, reused outputs)', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer(),
-      (R, C, nParts, seed) => {
-        const rng = createRng(seed);
-        const f32 = Float32Array.from({ length: R * C }, () => rng.normal());
-        const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
-        // Parts of any size, overlapping or not (upcycle takes every column in every part).
-        const parts = Array.from({ length: nParts }, () => Array.from({ length: rng.int(C + 1) }, () => rng.int(C)));
-        const many32 = takeColsMany(f32, R, C, parts);
-        const into = parts.map((p) => new Uint16Array(R * p.length).fill(7));
-        const many16 = takeColsMany(u16, R, C, parts, into);
-        parts.forEach((p, j) => {
-          expect(Array.from(many32[j]!)).toEqual(Array.from(takeCols(f32, R, C, p)));
-          expect(many16[j]).toBe(into[j]);
-          expect(Array.from(many16[j]!)).toEqual(Array.from(takeCols(u16, R, C, p)));
-        });
-      },
-    ), { numRuns: 100 });
+  for (const [label, impl] of [['WebAssembly', takeColsMany], ['JavaScript', takeColsManyJs]] as const) {
+    it(`property (${label}): one pass over the matrix gives each part what takeCols gives it (f32 and raw 16-bit, reused outputs)`, () => {
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer(),
+        (R, C, nParts, seed) => {
+          const rng = createRng(seed);
+          const f32 = Float32Array.from({ length: R * C }, () => rng.normal());
+          const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
+          // Parts of any size, overlapping or not (upcycle takes every column in every part).
+          const parts = Array.from({ length: nParts }, () => Array.from({ length: rng.int(C + 1) }, () => rng.int(C)));
+          const many32 = impl(f32, R, C, parts);
+          const into = parts.map((p) => new Uint16Array(R * p.length).fill(7));
+          const many16 = impl(u16, R, C, parts, into);
+          parts.forEach((p, j) => {
+            expect(Array.from(many32[j]!)).toEqual(Array.from(takeCols(f32, R, C, p)));
+            expect(many16[j]).toBe(into[j]);
+            expect(Array.from(many16[j]!)).toEqual(Array.from(takeCols(u16, R, C, p)));
+          });
+        },
+      ), { numRuns: 100 });
+    });
+  }
+
+  it('WebAssembly gather: several row blocks (a 1.5 MB matrix), NaN payloads kept bit for bit, bad columns rejected', () => {
+    const R = 300, C = 2600;
+    const rng = createRng(5);
+    const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
+    const parts = [Array.from({ length: 700 }, () => rng.int(C)), Array.from({ length: 1300 }, (_, i) => (i * 2) % C)];
+    takeColsMany(u16, R, C, parts).forEach((m, j) => expect(Buffer.compare(Buffer.from(m.buffer), Buffer.from(takeCols(u16, R, C, parts[j]!).buffer))).toBe(0));
+    const bits = Uint32Array.from({ length: 4 * 8 }, (_, i) => 0x7fc00000 + i * 977);
+    const f32 = new Float32Array(bits.buffer);
+    const [g] = takeColsMany(f32, 4, 8, [[7, 0, 3]]);
+    expect(Array.from(new Uint32Array(g!.buffer))).toEqual([0, 1, 2, 3].flatMap((r) => [7, 0, 3].map((c) => bits[r * 8 + c]!)));
+    expect(() => takeColsMany(f32, 4, 8, [[8]])).toThrow(/column 8 is outside \[0, 8\)/);
   });
 });

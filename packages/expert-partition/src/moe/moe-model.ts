@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
+import { Tensor, WasmTakeCols, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
 import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
@@ -40,13 +40,31 @@ export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: 
   return out;
 }
 
+/** The WebAssembly gather, compiled on first use (undefined: not tried yet; null: unavailable). */
+let wasmTake: WasmTakeCols | null | undefined;
+
 /**
  * Columns `parts[j]` of a row-major [R, C] matrix → one [R, parts[j].length] matrix per part, in a
  * single pass over the source: each source row (C elements) is read once while it sits in L1 and
  * scattered to every part. Calling takeCols per part instead streams the whole matrix once per
- * part (a random column subset touches nearly every cache line of every row).
+ * part (a random column subset touches nearly every cache line of every row). Runs in
+ * WebAssembly (tensor-core's WasmTakeCols, ~4x the JavaScript loop below, bit-identical) where
+ * it compiles; the loop is the fallback and the reference the tests compare with.
  */
 export function takeColsMany<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
+  if (wasmTake === undefined) {
+    try {
+      wasmTake = WasmTakeCols.create();
+    } catch {
+      wasmTake = null;
+    }
+  }
+  if (wasmTake) return wasmTake.run(src, R, C, parts, into);
+  return takeColsManyJs(src, R, C, parts, into);
+}
+
+/** takeColsMany in plain JavaScript. */
+export function takeColsManyJs<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
   const outs = parts.map((idx, j) => into?.[j] ?? new (src.constructor as new (n: number) => A)(R * idx.length));
   const idxs = parts.map((idx) => Int32Array.from(idx));
   for (let r = 0; r < R; r++) {

@@ -127,7 +127,7 @@ export class SafetensorsFile {
     return dst;
   }
 
-  *rawChunks(name: string, chunkBytes = 8 << 20): Generator<Uint8Array> {
+  *rawChunks(name: string, chunkBytes = 256 << 10): Generator<Uint8Array> {
     const info = this.info(name);
     if (this.fd === null) throw new SafetensorsError(this.path, name, 'file is closed');
     const buf = new Uint8Array(Math.max(1, Math.min(chunkBytes, info.byteLength)));

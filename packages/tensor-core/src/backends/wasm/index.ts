@@ -102,3 +102,4 @@ export { WasmAdamw } from './adamw-module.js';
 export { WasmExpRows } from './exp-rows-module.js';
 export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 export { WasmScatterAddRows } from './scatter-add-rows-module.js';
+export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';

@@ -90,9 +90,13 @@ export class Code {
   i32Or(): this { return this.op(0x72); }
   i32And(): this { return this.op(0x71); }
   i32ShrU(): this { return this.op(0x76); }
+  i32Shl(): this { return this.op(0x74); }
 
   // f32 scalar memory access (align 2^2)
   i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
+  i32Load16U(offset = 0): this { return this.op(0x2f, 1, ...uleb(offset)); }
+  i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
+  i32Store16(offset = 0): this { return this.op(0x3b, 1, ...uleb(offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
   f32Add(): this { return this.op(0x92); }
