@@ -87,6 +87,24 @@ export interface ScatterAddRowsArgs {
   cols: number;
 }
 
+/**
+ * Gradient of scatterAddRows, given g = dL/d(out) [rows, cols]; for slot s with row g[index[s]]:
+ *   dsrc block rows: alpha · coef[s] · g[index[s]]   (blocks shaped like `src`; a null block is skipped)
+ *   dcoef[s] = alpha · ⟨g[index[s]], row s of src⟩    (when dcoef is given)
+ */
+export interface ScatterAddRowsBackwardArgs {
+  g: Float32Array;
+  src: readonly Float32Array[];
+  index: Int32Array;
+  coef: Float32Array | null;
+  alpha: number;
+  /** one per src block, overwritten; null where that block needs no gradient */
+  dsrc: readonly (Float32Array | null)[];
+  /** [S], overwritten, or null */
+  dcoef: Float32Array | null;
+  cols: number;
+}
+
 /** SwiGLU: out = silu(gate) * up, same length. */
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
@@ -149,6 +167,7 @@ export interface KernelSignatures {
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;
+  scatterAddRowsBackward: (args: ScatterAddRowsBackwardArgs) => void;
 }
 export type KernelName = keyof KernelSignatures;
 

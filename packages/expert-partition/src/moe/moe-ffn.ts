@@ -54,25 +54,10 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   runKernel('scatterAddRows', { src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, out, cols: D });
   const inputs = w ? [...ys, w] : ys;
   return record(new Tensor(out, [T, D]), 'combineExperts', inputs, (g) => {
-    const grads: (Float32Array | null)[] = [];
+    const dys = ys.map((y) => (y.requiresGrad ? new Float32Array(y.size) : null));
     const dw = wd ? new Float32Array(wd.length) : null;
-    let slot = 0;
-    for (const y of ys) {
-      const yd = y.f32();
-      const n = y.shape[0]!;
-      const dy = y.requiresGrad ? new Float32Array(n * D) : null;
-      for (let r = 0; r < n; r++, slot++) {
-        const o = perm[slot]! * D, yo = r * D;
-        const a = scale * (wd ? wd[slot]! : 1);
-        if (dy) for (let d = 0; d < D; d++) dy[yo + d] = a * g[o + d]!;
-        if (dw) {
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += g[o + d]! * yd[yo + d]!;
-          dw[slot] = scale * dot;
-        }
-      }
-      grads.push(dy);
-    }
+    runKernel('scatterAddRowsBackward', { g, src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, dsrc: dys, dcoef: dw, cols: D });
+    const grads: (Float32Array | null)[] = [...dys];
     if (w) grads.push(dw);
     return grads;
   });

@@ -7,11 +7,11 @@ import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
-import { scatterAddRowsCpu } from './scatter-add-rows.js';
+import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows.js';
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu };
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -30,4 +30,5 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
   registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
+  registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'cpu', fn: scatterAddRowsBackwardCpu });
 }

@@ -26,7 +26,7 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
@@ -75,6 +75,7 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'rmsnormBackward', backend: 'wasm', fn: (a: RmsNormBackwardArgs) => rmsBack.run(a), supports: WasmRmsNormBackward.supports });
   const scatter = WasmScatterAddRows.create();
   registerKernel({ kernel: 'scatterAddRows', backend: 'wasm', fn: (a: ScatterAddRowsArgs) => scatter.run(a), supports: WasmScatterAddRows.supports });
+  registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'wasm', fn: (a: ScatterAddRowsBackwardArgs) => scatter.runBackward(a), supports: WasmScatterAddRows.supportsBackward });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -87,6 +88,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('expRows', 'wasm');
   unregisterKernel('rmsnormBackward', 'wasm');
   unregisterKernel('scatterAddRows', 'wasm');
+  unregisterKernel('scatterAddRowsBackward', 'wasm');
   active?.dispose();
   active = undefined;
 }

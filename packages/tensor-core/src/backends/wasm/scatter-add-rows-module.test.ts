@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scatterAddRowsCpu } from '../cpu/scatter-add-rows.js';
-import { lastBackend, runKernel, setBackend, type ScatterAddRowsArgs } from '../../registry.js';
+import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from '../cpu/scatter-add-rows.js';
+import { lastBackend, runKernel, setBackend, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs } from '../../registry.js';
 import { randomF32 } from '../../bench/gemm-reference.js';
 import { disposeWasmBackend, initWasmBackend } from './index.js';
 import { WasmScatterAddRows } from './scatter-add-rows-module.js';
@@ -52,5 +52,36 @@ describe('wasm scatterAddRows kernel', () => {
     expect(lastBackend('scatterAddRows')).toBe('wasm');
     expect(Array.from(run(3))).toEqual([1, 1, 1, 2, 2, 2]);
     expect(lastBackend('scatterAddRows')).toBe('cpu');
+  });
+
+  it('property: the backward (row gradients and factor gradients) equals the oracle to f32 accuracy; blocks without a gradient skipped', () => {
+    const k = WasmScatterAddRows.create();
+    const rel = (x: Float32Array, y: Float32Array) => {
+      let d = 0, sc = 1e-3;
+      for (let i = 0; i < x.length; i++) { d = Math.max(d, Math.abs(x[i]! - y[i]!)); sc = Math.max(sc, Math.abs(y[i]!)); }
+      return d / sc;
+    };
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 12 }),
+      fc.constantFrom(4, 8, 36, 4096),
+      fc.array(fc.record({ n: fc.integer({ min: 0, max: 40 }), grad: fc.boolean() }), { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 0, max: 2 ** 30 }),
+      fc.boolean(), fc.boolean(),
+      fc.double({ min: -4, max: 4, noNaN: true }),
+      (rows, cols, blocks, seed, withCoef, withDcoef, alpha) => {
+        const S = blocks.reduce((a, b) => a + b.n, 0);
+        const src = blocks.map((b, i) => randomF32(b.n * cols, seed + i));
+        const index = Int32Array.from({ length: S }, (_, s) => (s * 5 + seed) % rows);
+        const mk = (): ScatterAddRowsBackwardArgs => ({
+          g: randomF32(rows * cols, seed + 77), src, index, coef: withCoef ? randomF32(S, seed + 99) : null, alpha,
+          dsrc: blocks.map((b) => (b.grad ? new Float32Array(b.n * cols).fill(9) : null)), dcoef: withDcoef ? new Float32Array(S).fill(9) : null, cols,
+        });
+        const a = mk(), b = mk();
+        scatterAddRowsBackwardCpu(a);
+        k.runBackward(b);
+        a.dsrc.forEach((d, i) => { if (d) expect(rel(b.dsrc[i]!, d)).toBeLessThan(1e-5); else expect(b.dsrc[i]).toBeNull(); });
+        if (withDcoef) expect(rel(b.dcoef!, a.dcoef!)).toBeLessThan(1e-5);
+      },
+    ), { numRuns: 80 });
   });
 });

@@ -100,6 +100,7 @@ export class Code {
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
   f32Add(): this { return this.op(0x92); }
+  f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }
   f32ConvertI32U(): this { return this.op(0xb3); }
   f32Max(): this { return this.op(0x97); }
