@@ -109,6 +109,12 @@ export interface ScatterAddRowsBackwardArgs {
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
 /**
+ * SwiGLU backward: with s = sigmoid(gate) and upstream gradient g,
+ * dGate = g·up·s·(1 + gate·(1 − s)), dUp = g·gate·s (either may be null).
+ */
+export interface SwigluBackwardArgs { gate: Float32Array; up: Float32Array; g: Float32Array; dGate: Float32Array | null; dUp: Float32Array | null }
+
+/**
  * One AdamW update of a parameter tensor, in place, in the op order of torch.optim.AdamW's
  * single-tensor path with every op rounded to f32 (what torch's f32 CPU kernels compute):
  *   g' = g·gradScale;  θ ← θ·decay;  m ← lerp(m, g', 1 − β1);  v ← v·β2 + (1 − β2)·g'·g'
@@ -164,6 +170,7 @@ export interface KernelSignatures {
   rmsnorm: (args: RmsNormArgs) => void;
   rmsnormBackward: (args: RmsNormBackwardArgs) => void;
   swiglu: (args: SwigluArgs) => void;
+  swigluBackward: (args: SwigluBackwardArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;

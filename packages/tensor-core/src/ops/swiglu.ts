@@ -12,14 +12,9 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   runKernel('swiglu', { gate: g, up: u, out });
   return record(new Tensor(out, gate.shape), 'swiglu', [gate, up], (go) => {
     const n = go.length;
-    const gg = gate.requiresGrad ? new Float32Array(n) : null;
-    const gu = up.requiresGrad ? new Float32Array(n) : null;
-    for (let i = 0; i < n; i++) {
-      const x = g[i]!;
-      const s = 1 / (1 + Math.exp(-x));
-      if (gu) gu[i] = go[i]! * x * s;
-      if (gg) gg[i] = go[i]! * u[i]! * s * (1 + x * (1 - s));
-    }
-    return [gg, gu];
+    const dGate = gate.requiresGrad ? new Float32Array(n) : null;
+    const dUp = up.requiresGrad ? new Float32Array(n) : null;
+    runKernel('swigluBackward', { gate: g, up: u, g: go, dGate, dUp });
+    return [dGate, dUp];
   });
 }

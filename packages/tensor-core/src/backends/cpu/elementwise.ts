@@ -1,5 +1,5 @@
 /** cpu/elementwise: binary, unary and SwiGLU kernels (same-length arrays; broadcasting lives in the op layer). */
-import type { BinaryArgs, SwigluArgs, UnaryArgs, UnaryOpName } from '../../registry.js';
+import type { BinaryArgs, SwigluArgs, SwigluBackwardArgs, UnaryArgs, UnaryOpName } from '../../registry.js';
 
 export function binaryCpu({ op, a, b, out }: BinaryArgs): void {
   const n = out.length;
@@ -68,5 +68,14 @@ export function swigluCpu({ gate, up, out }: SwigluArgs): void {
   for (let i = 0; i < out.length; i++) {
     const g = gate[i]!;
     out[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+  }
+}
+
+export function swigluBackwardCpu({ gate, up, g: go, dGate, dUp }: SwigluBackwardArgs): void {
+  for (let i = 0; i < go.length; i++) {
+    const x = gate[i]!;
+    const s = 1 / (1 + Math.exp(-x));
+    if (dUp) dUp[i] = go[i]! * x * s;
+    if (dGate) dGate[i] = go[i]! * up[i]! * s * (1 + x * (1 - s));
   }
 }

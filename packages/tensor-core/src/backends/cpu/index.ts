@@ -3,7 +3,7 @@
  * tested against.
  */
 import { registerKernel } from '../../registry.js';
-import { binaryCpu, swigluCpu, unaryCpu } from './elementwise.js';
+import { binaryCpu, swigluBackwardCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
@@ -11,7 +11,7 @@ import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
+export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -27,6 +27,7 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });
   registerKernel({ kernel: 'rmsnormBackward', backend: 'cpu', fn: rmsnormBackwardCpu });
   registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
+  registerKernel({ kernel: 'swigluBackward', backend: 'cpu', fn: swigluBackwardCpu });
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
   registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });

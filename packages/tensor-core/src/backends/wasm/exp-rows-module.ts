@@ -3,11 +3,9 @@
  * spends its time in (LLaMA's vocabulary is 32000 columns per token). Math.exp costs ~20 ns per
  * element here; this polynomial runs four lanes at a time.
  *
- * exp(t), t ≤ 0 (t = x − row max): Cephes' expf. n = round(t·log2 e), r = t − n·ln 2 (ln 2 split
- * in two constants so n·C1 is exact), e^r by its degree-7 minimax polynomial on |r| ≤ ln2/2,
- * times 2ⁿ built in the exponent bits. Relative error below 1e-6 + 6e-8·|t| (a few ulp, plus
- * t = x − max rounded to f32; measured 6e-7 over 16M values against Math.exp); below −87.3365 (where 2ⁿ would be subnormal) the result is 0,
- * where Math.exp gives < 1.2e-38. ~1.6 ns per element with the copies (Math.exp: ~13).
+ * exp(t), t = x − row max ≤ 0, is simd-exp.ts's polynomial: relative error below 1e-6 + 6e-8·|t|
+ * (t rounded to f32); below −87.3365 (where 2ⁿ would be subnormal) the result is 0, where Math.exp
+ * gives < 1.2e-38. ~1.6 ns per element with the copies (Math.exp: ~13).
  * Sums are accumulated in f64 (two f64x2 accumulators), as the oracle does.
  *
  * A row is copied into the module's memory (grown to the widest row seen), padded to a multiple
@@ -16,15 +14,11 @@
  */
 import type { ExpRowsArgs } from '../../registry.js';
 import { Code, emitModule, F32, F64, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { EXP_LOCALS, simdExp } from './simd-exp.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 16384;
-/** Below this t, 2ⁿ would leave the normal range: the result is flushed to 0. */
-export const EXP_MIN = -87.33654;
-const LOG2E = 1.44269504088896341;
-const C1 = 0.693359375;
-const C2 = -2.12194440e-4;
-const POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+export { EXP_MIN } from './simd-exp.js';
 
 /**
  * rowmax(bytes) → f32: maximum of the first bytes/4 floats (bytes a multiple of 64, > 0; the caller
@@ -56,14 +50,11 @@ function rowmaxFunc(): FuncDef {
 /** exprow(bytes, max) → f64: x ← exp(x − max) in place over the first bytes/4 floats; returns Σ. */
 function exprowFunc(): FuncDef {
   const [BYTES, MX] = [0, 1];
-  const [P, T, FX, R, Y, MASK, SA, SB] = [2, 3, 4, 5, 6, 7, 8, 9];
-  // splatted constants, hoisted out of the loop (V8 does not hoist splats itself)
-  const [sMX, sMIN, sLOG2E, sC1, sC2, sONE, s127] = [10, 11, 12, 13, 14, 15, 16];
-  const sPOLY = POLY.map((_, i) => 17 + i);
+  const [P, T, Y, MASK, SA, SB, sMX] = [2, 3, 4, 5, 6, 7, 8];
   const c = new Code();
+  const e = simdExp(c, 9);
+  e.init();
   c.get(MX).f32x4Splat().set(sMX);
-  for (const [v, l] of [[EXP_MIN, sMIN], [LOG2E, sLOG2E], [C1, sC1], [C2, sC2], [1, sONE], ...POLY.map((p, i) => [p, sPOLY[i]!])] as [number, number][]) c.f32Const(v).f32x4Splat().set(l);
-  c.i32(127).i32x4Splat().set(s127);
   c.v128Zero().set(SA);
   c.v128Zero().set(SB);
   c.i32(0).set(P);
@@ -72,19 +63,10 @@ function exprowFunc(): FuncDef {
   c.loop();
   // t = x − max; lanes below EXP_MIN (−∞ padding included) are masked to 0 at the end
   c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
-  c.get(T).get(sMIN).f32x4Lt().set(MASK);
-  c.get(T).get(sMIN).f32x4Pmax().set(T);
-  // n = round(t·log2 e); r = (t − n·C1) − n·C2
-  c.get(T).get(sLOG2E).f32x4Mul().f32x4Nearest().set(FX);
-  c.get(T).get(FX).get(sC1).f32x4Mul().f32x4Sub();
-  c.get(FX).get(sC2).f32x4Mul().f32x4Sub().set(R);
-  // y = poly(r)·r² + r + 1 (Horner)
-  c.get(sPOLY[0]!).set(Y);
-  for (let i = 1; i < POLY.length; i++) c.get(Y).get(R).f32x4Mul().get(sPOLY[i]!).f32x4Add().set(Y);
-  c.get(Y).get(R).get(R).f32x4Mul().f32x4Mul().get(R).f32x4Add().get(sONE).f32x4Add().set(Y);
-  // × 2ⁿ: (n + 127) << 23 as f32 bits
-  c.get(Y).get(FX).i32x4TruncSatF32x4S().get(s127).i32x4Add().i32(23).i32x4Shl().f32x4Mul();
-  c.get(MASK).v128AndNot().set(Y);
+  c.get(T).get(e.min).f32x4Lt().set(MASK);
+  c.get(T).get(e.min).f32x4Pmax().set(T);
+  e.exp(T, Y);
+  c.get(Y).get(MASK).v128AndNot().set(Y);
   c.get(P).get(Y).v128Store(0);
   // f64 sums of lanes 0,1 and 2,3
   c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
@@ -96,7 +78,7 @@ function exprowFunc(): FuncDef {
   c.get(SA).f64x2ExtractLane(0).get(SA).f64x2ExtractLane(1).f64Add();
   c.get(SB).f64x2ExtractLane(0).get(SB).f64x2ExtractLane(1).f64Add();
   c.f64Add();
-  return { params: [I32, F32], results: [F64], locals: [I32, ...new Array<ValType>(15 + POLY.length).fill(V128)], body: c, export: 'exprow' };
+  return { params: [I32, F32], results: [F64], locals: [I32, ...new Array<ValType>(6 + EXP_LOCALS).fill(V128)], body: c, export: 'exprow' };
 }
 
 export class WasmExpRows {

@@ -1,7 +1,8 @@
 /**
  * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
- * and cross-entropy, the RMSNorm backward and the MoE combine: adamw-module.ts,
- * exp-rows-module.ts, rmsnorm-backward-module.ts, scatter-add-rows-module.ts) in WebAssembly
+ * and cross-entropy, the RMSNorm backward, SwiGLU and the MoE combine: adamw-module.ts,
+ * exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts, scatter-add-rows-module.ts)
+ * in WebAssembly
  * SIMD, no native code, runs in browsers.
  *
  * Design: the module is emitted as bytes at init from TypeScript (wasm-emitter.ts, no wabt or
@@ -26,13 +27,14 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
 import { WasmExpRows } from './exp-rows-module.js';
 import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 import { WasmScatterAddRows } from './scatter-add-rows-module.js';
+import { WasmSwiglu } from './swiglu-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -75,6 +77,9 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'rmsnormBackward', backend: 'wasm', fn: (a: RmsNormBackwardArgs) => rmsBack.run(a), supports: WasmRmsNormBackward.supports });
   const scatter = WasmScatterAddRows.create();
   registerKernel({ kernel: 'scatterAddRows', backend: 'wasm', fn: (a: ScatterAddRowsArgs) => scatter.run(a), supports: WasmScatterAddRows.supports });
+  const swig = WasmSwiglu.create();
+  registerKernel({ kernel: 'swiglu', backend: 'wasm', fn: (a: SwigluArgs) => swig.forward(a) });
+  registerKernel({ kernel: 'swigluBackward', backend: 'wasm', fn: (a: SwigluBackwardArgs) => swig.backward(a) });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'wasm', fn: (a: ScatterAddRowsBackwardArgs) => scatter.runBackward(a), supports: WasmScatterAddRows.supportsBackward });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
@@ -89,6 +94,8 @@ export function disposeWasmBackend(): void {
   unregisterKernel('rmsnormBackward', 'wasm');
   unregisterKernel('scatterAddRows', 'wasm');
   unregisterKernel('scatterAddRowsBackward', 'wasm');
+  unregisterKernel('swiglu', 'wasm');
+  unregisterKernel('swigluBackward', 'wasm');
   active?.dispose();
   active = undefined;
 }
@@ -105,3 +112,4 @@ export { WasmExpRows } from './exp-rows-module.js';
 export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 export { WasmScatterAddRows } from './scatter-add-rows-module.js';
 export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';
+export { WasmSwiglu } from './swiglu-module.js';

@@ -131,8 +131,10 @@ export class Code {
   i32x4Shl(): this { return this.simd(0xab); }
   i32x4Add(): this { return this.simd(0xae); }
   f32x4Max(): this { return this.simd(0xe9); }
-  /** Pseudo-maximum b < a ? a : b... as defined by wasm: pmax(a, b) = a < b ? b : a (one maxps on x64). */
+  /** Pseudo-maximum: pmax(a, b) = a < b ? b : a (one maxps on x64). */
   f32x4Pmax(): this { return this.simd(0xeb); }
+  /** Pseudo-minimum: pmin(a, b) = b < a ? b : a (one minps on x64). */
+  f32x4Pmin(): this { return this.simd(0xea); }
   f64x2Add(): this { return this.simd(0xf0); }
   i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   f32x4Sqrt(): this { return this.simd(0xe3); }
