@@ -100,11 +100,11 @@ const METHOD = `## Method
   once per token. "native→wasm→cpu" is \`setBackend(['native', 'wasm'])\`; "cpu" is the plain TypeScript oracle.
 - **Sparsity dividend** (\`benchMoeFfn\` of @llama-moe/expert-partition): one SwiGLU FFN (D 4096, F 11008) and the
   4-of-16 MoE split from it (random partition, noisy top-k gate, tokens grouped per expert into contiguous GEMMs), same
-  512 tokens, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
+  512 tokens, best of 5 runs each, alternating, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
   0.25.
 - **Training** (\`benchTrainStep\` of @llama-moe/trainer): stories15M- and stories110M-shaped 4/16 LLaMA-MoE models
   (random dense weights split with \`random\`, random gates; vocab 32000) take forward + backward + clip + AdamW steps on
-  random tokens after one warm-up step, one 512-token micro-batch per optimizer step (no gradient accumulation, so
+  random tokens after one warm-up step (the median of 5 / 4 timed steps is reported), one 512-token micro-batch per optimizer step (no gradient accumulation, so
   the optimizer is not amortised), native GEMM and the wasm backend's SIMD kernels (AdamW, softmax / cross-entropy
   exponentials, RMSNorm backward, MoE combine). Achieved GFLOP/s uses the trainer's model-FLOPs count; the peer is the
   native 1024³ GEMM of this run. The stories15M shape cannot reach 0.5 of that peak on this machine: its GEMMs (hidden

@@ -39,5 +39,10 @@ describe('modelFlopsPerToken', () => {
     expect(r.tokensPerSec).toBeGreaterThan(0);
     expect(r.gflopsPerSec).toBeCloseTo((r.tokensPerSec * r.flopsPerToken) / 1e9, 6);
     expect(r.msPerStep).toBeCloseTo((2 * 16 * 1000) / r.tokensPerSec, 6);
+    // the median of the timed steps (two: their mean)
+    expect(r.stepMs).toHaveLength(2);
+    expect(r.msPerStep).toBeCloseTo((r.stepMs[0]! + r.stepMs[1]!) / 2, 9);
+    const three = benchTrainStep(tinyModel(1), { batch: 1, seqLen: 8, steps: 3 });
+    expect(three.msPerStep).toBe([...three.stepMs].sort((a, b) => a - b)[1]);
   });
 });
