@@ -100,7 +100,7 @@ const METHOD = `## Method
   once per token. "native→wasm→cpu" is \`setBackend(['native', 'wasm'])\`; "cpu" is the plain TypeScript oracle.
 - **Sparsity dividend** (\`benchMoeFfn\` of @llama-moe/expert-partition): one SwiGLU FFN (D 4096, F 11008) and the
   4-of-16 MoE split from it (random partition, noisy top-k gate, tokens grouped per expert into contiguous GEMMs), same
-  512 tokens, best of 5 runs each, alternating, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
+  512 tokens, best of 5 runs each, alternating, in a fresh child process, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
   0.25.
 - **Training** (\`benchTrainStep\` of @llama-moe/trainer): stories15M- and stories110M-shaped 4/16 LLaMA-MoE models
   (random dense weights split with \`random\`, random gates; vocab 32000) take forward + backward + clip + AdamW steps on
