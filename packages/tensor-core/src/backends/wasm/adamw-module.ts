@@ -37,29 +37,25 @@ function adamwFunc(): FuncDef {
     c.get(src).f32x4Splat().set(dst);
   }
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  // g' = g·gs
-  c.get(P).v128Load(C4).get(sGS).f32x4Mul().set(G);
-  // m = m + (g' − m)·w1
-  c.get(P).v128Load(2 * C4).set(M);
-  c.get(M).get(G).get(M).f32x4Sub().get(sW1).f32x4Mul().f32x4Add().set(M);
-  c.get(P).get(M).v128Store(2 * C4);
-  // v = v·β2 + (w2·g')·g'
-  c.get(P).v128Load(3 * C4).get(sB2).f32x4Mul().get(sW2).get(G).f32x4Mul().get(G).f32x4Mul().f32x4Add().set(V);
-  c.get(P).get(V).v128Store(3 * C4);
-  // θ = θ·decay + (negStep·m) / (√v / bc2Sqrt + ε)
-  c.get(P);
-  c.get(P).v128Load(0).get(sDECAY).f32x4Mul();
-  c.get(sNEG).get(M).f32x4Mul();
-  c.get(V).f32x4Sqrt().get(sBC2).f32x4Div().get(sEPS).f32x4Add();
-  c.f32x4Div().f32x4Add();
-  c.v128Store(0);
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    // g' = g·gs
+    c.get(P).v128Load(C4).get(sGS).f32x4Mul().set(G);
+    // m = m + (g' − m)·w1
+    c.get(P).v128Load(2 * C4).set(M);
+    c.get(M).get(G).get(M).f32x4Sub().get(sW1).f32x4Mul().f32x4Add().set(M);
+    c.get(P).get(M).v128Store(2 * C4);
+    // v = v·β2 + (w2·g')·g'
+    c.get(P).v128Load(3 * C4).get(sB2).f32x4Mul().get(sW2).get(G).f32x4Mul().get(G).f32x4Mul().f32x4Add().set(V);
+    c.get(P).get(V).v128Store(3 * C4);
+    // θ = θ·decay + (negStep·m) / (√v / bc2Sqrt + ε)
+    c.get(P);
+    c.get(P).v128Load(0).get(sDECAY).f32x4Mul();
+    c.get(sNEG).get(M).f32x4Mul();
+    c.get(V).f32x4Sqrt().get(sBC2).f32x4Div().get(sEPS).f32x4Add();
+    c.f32x4Div().f32x4Add();
+    c.v128Store(0);
+    c.addImm(P, 16);
+  });
   return {
     params: [I32, F32, F32, F32, F32, F32, F32, F32, F32],
     results: [],

@@ -32,14 +32,10 @@ function rowmaxFunc(): FuncDef {
   const c = new Code();
   acc.forEach((a, i) => c.i32(0).v128Load(16 * i).set(a));
   c.i32(64).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  acc.forEach((a, i) => c.get(a).get(P).v128Load(16 * i).f32x4Pmax().set(a));
-  c.addImm(P, 64);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    acc.forEach((a, i) => c.get(a).get(P).v128Load(16 * i).f32x4Pmax().set(a));
+    c.addImm(P, 64);
+  });
   c.get(A0).get(A1).f32x4Pmax().get(A2).get(A3).f32x4Pmax().f32x4Pmax().set(A0);
   c.get(A0).f32x4ExtractLane(0).get(A0).f32x4ExtractLane(1).f32Max();
   c.get(A0).f32x4ExtractLane(2).get(A0).f32x4ExtractLane(3).f32Max();
@@ -58,23 +54,19 @@ function exprowFunc(): FuncDef {
   c.v128Zero().set(SA);
   c.v128Zero().set(SB);
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  // t = x − max; lanes below EXP_MIN (−∞ padding included) are masked to 0 at the end
-  c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
-  c.get(T).get(e.min).f32x4Lt().set(MASK);
-  c.get(T).get(e.min).f32x4Pmax().set(T);
-  e.exp(T, Y);
-  c.get(Y).get(MASK).v128AndNot().set(Y);
-  c.get(P).get(Y).v128Store(0);
-  // f64 sums of lanes 0,1 and 2,3
-  c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
-  c.get(SB).get(Y).get(Y).shuffleF32(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(SB);
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    // t = x − max; lanes below EXP_MIN (−∞ padding included) are masked to 0 at the end
+    c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
+    c.get(T).get(e.min).f32x4Lt().set(MASK);
+    c.get(T).get(e.min).f32x4Pmax().set(T);
+    e.exp(T, Y);
+    c.get(Y).get(MASK).v128AndNot().set(Y);
+    c.get(P).get(Y).v128Store(0);
+    // f64 sums of lanes 0,1 and 2,3
+    c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
+    c.get(SB).get(Y).get(Y).shuffleF32(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(SB);
+    c.addImm(P, 16);
+  });
   c.get(SA).f64x2ExtractLane(0).get(SA).f64x2ExtractLane(1).f64Add();
   c.get(SB).f64x2ExtractLane(0).get(SB).f64x2ExtractLane(1).f64Add();
   c.f64Add();

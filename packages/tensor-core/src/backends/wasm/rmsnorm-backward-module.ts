@@ -27,17 +27,13 @@ function rdotFunc(): FuncDef {
   c.get(IV).f32x4Splat().set(SIV);
   c.v128Zero().set(ACC);
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  c.get(ACC);
-  c.get(G).get(P).i32Add().v128Load(0).get(W).get(P).i32Add().v128Load(0).f32x4Mul();
-  c.get(X).get(P).i32Add().v128Load(0).f32x4Mul().get(SIV).f32x4Mul();
-  c.f32x4Add().set(ACC);
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    c.get(ACC);
+    c.get(G).get(P).i32Add().v128Load(0).get(W).get(P).i32Add().v128Load(0).f32x4Mul();
+    c.get(X).get(P).i32Add().v128Load(0).f32x4Mul().get(SIV).f32x4Mul();
+    c.f32x4Add().set(ACC);
+    c.addImm(P, 16);
+  });
   c.get(ACC).f32x4ExtractLane(0).get(ACC).f32x4ExtractLane(1).f32Add();
   c.get(ACC).f32x4ExtractLane(2).get(ACC).f32x4ExtractLane(3).f32Add();
   c.f32Add();
@@ -54,25 +50,21 @@ function rgradFunc(): FuncDef {
   c.get(IV).f32x4Splat().set(SIV);
   c.get(MD).f32x4Splat().set(SMD);
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  c.get(X).get(P).i32Add().v128Load(0).get(SIV).f32x4Mul().set(N);
-  c.get(G).get(P).i32Add().v128Load(0).set(GV);
-  c.get(HGW).if_();
-  c.get(GW).get(P).i32Add();
-  c.get(GW).get(P).i32Add().v128Load(0).get(GV).get(N).f32x4Mul().f32x4Add();
-  c.v128Store(0);
-  c.end();
-  c.get(HGX).if_();
-  c.get(GX).get(P).i32Add();
-  c.get(SIV).get(GV).get(W).get(P).i32Add().v128Load(0).f32x4Mul().get(N).get(SMD).f32x4Mul().f32x4Sub().f32x4Mul();
-  c.v128Store(0);
-  c.end();
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    c.get(X).get(P).i32Add().v128Load(0).get(SIV).f32x4Mul().set(N);
+    c.get(G).get(P).i32Add().v128Load(0).set(GV);
+    c.get(HGW).if_();
+    c.get(GW).get(P).i32Add();
+    c.get(GW).get(P).i32Add().v128Load(0).get(GV).get(N).f32x4Mul().f32x4Add();
+    c.v128Store(0);
+    c.end();
+    c.get(HGX).if_();
+    c.get(GX).get(P).i32Add();
+    c.get(SIV).get(GV).get(W).get(P).i32Add().v128Load(0).f32x4Mul().get(N).get(SMD).f32x4Mul().f32x4Sub().f32x4Mul();
+    c.v128Store(0);
+    c.end();
+    c.addImm(P, 16);
+  });
   return { params: [I32, I32, I32, I32, I32, I32, F32, F32, I32, I32], results: [], locals: [I32, ...new Array<ValType>(4).fill(V128)], body: c, export: 'rgrad' };
 }
 
@@ -85,18 +77,14 @@ function rowsFunc(): FuncDef {
   const [R, IV] = [11, 12];
   const c = new Code();
   c.i32(0).set(R);
-  c.block();
-  c.get(R).get(NROWS).i32GeU().brIf(0);
-  c.loop();
-  c.get(INV).f32Load(0).set(IV);
-  c.get(X).get(G).get(W).get(GW).get(GX).get(RB).get(IV);
-  c.get(X).get(G).get(W).get(RB).get(IV).call(0).get(COLS).f32ConvertI32U().f32Div();
-  c.get(HGW).get(HGX).call(1);
-  c.addLocal(X, RB).addLocal(G, RB).addLocal(GX, RB).addImm(INV, 4);
-  c.addImm(R, 1);
-  c.get(R).get(NROWS).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(R, NROWS, () => {
+    c.get(INV).f32Load(0).set(IV);
+    c.get(X).get(G).get(W).get(GW).get(GX).get(RB).get(IV);
+    c.get(X).get(G).get(W).get(RB).get(IV).call(0).get(COLS).f32ConvertI32U().f32Div();
+    c.get(HGW).get(HGX).call(1);
+    c.addLocal(X, RB).addLocal(G, RB).addLocal(GX, RB).addImm(INV, 4);
+    c.addImm(R, 1);
+  });
   return { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals: [I32, F32], body: c, export: 'rows' };
 }
 

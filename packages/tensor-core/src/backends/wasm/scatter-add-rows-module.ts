@@ -24,27 +24,19 @@ function scatterFunc(): FuncDef {
   const [R, O, P, A] = [6, 7, 8, 9];
   const c = new Code();
   c.i32(0).set(R);
-  c.block();
-  c.get(R).get(NROWS).i32GeU().brIf(0);
-  c.loop();
-  c.get(IDX).i32Load(0).get(RB).i32Mul().get(OUT).i32Add().set(O);
-  c.get(FAC).v128Load32Splat(0).set(A);
-  c.i32(0).set(P);
-  c.block();
-  c.get(P).get(RB).i32GeU().brIf(0);
-  c.loop();
-  c.get(O).get(P).i32Add();
-  c.get(O).get(P).i32Add().v128Load(0, 2);
-  c.get(SRC).get(P).i32Add().v128Load(0, 2).get(A).f32x4Mul();
-  c.f32x4Add().v128Store(0, 2);
-  c.addImm(P, 16);
-  c.get(P).get(RB).i32LtU().brIf(0);
-  c.end();
-  c.end();
-  c.addLocal(SRC, RB).addImm(IDX, 4).addImm(FAC, 4).addImm(R, 1);
-  c.get(R).get(NROWS).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(R, NROWS, () => {
+    c.get(IDX).i32Load(0).get(RB).i32Mul().get(OUT).i32Add().set(O);
+    c.get(FAC).v128Load32Splat(0).set(A);
+    c.i32(0).set(P);
+    c.whileBelow(P, RB, () => {
+      c.get(O).get(P).i32Add();
+      c.get(O).get(P).i32Add().v128Load(0, 2);
+      c.get(SRC).get(P).i32Add().v128Load(0, 2).get(A).f32x4Mul();
+      c.f32x4Add().v128Store(0, 2);
+      c.addImm(P, 16);
+    });
+    c.addLocal(SRC, RB).addImm(IDX, 4).addImm(FAC, 4).addImm(R, 1);
+  });
   return { params: [I32, I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, V128], body: c, export: 'scatter' };
 }
 
@@ -57,37 +49,29 @@ function backFunc(): FuncDef {
   const [R, O, P, A, ACC, GV] = [11, 12, 13, 14, 15, 16];
   const c = new Code();
   c.i32(0).set(R);
-  c.block();
-  c.get(R).get(NROWS).i32GeU().brIf(0);
-  c.loop();
-  c.get(IDX).i32Load(0).get(RB).i32Mul().get(G).i32Add().set(O);
-  c.get(FAC).v128Load32Splat(0).set(A);
-  c.v128Zero().set(ACC);
-  c.i32(0).set(P);
-  c.block();
-  c.get(P).get(RB).i32GeU().brIf(0);
-  c.loop();
-  c.get(O).get(P).i32Add().v128Load(0, 2).set(GV);
-  c.get(HD).if_();
-  c.get(DSRC).get(P).i32Add().get(GV).get(A).f32x4Mul().v128Store(0, 2);
-  c.end();
-  c.get(HC).if_();
-  c.get(ACC).get(GV).get(SRC).get(P).i32Add().v128Load(0, 2).f32x4Mul().f32x4Add().set(ACC);
-  c.end();
-  c.addImm(P, 16);
-  c.get(P).get(RB).i32LtU().brIf(0);
-  c.end();
-  c.end();
-  c.get(HC).if_();
-  c.get(DC);
-  c.get(ACC).f32x4ExtractLane(0).get(ACC).f32x4ExtractLane(1).f32Add();
-  c.get(ACC).f32x4ExtractLane(2).get(ACC).f32x4ExtractLane(3).f32Add();
-  c.f32Add().get(ALPHA).f32Mul().f32Store(0);
-  c.end();
-  c.addLocal(SRC, RB).addLocal(DSRC, RB).addImm(IDX, 4).addImm(FAC, 4).addImm(DC, 4).addImm(R, 1);
-  c.get(R).get(NROWS).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(R, NROWS, () => {
+    c.get(IDX).i32Load(0).get(RB).i32Mul().get(G).i32Add().set(O);
+    c.get(FAC).v128Load32Splat(0).set(A);
+    c.v128Zero().set(ACC);
+    c.i32(0).set(P);
+    c.whileBelow(P, RB, () => {
+      c.get(O).get(P).i32Add().v128Load(0, 2).set(GV);
+      c.get(HD).if_();
+      c.get(DSRC).get(P).i32Add().get(GV).get(A).f32x4Mul().v128Store(0, 2);
+      c.end();
+      c.get(HC).if_();
+      c.get(ACC).get(GV).get(SRC).get(P).i32Add().v128Load(0, 2).f32x4Mul().f32x4Add().set(ACC);
+      c.end();
+      c.addImm(P, 16);
+    });
+    c.get(HC).if_();
+    c.get(DC);
+    c.get(ACC).f32x4ExtractLane(0).get(ACC).f32x4ExtractLane(1).f32Add();
+    c.get(ACC).f32x4ExtractLane(2).get(ACC).f32x4ExtractLane(3).f32Add();
+    c.f32Add().get(ALPHA).f32Mul().f32Store(0);
+    c.end();
+    c.addLocal(SRC, RB).addLocal(DSRC, RB).addImm(IDX, 4).addImm(FAC, 4).addImm(DC, 4).addImm(R, 1);
+  });
   return { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32], results: [], locals: [I32, I32, I32, V128, V128, V128], body: c, export: 'back' };
 }
 

@@ -31,16 +31,12 @@ function fwdFunc(): FuncDef {
   e.init();
   c.f32Const(1).f32x4Splat().set(sONE);
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  c.get(P).v128Load(0).set(X);
-  emitSigmoid(c, e, X, E, S, sONE);
-  c.get(P).get(X).get(S).f32x4Mul().get(P).v128Load(C4).f32x4Mul().v128Store(2 * C4);
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    c.get(P).v128Load(0).set(X);
+    emitSigmoid(c, e, X, E, S, sONE);
+    c.get(P).get(X).get(S).f32x4Mul().get(P).v128Load(C4).f32x4Mul().v128Store(2 * C4);
+    c.addImm(P, 16);
+  });
   return { params: [I32], results: [], locals: [I32, ...new Array<ValType>(4 + EXP_LOCALS).fill(V128)], body: c, export: 'fwd' };
 }
 
@@ -53,25 +49,21 @@ function bwdFunc(): FuncDef {
   e.init();
   c.f32Const(1).f32x4Splat().set(sONE);
   c.i32(0).set(P);
-  c.block();
-  c.get(P).get(BYTES).i32GeU().brIf(0);
-  c.loop();
-  c.get(P).v128Load(0).set(X);
-  c.get(P).v128Load(2 * C4).set(GO);
-  emitSigmoid(c, e, X, E, S, sONE);
-  c.get(HU).if_();
-  c.get(P).get(GO).get(X).f32x4Mul().get(S).f32x4Mul().v128Store(4 * C4);
-  c.end();
-  c.get(HG).if_();
-  c.get(P);
-  c.get(GO).get(P).v128Load(C4).f32x4Mul().get(S).f32x4Mul();
-  c.get(sONE).get(X).get(sONE).get(S).f32x4Sub().f32x4Mul().f32x4Add();
-  c.f32x4Mul().v128Store(3 * C4);
-  c.end();
-  c.addImm(P, 16);
-  c.get(P).get(BYTES).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(P, BYTES, () => {
+    c.get(P).v128Load(0).set(X);
+    c.get(P).v128Load(2 * C4).set(GO);
+    emitSigmoid(c, e, X, E, S, sONE);
+    c.get(HU).if_();
+    c.get(P).get(GO).get(X).f32x4Mul().get(S).f32x4Mul().v128Store(4 * C4);
+    c.end();
+    c.get(HG).if_();
+    c.get(P);
+    c.get(GO).get(P).v128Load(C4).f32x4Mul().get(S).f32x4Mul();
+    c.get(sONE).get(X).get(sONE).get(S).f32x4Sub().f32x4Mul().f32x4Add();
+    c.f32x4Mul().v128Store(3 * C4);
+    c.end();
+    c.addImm(P, 16);
+  });
   return { params: [I32, I32, I32], results: [], locals: [I32, ...new Array<ValType>(5 + EXP_LOCALS).fill(V128)], body: c, export: 'bwd' };
 }
 

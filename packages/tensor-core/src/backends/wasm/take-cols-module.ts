@@ -31,39 +31,27 @@ function takeFunc(bytes: 2 | 4): FuncDef {
   const c = new Code();
   c.get(SRC).set(ROW);
   c.i32(0).set(R);
-  c.block();
-  c.get(R).get(NROWS).i32GeU().brIf(0);
-  c.loop();
-  // parts
-  c.get(TABLE).set(T);
-  c.i32(0).set(J);
-  c.block();
-  c.get(J).get(NPARTS).i32GeU().brIf(0);
-  c.loop();
-  c.get(T).i32Load(0).set(IDX);
-  c.get(T).i32Load(4).set(N);
-  // out = outOff + r·n·e
-  c.get(T).i32Load(8).get(R).get(N).i32Mul().i32(sh).i32Shl().i32Add().set(OUT);
-  c.i32(0).set(I);
-  c.block();
-  c.get(I).get(N).i32GeU().brIf(0);
-  c.loop();
-  c.get(OUT);
-  c.get(IDX).i32Load(0).i32(sh).i32Shl().get(ROW).i32Add();
-  if (bytes === 2) c.i32Load16U(0).i32Store16(0);
-  else c.i32Load(0).i32Store(0);
-  c.addImm(OUT, bytes).addImm(IDX, 4).addImm(I, 1);
-  c.get(I).get(N).i32LtU().brIf(0);
-  c.end();
-  c.end();
-  c.addImm(T, 12).addImm(J, 1);
-  c.get(J).get(NPARTS).i32LtU().brIf(0);
-  c.end();
-  c.end();
-  c.addLocal(ROW, RB).addImm(R, 1);
-  c.get(R).get(NROWS).i32LtU().brIf(0);
-  c.end();
-  c.end();
+  c.whileBelow(R, NROWS, () => {
+    // parts
+    c.get(TABLE).set(T);
+    c.i32(0).set(J);
+    c.whileBelow(J, NPARTS, () => {
+      c.get(T).i32Load(0).set(IDX);
+      c.get(T).i32Load(4).set(N);
+      // out = outOff + r·n·e
+      c.get(T).i32Load(8).get(R).get(N).i32Mul().i32(sh).i32Shl().i32Add().set(OUT);
+      c.i32(0).set(I);
+      c.whileBelow(I, N, () => {
+        c.get(OUT);
+        c.get(IDX).i32Load(0).i32(sh).i32Shl().get(ROW).i32Add();
+        if (bytes === 2) c.i32Load16U(0).i32Store16(0);
+        else c.i32Load(0).i32Store(0);
+        c.addImm(OUT, bytes).addImm(IDX, 4).addImm(I, 1);
+      });
+      c.addImm(T, 12).addImm(J, 1);
+    });
+    c.addLocal(ROW, RB).addImm(R, 1);
+  });
   return { params: [I32, I32, I32, I32, I32], results: [], locals: new Array(8).fill(I32), body: c, export: bytes === 2 ? 'take16' : 'take32' };
 }
 

@@ -153,6 +153,20 @@ export class Code {
   addImm(local: number, imm: number): this {
     return this.get(local).i32(imm).i32Add().set(local);
   }
+  /**
+   * `while (counter < limit) body()`, both i32 locals compared unsigned: the test runs before the
+   * first pass (a zero-trip loop is skipped) and after each; `body` must advance the counter.
+   */
+  whileBelow(counter: number, limit: number, body: () => void): this {
+    this.block();
+    this.get(counter).get(limit).i32GeU().brIf(0);
+    this.loop();
+    body();
+    this.get(counter).get(limit).i32LtU().brIf(0);
+    this.end();
+    this.end();
+    return this;
+  }
   /** `local += other`. */
   addLocal(local: number, other: number): this {
     return this.get(local).get(other).i32Add().set(local);
