@@ -2,8 +2,8 @@
  * Scaled dot-product attention with grouped-query heads and a causal mask, as in transformers'
  * eager LlamaAttention: softmax(Q·Kᵀ/√d + mask)·V per head, query head h reading kv head
  * h / (Hq/Hkv). Inputs keep the projection layout [B, T, heads·headDim] so no transpose is
- * materialised; each head is gathered into a contiguous panel and multiplied through the kernel
- * registry (so a fast GEMM backend speeds attention up too).
+ * materialised in the model; attention permutes Q, K, V once into head-major panels and runs every
+ * head's products as one batched kernel call (so a fast GEMM backend speeds attention up too).
  */
 import { needsGrad, record } from '../autograd.js';
 import { ShapeError, TensorError, fmtShape } from '../errors.js';
@@ -31,25 +31,46 @@ function dims(x: Tensor, heads: number, hd: number, what: string): [number, numb
 }
 
 /**
- * Copy head h of rows [b, 0..T) from layout [B, T, H·d] into a contiguous [T, d] panel (or back).
- * Row by row with TypedArray#set: an element loop costs ~2 ns per float on this kind of VM.
+ * [B, T, H·d] (the projections' layout) → [B·H, T, d] (head-major: each head a contiguous panel),
+ * row by row with TypedArray#set (an element loop costs ~2 ns per float on this kind of VM).
  */
-function gatherHead(src: Float32Array, dst: Float32Array, b: number, T: number, H: number, h: number, d: number): void {
-  for (let t = 0; t < T; t++) {
-    const so = ((b * T + t) * H + h) * d;
-    dst.set(src.subarray(so, so + d), t * d);
+function toHeads(src: Float32Array, B: number, T: number, H: number, d: number): Float32Array {
+  const dst = new Float32Array(B * H * T * d);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const so = ((b * T + t) * H + h) * d;
+        dst.set(src.subarray(so, so + d), ((b * H + h) * T + t) * d);
+      }
+    }
   }
-}
-function scatterHead(src: Float32Array, dst: Float32Array, b: number, T: number, H: number, h: number, d: number, accumulate: boolean): void {
-  for (let t = 0; t < T; t++) {
-    const so = ((b * T + t) * H + h) * d;
-    if (accumulate) for (let i = 0; i < d; i++) dst[so + i]! += src[t * d + i]!;
-    else dst.set(src.subarray(t * d, t * d + d), so);
-  }
+  return dst;
 }
 
-const mm = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate = false) =>
-  runKernel('matmul', { a, b, out, batch: 1, m, n, k, transA, transB, aStride: 0, bStride: 0, accumulate });
+/** [B·H, T, d] → [B, T, H·d], the inverse of toHeads. */
+function fromHeads(src: Float32Array, B: number, T: number, H: number, d: number): Float32Array {
+  const dst = new Float32Array(B * T * H * d);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const so = ((b * H + h) * T + t) * d;
+        dst.set(src.subarray(so, so + d), ((b * T + t) * H + h) * d);
+      }
+    }
+  }
+  return dst;
+}
+
+/**
+ * out[i] = op(a[i]) · op(b[i]) for `batch` panels laid out back to back: one kernel call (the
+ * native backend runs a batch as one batched MLAS call; per-head calls of these 128×64 products
+ * spent as long in dispatch and thread hand-off as in arithmetic).
+ */
+const mmb = (a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean) =>
+  runKernel('matmul', { a, b, out, batch, m, n, k, transA, transB, aStride: m * k, bStride: k * n, accumulate: false });
+
+/** Floats of attention scores held at once when the probabilities are not kept for a backward. */
+const SCORE_BUDGET = 1 << 24;
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
   assertFloat('attention', q, k, v);
@@ -63,84 +84,75 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const offset = opts.offset ?? Tk - Tq;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const group = Hq / Hkv;
-  const qd = q.f32(), kd = k.f32(), vd = v.f32();
-  const out = new Float32Array(q.size);
+  // Batched over the B·Hkv kv heads: the `group` query heads that share a kv head are consecutive
+  // panels of the head-major Q, i.e. one [group·Tq, d] block, so GQA needs no copy of K or V.
+  const BK = B * Hkv;
+  /** query rows per kv head */
+  const M = group * Tq;
+  /** causal limit of score row r (query r % Tq): the last key it sees (−1: none) */
+  const lastKey = (r: number) => (causal ? Math.min(Tk - 1, offset + (r % Tq)) : Tk - 1);
   const keep = needsGrad(q, k, v);
-  /** [B·Hq][Tq, Tk] attention probabilities, kept only for backward */
-  const probs: Float32Array[] = [];
-  const Qh = new Float32Array(Tq * d), Kh = new Float32Array(Tk * d), Vh = new Float32Array(Tk * d), Oh = new Float32Array(Tq * d);
-  /** [Tq] per-row max and Σ exp of the scores (expRows) */
-  const rowMax = new Float32Array(Tq), rowSum = new Float64Array(Tq);
-  for (let b = 0; b < B; b++) {
-    for (let kh = 0; kh < Hkv; kh++) {
-      gatherHead(kd, Kh, b, Tk, Hkv, kh, d);
-      gatherHead(vd, Vh, b, Tk, Hkv, kh, d);
-      for (let g = 0; g < group; g++) {
-        const h = kh * group + g;
-        gatherHead(qd, Qh, b, Tq, Hq, h, d);
-        /** [Tq, Tk] */
-        const P = new Float32Array(Tq * Tk);
-        mm(Qh, Kh, P, Tq, Tk, d, false, true);
-        // scale, mask (−∞ beyond the causal limit), then the row exponentials in one kernel call
-        for (let i = 0; i < Tq; i++) {
-          const o = i * Tk;
-          const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
-          for (let j = 0; j <= last; j++) P[o + j]! *= scale;
-          P.fill(-Infinity, o + Math.max(last + 1, 0), o + Tk);
-        }
-        runKernel('expRows', { x: P, out: P, rows: Tq, cols: Tk, max: rowMax, sum: rowSum });
-        for (let i = 0; i < Tq; i++) {
-          const o = i * Tk;
-          const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
-          if (last < 0) {
-            P.fill(0, o, o + Tk); // a query that sees no key attends to nothing
-            continue;
-          }
-          const inv = 1 / rowSum[i]!;
-          for (let j = 0; j <= last; j++) P[o + j]! *= inv;
-        }
-        mm(P, Vh, Oh, Tq, d, Tk, false, false);
-        scatterHead(Oh, out, b, Tq, Hq, h, d, false);
-        if (keep) probs.push(P);
-      }
+  /** [B·Hkv, group·Tq, d] (= [B·Hq, Tq, d]) */
+  const Qh = toHeads(q.f32(), B, Tq, Hq, d);
+  /** [B·Hkv, Tk, d] */
+  const Kh = toHeads(k.f32(), B, Tk, Hkv, d);
+  const Vh = toHeads(v.f32(), B, Tk, Hkv, d);
+  /** [B·Hkv, group·Tq, d] */
+  const Oh = new Float32Array(BK * M * d);
+  // kv heads in chunks: all of them when the probabilities are kept for the backward (one [Tq, Tk]
+  // panel per query head, as per-head code keeps), else as many as SCORE_BUDGET floats allow.
+  const chunk = keep ? BK : Math.max(1, Math.min(BK, Math.floor(SCORE_BUDGET / Math.max(1, M * Tk))));
+  /** [B·Hkv, group·Tq, Tk] attention probabilities (a chunk's worth when not kept) */
+  const P = new Float32Array(chunk * M * Tk);
+  const rowMax = new Float32Array(chunk * M), rowSum = new Float64Array(chunk * M);
+  for (let h0 = 0; h0 < BK; h0 += chunk) {
+    const nh = Math.min(chunk, BK - h0);
+    const rows = nh * M;
+    const Pc = P.subarray(0, rows * Tk);
+    mmb(Qh.subarray(h0 * M * d, (h0 + nh) * M * d), Kh.subarray(h0 * Tk * d, (h0 + nh) * Tk * d), Pc, nh, M, Tk, d, false, true);
+    // scale, mask (−∞ beyond the causal limit), then the row exponentials in one kernel call
+    for (let r = 0; r < rows; r++) {
+      const o = r * Tk;
+      const last = lastKey(r);
+      for (let j = 0; j <= last; j++) Pc[o + j]! *= scale;
+      Pc.fill(-Infinity, o + Math.max(last + 1, 0), o + Tk);
     }
+    runKernel('expRows', { x: Pc, out: Pc, rows, cols: Tk, max: rowMax, sum: rowSum });
+    for (let r = 0; r < rows; r++) {
+      const o = r * Tk;
+      const last = lastKey(r);
+      if (last < 0) {
+        Pc.fill(0, o, o + Tk); // a query that sees no key attends to nothing
+        continue;
+      }
+      const inv = 1 / rowSum[r]!;
+      for (let j = 0; j <= last; j++) Pc[o + j]! *= inv;
+    }
+    mmb(Pc, Vh.subarray(h0 * Tk * d, (h0 + nh) * Tk * d), Oh.subarray(h0 * M * d, (h0 + nh) * M * d), nh, M, d, Tk, false, false);
   }
-  const t = new Tensor(out, q.shape);
+  const t = new Tensor(fromHeads(Oh, B, Tq, Hq, d), q.shape);
   return record(t, 'attention', [q, k, v], (gOut) => {
-    const gq = new Float32Array(q.size), gk = new Float32Array(k.size), gv = new Float32Array(v.size);
-    const dO = new Float32Array(Tq * d), dQ = new Float32Array(Tq * d), dK = new Float32Array(Tk * d), dV = new Float32Array(Tk * d);
-    const dS = new Float32Array(Tq * Tk);
-    let idx = 0;
-    for (let b = 0; b < B; b++) {
-      for (let kh = 0; kh < Hkv; kh++) {
-        gatherHead(kd, Kh, b, Tk, Hkv, kh, d);
-        gatherHead(vd, Vh, b, Tk, Hkv, kh, d);
-        dK.fill(0);
-        dV.fill(0);
-        for (let g = 0; g < group; g++) {
-          const h = kh * group + g;
-          const P = probs[idx++]!;
-          gatherHead(qd, Qh, b, Tq, Hq, h, d);
-          gatherHead(gOut, dO, b, Tq, Hq, h, d);
-          mm(P, dO, dV, Tk, d, Tq, true, false, true); // dV += Pᵀ·dO
-          mm(dO, Vh, dS, Tq, Tk, d, false, true); // dP = dO·Vᵀ
-          // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale; P is 0 beyond the causal limit, so dS is too
-          for (let i = 0; i < Tq; i++) {
-            const o = i * Tk;
-            const last = causal ? Math.min(Tk - 1, offset + i) : Tk - 1;
-            let dot = 0;
-            for (let j = 0; j <= last; j++) dot += dS[o + j]! * P[o + j]!;
-            for (let j = 0; j <= last; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
-            dS.fill(0, o + Math.max(last + 1, 0), o + Tk);
-          }
-          mm(dS, Kh, dQ, Tq, d, Tk, false, false); // dQ = dS·K
-          mm(dS, Qh, dK, Tk, d, Tq, true, false, true); // dK += dSᵀ·Q
-          scatterHead(dQ, gq, b, Tq, Hq, h, d, false);
-        }
-        scatterHead(dK, gk, b, Tk, Hkv, kh, d, false);
-        scatterHead(dV, gv, b, Tk, Hkv, kh, d, false);
-      }
+    /** [B·Hkv, group·Tq, d] */
+    const dO = toHeads(gOut, B, Tq, Hq, d);
+    /** [B·Hkv, Tk, d]: summed over each group's query heads by the product itself */
+    const dV = new Float32Array(BK * Tk * d);
+    mmb(P, dO, dV, BK, Tk, d, M, true, false); // dV = Pᵀ·dO
+    /** [B·Hkv, group·Tq, Tk] */
+    const dS = new Float32Array(BK * M * Tk);
+    mmb(dO, Vh, dS, BK, M, Tk, d, false, true); // dP = dO·Vᵀ
+    // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale; P is 0 beyond the causal limit, so dS is too
+    for (let r = 0; r < BK * M; r++) {
+      const o = r * Tk;
+      const last = lastKey(r);
+      let dot = 0;
+      for (let j = 0; j <= last; j++) dot += dS[o + j]! * P[o + j]!;
+      for (let j = 0; j <= last; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
+      dS.fill(0, o + Math.max(last + 1, 0), o + Tk);
     }
-    return [gq, gk, gv];
+    const dQ = new Float32Array(BK * M * d);
+    mmb(dS, Kh, dQ, BK, M, d, Tk, false, false); // dQ = dS·K
+    const dK = new Float32Array(BK * Tk * d);
+    mmb(dS, Qh, dK, BK, Tk, d, M, true, false); // dK = dSᵀ·Q
+    return [fromHeads(dQ, B, Tq, Hq, d), fromHeads(dK, B, Tk, Hkv, d), fromHeads(dV, B, Tk, Hkv, d)];
   });
 }

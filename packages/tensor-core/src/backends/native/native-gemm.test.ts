@@ -2,9 +2,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
 import { registerCpuBackend } from '../cpu/index.js';
-import { lastBackend, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
+import { kernelCounts, lastBackend, resetKernelCounts, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
 import { disposeNativeBackend, initNativeBackend, nativeMatmul, OrtGemm } from './index.js';
-import { gemmModel } from './onnx-model.js';
+import { batchedMatmulModel, gemmModel } from './onnx-model.js';
+import { attention } from '../../ops/attention.js';
+import { Tensor } from '../../tensor.js';
 
 /** Random problem: sizes include 1 and odd values, both transposes, broadcast strides, accumulate. */
 const problem = (maxDim: number): fc.Arbitrary<Problem> =>
@@ -68,6 +70,39 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
 
   it('matches the float64 reference on random shapes, transposes, broadcasts and accumulate', () => {
     fc.assert(fc.property(problem(70), (p) => check((a) => ort.gemm(a), p)), { numRuns: 100 });
+  });
+
+  it('batched products (no broadcast, no accumulate) run as one FusedMatMul call and match the reference, every transpose', () => {
+    const text = new TextDecoder('latin1').decode(batchedMatmulModel({ transA: false, transB: true }));
+    for (const s of ['FusedMatMul', 'com.microsoft', 'transB']) expect(text).toContain(s);
+    fc.assert(fc.property(problem(40), fc.integer({ min: 2, max: 6 }), (p, batch) => check((a) => ort.gemm(a), { ...p, batch, broadcastA: false, broadcastB: false, accumulate: false })), { numRuns: 60 });
+  });
+
+  it('attention (MHA, GQA, causal with offset) on the native chain matches the cpu oracle, values and gradients', () => {
+    // minFlops 0: these small products must not fall back to cpu (the comparison would be cpu vs cpu)
+    expect(initNativeBackend({ threads: 2, minFlops: 0 }).ok).toBe(true);
+    for (const [B, Tq, Tk, Hq, Hkv, d] of [[2, 5, 5, 4, 4, 8], [1, 3, 7, 6, 2, 4], [3, 9, 9, 4, 1, 16]] as const) {
+      const q0 = randomF32(B * Tq * Hq * d, 1), k0 = randomF32(B * Tk * Hkv * d, 2), v0 = randomF32(B * Tk * Hkv * d, 3), g = randomF32(B * Tq * Hq * d, 4);
+      const run = (chain: string[]) => {
+        setBackend(chain);
+        const q = new Tensor(q0.slice(), [B, Tq, Hq * d], { requiresGrad: true });
+        const k = new Tensor(k0.slice(), [B, Tk, Hkv * d], { requiresGrad: true });
+        const v = new Tensor(v0.slice(), [B, Tk, Hkv * d], { requiresGrad: true });
+        const y = attention(q, k, v, { heads: Hq, kvHeads: Hkv, headDim: d });
+        return [y.data as Float32Array, ...y.node!.backward(g, () => new Float32Array(0)).map((x) => x!)];
+      };
+      const ref = run(['cpu']);
+      resetKernelCounts();
+      const got = run(['native']);
+      expect(kernelCounts()['matmul/cpu'] ?? 0).toBe(0);
+      expect(kernelCounts()['matmul/native']).toBe(6); // 2 forward + 4 backward batched calls
+      ref.forEach((r, i) => {
+        let diff = 0, scale = 1e-6;
+        for (let j = 0; j < r.length; j++) { diff = Math.max(diff, Math.abs(got[i]![j]! - r[j]!)); scale = Math.max(scale, Math.abs(r[j]!)); }
+        expect(diff / scale, `output ${i} of ${JSON.stringify({ B, Tq, Tk, Hq, Hkv, d })}`).toBeLessThan(1e-5);
+      });
+    }
+    setBackend(['cpu']);
   });
 
   it('handles k = 0 (zero or unchanged output)', () => {

@@ -101,3 +101,37 @@ export function gemmModel(spec: GemmModelSpec): Uint8Array {
   w.message(8, (opset) => opset.string(1, '').int(2, 13));
   return new Uint8Array(w.bytes);
 }
+
+export interface BatchedMatmulSpec {
+  transA: boolean;
+  transB: boolean;
+}
+
+/**
+ * ModelProto bytes for `Y[b, M, N] = op(A[b]) · op(B[b])` over a batch, one session run for all
+ * of it: onnxruntime's contrib `FusedMatMul` (domain com.microsoft, CPU EP), which takes the
+ * transposes as attributes (plain MatMul would need Transpose nodes) and hands the batch to MLAS
+ * in one call. Symbolic dims; inputs `A` [b, M, K] (or [b, K, M]), `B` [b, K, N] (or [b, N, K]).
+ */
+export function batchedMatmulModel(spec: BatchedMatmulSpec): Uint8Array {
+  const { transA, transB } = spec;
+  const w = new ProtoWriter();
+  w.int(1, 8); // ir_version
+  w.string(2, 'llama-moe');
+  w.message(7, (graph) => {
+    graph.message(1, (node) => {
+      node.string(1, 'A').string(1, 'B');
+      node.string(2, 'Y').string(3, 'bmm').string(4, 'FusedMatMul').string(7, 'com.microsoft');
+      node.message(5, (at) => at.string(1, 'transA').int(3, transA ? 1 : 0).int(20, ATTR_INT));
+      node.message(5, (at) => at.string(1, 'transB').int(3, transB ? 1 : 0).int(20, ATTR_INT));
+      node.message(5, (at) => at.string(1, 'alpha').float(2, 1).int(20, ATTR_FLOAT));
+    });
+    graph.string(2, 'bmm');
+    graph.message(11, (vi) => valueInfo(vi, 'A', transA ? ['Bt', 'K', 'M'] : ['Bt', 'M', 'K']));
+    graph.message(11, (vi) => valueInfo(vi, 'B', transB ? ['Bt', 'N', 'K'] : ['Bt', 'K', 'N']));
+    graph.message(12, (vi) => valueInfo(vi, 'Y', ['Bt', 'M', 'N']));
+  });
+  w.message(8, (opset) => opset.string(1, '').int(2, 13));
+  w.message(8, (opset) => opset.string(1, 'com.microsoft').int(2, 1));
+  return new Uint8Array(w.bytes);
+}

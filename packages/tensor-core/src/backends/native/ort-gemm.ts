@@ -8,7 +8,7 @@
  */
 import { TensorError } from '../../errors.js';
 import type { MatmulArgs } from '../../registry.js';
-import { gemmModel } from './onnx-model.js';
+import { batchedMatmulModel, gemmModel } from './onnx-model.js';
 
 /** The slice of onnxruntime-node's native binding we use (see onnxruntime-node/lib/binding.ts). */
 interface BindingSession {
@@ -90,11 +90,11 @@ export class OrtGemm {
     this.session(false, false, false);
   }
 
-  private session(transA: boolean, transB: boolean, withC: boolean): BindingSession {
-    const key = `${+transA}${+transB}${+withC}`;
+  private session(transA: boolean, transB: boolean, withC: boolean, batched = false): BindingSession {
+    const key = `${+transA}${+transB}${+withC}${+batched}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const bytes = gemmModel({ transA, transB, withC });
+      const bytes = batched ? batchedMatmulModel({ transA, transB }) : gemmModel({ transA, transB, withC });
       s = new this.ort.binding.InferenceSession();
       s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, this.sessionOptions);
       this.sessions.set(key, s);
@@ -120,6 +120,14 @@ export class OrtGemm {
     // a weight shared across a plain batched A is one tall matrix: [batch·M, K]
     if (batch > 1 && bStride === 0 && !transA && aStride === m * k) {
       this.gemm2d(a, 0, b, 0, out, 0, batch * m, n, k, false, transB, accumulate);
+      return;
+    }
+    // a batch of separate products (attention's heads): one batched MLAS call, not `batch` runs
+    if (batch > 1 && !accumulate && aStride === m * k && bStride === k * n) {
+      const T = this.ort.Tensor;
+      const A = new T('float32', a.subarray(0, batch * m * k), transA ? [batch, k, m] : [batch, m, k]);
+      const B = new T('float32', b.subarray(0, batch * k * n), transB ? [batch, n, k] : [batch, k, n]);
+      this.session(transA, transB, false, true).run({ A, B }, { Y: new T('float32', out.subarray(0, batch * m * n), [batch, m, n]) }, {});
       return;
     }
     for (let i = 0; i < batch; i++) this.gemm2d(a, i * aStride, b, i * bStride, out, i * m * n, m, n, k, transA, transB, accumulate);
