@@ -198,6 +198,20 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
   const referenceLoss = Object.fromEntries(Object.entries(denseEval.perDomain).map(([d, r]) => [d, r.loss]));
   const quietTrainer = inp.progress === null;
 
+  /** Continual pre-training of one model on the shared budget, data and validation blocks. */
+  const continualPretrain = (model: TrainableModel, trainDir: string, moe: boolean, save: (m: TrainableModel, dir: string) => void, load?: (dir: string) => TrainableModel) =>
+    train(trainConfig(b, inp.seed, referenceLoss, quietTrainer, moe), {
+      model,
+      sources,
+      tokenizer: samplerTok,
+      outDir: trainDir,
+      validation,
+      saveModel: save,
+      ...(load ? { loadModel: load } : {}),
+      progress: inp.progress ?? null,
+      resume: false,
+    });
+
   const runs: RunSummary[] = [];
   const total = inp.variants.length + (inp.denseControl ? 1 : 0);
   let index = 0;
@@ -214,17 +228,13 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     const before = evalModel(moe, validation);
     log(`[${index}/${total}] ${name}: perplexity before training ${before.overall.ppl.toFixed(3)}; continual pre-training ${b.steps} steps × ${b.batchSize} × ${b.seqLen} tokens`);
     const tTrain = performance.now();
-    const result = await train(trainConfig(b, inp.seed, referenceLoss, quietTrainer, true), {
-      model: moe as unknown as TrainableModel,
-      sources,
-      tokenizer: samplerTok,
-      outDir: trainDir,
-      validation,
-      saveModel: (m, dir) => saveMoeModel(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
-      loadModel: (dir) => loadMoeModel(dir, { seed: inp.seed }) as unknown as TrainableModel,
-      progress: inp.progress ?? null,
-      resume: false,
-    });
+    const result = await continualPretrain(
+      moe as unknown as TrainableModel,
+      trainDir,
+      true,
+      (m, dir) => saveMoeModel(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
+      (dir) => loadMoeModel(dir, { seed: inp.seed }) as unknown as TrainableModel,
+    );
     const trainSeconds = (performance.now() - tTrain) / 1000;
     const after = evalModel(result.model, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)} (dense ${denseEval.overall.ppl.toFixed(3)})`);
@@ -243,16 +253,8 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     const tRun = performance.now();
     log(`[${index}/${total}] ${name}: the dense model, continual pre-training on the same budget (control)`);
     const model = loadLlama(inp.denseDir);
-    const result = await train(trainConfig(b, inp.seed, referenceLoss, quietTrainer, false), {
-      model: model as unknown as TrainableModel,
-      sources,
-      tokenizer: samplerTok,
-      outDir: trainDir,
-      validation,
-      saveModel: (m, dir) => saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
-      progress: inp.progress ?? null,
-      resume: false,
-    });
+    const result = await continualPretrain(model as unknown as TrainableModel, trainDir, false, (m, dir) =>
+      saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
     const trainSeconds = (performance.now() - tRun) / 1000;
     const after = evalModel(result.model, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)}`);

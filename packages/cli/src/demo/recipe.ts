@@ -29,21 +29,6 @@ export interface TokenizerRecipe {
   docsPerDomain: number;
 }
 
-export interface PretrainRecipe {
-  /** LlamaForCausalLM.random seed. */
-  initSeed: number;
-  /** Trainer seed (data order). */
-  seed: number;
-  steps: number;
-  batchSize: number;
-  seqLen: number;
-  lr: number;
-  warmupSteps: number;
-  evalEvery: number;
-  /** Validation blocks per domain during pre-training. */
-  evalBlocks: number;
-}
-
 /** A continual pre-training budget: identical for every MoE of one run, so they compare fairly. */
 export interface TrainBudget {
   steps: number;
@@ -55,6 +40,14 @@ export interface TrainBudget {
   evalEvery: number;
   /** Validation blocks per domain (of seqLen tokens), packed from the held-out documents. */
   evalBlocks: number;
+}
+
+/** The dense model's pre-training: a budget like the MoEs', plus the seeds it starts from. */
+export interface PretrainRecipe extends TrainBudget {
+  /** LlamaForCausalLM.random seed. */
+  initSeed: number;
+  /** Trainer seed (data order). */
+  seed: number;
 }
 
 export interface DemoRecipe {

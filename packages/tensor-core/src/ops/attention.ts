@@ -31,35 +31,25 @@ function dims(x: Tensor, heads: number, hd: number, what: string): [number, numb
 }
 
 /**
- * [B, T, H·d] (the projections' layout) → [B·H, T, d] (head-major: each head a contiguous panel),
- * row by row with TypedArray#set (an element loop costs ~2 ns per float on this kind of VM).
+ * Between [B, T, H·d] (the projections' layout) and [B·H, T, d] (head-major: each head a contiguous
+ * panel; `toHeadMajor` false goes back), row by row with TypedArray#set (an element loop costs
+ * ~2 ns per float on this kind of VM).
  */
-function toHeads(src: Float32Array, B: number, T: number, H: number, d: number): Float32Array {
-  const dst = new Float32Array(B * H * T * d);
+function permuteHeads(src: Float32Array, B: number, T: number, H: number, d: number, toHeadMajor: boolean): Float32Array {
+  const dst = new Float32Array(B * T * H * d);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
-        const so = ((b * T + t) * H + h) * d;
-        dst.set(src.subarray(so, so + d), ((b * H + h) * T + t) * d);
+        const tok = ((b * T + t) * H + h) * d, head = ((b * H + h) * T + t) * d;
+        const [from, to] = toHeadMajor ? [tok, head] : [head, tok];
+        dst.set(src.subarray(from, from + d), to);
       }
     }
   }
   return dst;
 }
-
-/** [B·H, T, d] → [B, T, H·d], the inverse of toHeads. */
-function fromHeads(src: Float32Array, B: number, T: number, H: number, d: number): Float32Array {
-  const dst = new Float32Array(B * T * H * d);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      for (let t = 0; t < T; t++) {
-        const so = ((b * H + h) * T + t) * d;
-        dst.set(src.subarray(so, so + d), ((b * T + t) * H + h) * d);
-      }
-    }
-  }
-  return dst;
-}
+const toHeads = (src: Float32Array, B: number, T: number, H: number, d: number) => permuteHeads(src, B, T, H, d, true);
+const fromHeads = (src: Float32Array, B: number, T: number, H: number, d: number) => permuteHeads(src, B, T, H, d, false);
 
 /**
  * out[i] = op(a[i]) · op(b[i]) for `batch` panels laid out back to back: one kernel call (the

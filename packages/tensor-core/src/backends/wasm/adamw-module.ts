@@ -15,11 +15,11 @@
  */
 import type { AdamwArgs } from '../../registry.js';
 import { adamwScalars } from '../cpu/adamw.js';
-import { Code, emitModule, F32, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { Code, F32, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { instantiate } from './scratch-module.js';
 
 /** Elements per chunk: 4 arrays × 8192 × 4 B = 128 KiB of scratch, inside a 512 KiB+ L2. */
 export const CHUNK = 8192;
-const PAGE = 65536;
 
 /**
  * adamw(bytes, gs, decay, w1, b2, w2, negStep, bc2Sqrt, eps): updates the first `bytes`/4
@@ -84,11 +84,8 @@ export class WasmAdamw {
 
   /** Compile synchronously (a ~300-byte module); throws where WebAssembly SIMD is unavailable. */
   static create(): WasmAdamw {
-    const pages = Math.ceil((16 * CHUNK) / PAGE);
-    const bytes = emitModule({ memory: { initialPages: pages, maximumPages: pages, shared: false }, funcs: [adamwFunc()] });
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    return new WasmAdamw(inst.exports['adamw'] as unknown as AdamwFn, memory);
+    const { memory, exports } = instantiate([adamwFunc()], 16 * CHUNK);
+    return new WasmAdamw(exports['adamw'] as AdamwFn, memory);
   }
 
   /** Whether this kernel computes the oracle's result for these scalars (lerp's first form). */

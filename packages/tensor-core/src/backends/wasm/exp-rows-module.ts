@@ -13,11 +13,10 @@
  * in place and the exponentials are copied out when wanted.
  */
 import type { ExpRowsArgs } from '../../registry.js';
-import { Code, emitModule, F32, F64, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { Code, F32, F64, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
 import { EXP_LOCALS, simdExp } from './simd-exp.js';
 
-const PAGE = 65536;
-const MAX_PAGES = 16384;
 export { EXP_MIN } from './simd-exp.js';
 
 /**
@@ -86,26 +85,20 @@ export class WasmExpRows {
 
   /** Compile synchronously (a small module); throws where WebAssembly SIMD is unavailable. */
   static create(): WasmExpRows {
-    const bytes = emitModule({ memory: { initialPages: 1, maximumPages: MAX_PAGES, shared: false }, funcs: [rowmaxFunc(), exprowFunc()] });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    const e = inst.exports as Record<string, unknown>;
+    const { memory, exports: e } = instantiate([rowmaxFunc(), exprowFunc()]);
     return new WasmExpRows(memory, e['rowmax'] as (b: number) => number, e['exprow'] as (b: number, m: number) => number);
   }
 
-  /** Rows up to MAX_PAGES·16384 floats (256M columns). */
+  /** Rows up to the module's 1 GiB (256M columns). */
   static supports(a: ExpRowsArgs): boolean {
-    return a.cols > 0 && a.cols <= (MAX_PAGES * PAGE) / 4 - 4;
+    return a.cols > 0 && a.cols <= MAX_FLOATS - 16;
   }
 
   run(a: ExpRowsArgs): void {
     const { x, out, rows, cols, max, sum } = a;
     // 16 lanes: rowmax reads four vectors per iteration
     const padded = (cols + 15) & ~15;
-    if (padded > this.f32.length) {
-      this.memory.grow(Math.ceil((padded * 4 - this.memory.buffer.byteLength) / PAGE));
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
+    if (padded > this.f32.length) this.f32 = new Float32Array(reserve(this.memory, padded * 4));
     const f = this.f32;
     const bytes = padded * 4;
     for (let r = 0; r < rows; r++) {

@@ -12,10 +12,9 @@
  * Memory (f32): w, gw [padded cols] · inv [block] · x, g, gx [block, padded cols].
  */
 import type { RmsNormBackwardArgs } from '../../registry.js';
-import { Code, emitModule, F32, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { Code, F32, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
 
-const PAGE = 65536;
-const MAX_PAGES = 16384;
 /** Floats per x / g / gx block region: 512 KiB each (measured: 2^15 to 2^20 all within noise, ~1.5-2 ns/element). */
 const BLOCK_FLOATS = 1 << 17;
 
@@ -37,7 +36,7 @@ function rdotFunc(): FuncDef {
   c.get(ACC).f32x4ExtractLane(0).get(ACC).f32x4ExtractLane(1).f32Add();
   c.get(ACC).f32x4ExtractLane(2).get(ACC).f32x4ExtractLane(3).f32Add();
   c.f32Add();
-  return { params: [I32, I32, I32, I32, F32], results: [F32], locals: [I32, V128, V128], body: c, export: 'rdot' };
+  return { params: [I32, I32, I32, I32, F32], results: [F32], locals: [I32, V128, V128], body: c };
 }
 
 /**
@@ -65,7 +64,7 @@ function rgradFunc(): FuncDef {
     c.end();
     c.addImm(P, 16);
   });
-  return { params: [I32, I32, I32, I32, I32, I32, F32, F32, I32, I32], results: [], locals: [I32, ...new Array<ValType>(4).fill(V128)], body: c, export: 'rgrad' };
+  return { params: [I32, I32, I32, I32, I32, I32, F32, F32, I32, I32], results: [], locals: [I32, ...new Array<ValType>(4).fill(V128)], body: c };
 }
 
 /**
@@ -89,34 +88,27 @@ function rowsFunc(): FuncDef {
 }
 
 type Rows = (x: number, g: number, w: number, gw: number, gx: number, inv: number, nrows: number, rowBytes: number, cols: number, hasGw: number, hasGx: number) => void;
-type Rdot = (x: number, g: number, w: number, bytes: number, iv: number) => number;
-type Rgrad = (x: number, g: number, w: number, gw: number, gx: number, bytes: number, iv: number, meanDot: number, hasGw: number, hasGx: number) => void;
 
 export class WasmRmsNormBackward {
   private f32: Float32Array;
 
-  private constructor(private readonly memory: WebAssembly.Memory, private readonly rdot: Rdot, private readonly rgrad: Rgrad, private readonly rows: Rows) {
+  private constructor(private readonly memory: WebAssembly.Memory, private readonly rows: Rows) {
     this.f32 = new Float32Array(memory.buffer);
   }
 
   static create(): WasmRmsNormBackward {
-    const bytes = emitModule({ memory: { initialPages: 1, maximumPages: MAX_PAGES, shared: false }, funcs: [rdotFunc(), rgradFunc(), rowsFunc()] });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Record<string, unknown>;
-    return new WasmRmsNormBackward(memory, e['rdot'] as Rdot, e['rgrad'] as Rgrad, e['rows'] as Rows);
+    // rdot and rgrad are functions 0 and 1, called by `rows`
+    const { memory, exports: e } = instantiate([rdotFunc(), rgradFunc(), rowsFunc()]);
+    return new WasmRmsNormBackward(memory, e['rows'] as Rows);
   }
 
   static supports(a: RmsNormBackwardArgs): boolean {
-    return a.cols > 0 && a.cols * 5 + 20 <= (MAX_PAGES * PAGE) / 4;
+    return a.cols > 0 && a.cols * 5 + 20 <= MAX_FLOATS;
   }
 
   /** Make room for `floats` f32 of scratch; returns the (possibly new) view. */
   private reserve(floats: number): Float32Array {
-    const need = floats * 4;
-    if (need > this.memory.buffer.byteLength) {
-      this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
+    if (floats > this.f32.length) this.f32 = new Float32Array(reserve(this.memory, floats * 4));
     return this.f32;
   }
 

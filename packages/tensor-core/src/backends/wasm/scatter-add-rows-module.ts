@@ -11,10 +11,9 @@
  * Memory (bytes): out [rows·cols f32] · src block [B·cols f32] · index [B i32] · factor [B f32].
  */
 import type { ScatterAddRowsArgs, ScatterAddRowsBackwardArgs } from '../../registry.js';
-import { Code, emitModule, F32, I32, V128, type FuncDef } from './wasm-emitter.js';
+import { Code, F32, I32, V128, type FuncDef } from './wasm-emitter.js';
+import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
 
-const PAGE = 65536;
-const MAX_PAGES = 16384;
 /** Floats per source block (512 KiB). */
 const BLOCK_FLOATS = 1 << 17;
 
@@ -82,15 +81,13 @@ export class WasmScatterAddRows {
   private constructor(private readonly memory: WebAssembly.Memory, private readonly scatter: Scatter, private readonly back: Back) {}
 
   static create(): WasmScatterAddRows {
-    const bytes = emitModule({ memory: { initialPages: 1, maximumPages: MAX_PAGES, shared: false }, funcs: [scatterFunc(), backFunc()] });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Record<string, unknown>;
+    const { memory, exports: e } = instantiate([scatterFunc(), backFunc()]);
     return new WasmScatterAddRows(memory, e['scatter'] as Scatter, e['back'] as Back);
   }
 
   /** Rows of a multiple of 4 floats, `out` within the module's 1 GiB. */
   static supports(a: ScatterAddRowsArgs): boolean {
-    return a.cols > 0 && a.cols % 4 === 0 && a.out.length + BLOCK_FLOATS + 2 * Math.ceil(BLOCK_FLOATS / a.cols) <= (MAX_PAGES * PAGE) / 4;
+    return a.cols > 0 && a.cols % 4 === 0 && a.out.length + BLOCK_FLOATS + 2 * Math.ceil(BLOCK_FLOATS / a.cols) <= MAX_FLOATS;
   }
 
   run(a: ScatterAddRowsArgs): void {
@@ -98,9 +95,7 @@ export class WasmScatterAddRows {
     const block = Math.max(1, Math.floor(BLOCK_FLOATS / cols));
     // float offsets: out · src block · index · factor
     const O = 0, S = out.length, I = S + block * cols, C = I + block;
-    const need = (C + block) * 4;
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const buf = this.memory.buffer;
+    const buf = reserve(this.memory, (C + block) * 4);
     const f = new Float32Array(buf), ix = new Int32Array(buf);
     f.set(out, O);
     let s = 0;
@@ -120,7 +115,7 @@ export class WasmScatterAddRows {
 
   /** Same limits as the forward, with g in place of out. */
   static supportsBackward(a: ScatterAddRowsBackwardArgs): boolean {
-    return a.cols > 0 && a.cols % 4 === 0 && a.g.length + 2 * BLOCK_FLOATS + 2 * Math.ceil(BLOCK_FLOATS / a.cols) <= (MAX_PAGES * PAGE) / 4;
+    return a.cols > 0 && a.cols % 4 === 0 && a.g.length + 2 * BLOCK_FLOATS + 3 * Math.ceil(BLOCK_FLOATS / a.cols) <= MAX_FLOATS;
   }
 
   runBackward(a: ScatterAddRowsBackwardArgs): void {
@@ -128,9 +123,7 @@ export class WasmScatterAddRows {
     const block = Math.max(1, Math.floor(BLOCK_FLOATS / cols));
     // float offsets: g · src block · dsrc block · index · factor · dcoef
     const G = 0, S = g.length, DS = S + block * cols, I = DS + block * cols, C = I + block, DC = C + block;
-    const need = (DC + block) * 4;
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const buf = this.memory.buffer;
+    const buf = reserve(this.memory, (DC + block) * 4);
     const f = new Float32Array(buf), ix = new Int32Array(buf);
     f.set(g, G);
     let s = 0;

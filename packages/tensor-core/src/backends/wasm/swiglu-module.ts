@@ -8,12 +8,12 @@
  * stay in L2). Regions (f32, CHUNK each): gate · up · out (forward) or gate · up · g · dGate · dUp.
  */
 import type { SwigluArgs, SwigluBackwardArgs } from '../../registry.js';
-import { Code, emitModule, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { Code, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
+import { instantiate } from './scratch-module.js';
 import { EXP_LOCALS, simdExp } from './simd-exp.js';
 
 export const CHUNK = 8192;
 const C4 = CHUNK * 4;
-const PAGE = 65536;
 
 /** s = sigmoid(x) into local S, x in local X (uses E as scratch). */
 function emitSigmoid(c: Code, e: ReturnType<typeof simdExp>, X: number, E: number, S: number, sONE: number): void {
@@ -75,10 +75,7 @@ export class WasmSwiglu {
   }
 
   static create(): WasmSwiglu {
-    const pages = Math.ceil((5 * C4) / PAGE);
-    const bytes = emitModule({ memory: { initialPages: pages, maximumPages: pages, shared: false }, funcs: [fwdFunc(), bwdFunc()] });
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Record<string, unknown>;
+    const { memory, exports: e } = instantiate([fwdFunc(), bwdFunc()], 5 * C4);
     return new WasmSwiglu(memory, e['fwd'] as (b: number) => void, e['bwd'] as (b: number, g: number, u: number) => void);
   }
 

@@ -11,10 +11,9 @@
  * Memory (bytes): index table [Σ n_j i32] · part table [nParts × (indexOff, n, outOff) i32] ·
  * source block [B × cols] · output regions [B × n_j] per part.
  */
-import { Code, emitModule, I32, type FuncDef } from './wasm-emitter.js';
+import { Code, I32, type FuncDef } from './wasm-emitter.js';
+import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
 
-const PAGE = 65536;
-const MAX_PAGES = 16384;
 /** Source bytes per block. */
 const BLOCK_BYTES = 1 << 20;
 
@@ -62,9 +61,7 @@ export class WasmTakeCols {
 
   /** Compile synchronously (a small module; plain WebAssembly, available wherever wasm is). */
   static create(): WasmTakeCols {
-    const bytes = emitModule({ memory: { initialPages: 1, maximumPages: MAX_PAGES, shared: false }, funcs: [takeFunc(2), takeFunc(4)] });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Record<string, unknown>;
+    const { memory, exports: e } = instantiate([takeFunc(2), takeFunc(4)]);
     return new WasmTakeCols(memory, e['take16'] as Take, e['take32'] as Take);
   }
 
@@ -84,9 +81,8 @@ export class WasmTakeCols {
     const block = Math.max(1, Math.min(rows, Math.floor(BLOCK_BYTES / Math.max(1, cols * e))));
     const OUT = SRC + al(block * cols * e);
     const need = OUT + parts.reduce((s, p) => s + al(block * p.length * e), 0);
-    if (need > MAX_PAGES * PAGE) throw new RangeError(`takeCols: ${need} bytes of scratch exceed the module's ${MAX_PAGES * PAGE}`);
-    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
-    const buf = this.memory.buffer;
+    if (need > MAX_FLOATS * 4) throw new RangeError(`takeCols: ${need} bytes of scratch exceed the module's ${MAX_FLOATS * 4}`);
+    const buf = reserve(this.memory, need);
     const i32 = new Int32Array(buf);
     const el = e === 2 ? new Uint16Array(buf) : new Float32Array(buf);
     // index table and part table (indexOff, n, outOff)
