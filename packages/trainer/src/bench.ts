@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createRng } from '@llama-moe/tensor-core';
-import { modelFlopsPerToken } from './flops.js';
+import { trainingFlopsPerToken } from './flops.js';
 import type { TrainableModel } from './model.js';
 import { AdamW } from './optim/adamw.js';
 import { clipCoefficient, globalGradNorm } from './optim/clip.js';
@@ -55,7 +55,7 @@ export function benchTrainStep(model: TrainableModel, opts: { batch?: number; se
   const sorted = [...stepMs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const msPerStep = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const flopsPerToken = modelFlopsPerToken(model.config, { seqLen: T }).total;
+  const flopsPerToken = trainingFlopsPerToken(model, T);
   const tokensPerSec = (B * T * 1000) / msPerStep;
   return { batch: B, seqLen: T, steps, msPerStep, stepMs, tokensPerSec, gflopsPerSec: (tokensPerSec * flopsPerToken) / 1e9, flopsPerToken };
 }

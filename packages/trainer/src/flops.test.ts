@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { presetConfig } from '@llama-moe/llama-model';
-import { modelFlopsPerToken } from './flops.js';
+import { modelFlopsPerToken, trainingFlopsPerToken } from './flops.js';
 import { benchTrainStep } from './bench.js';
 import { tinyModel } from './testing/fixtures.js';
 
@@ -18,12 +18,14 @@ describe('modelFlopsPerToken', () => {
   it('LLaMA-MoE-3.5B (16 experts, top-4): only the selected experts and the gate count', () => {
     const c = presetConfig('llama2-7b', { model_type: 'llama_moe', num_experts: 16, num_selects: 4, size_experts: null, gate_network: 'mlp' });
     const f = modelFlopsPerToken(c, { seqLen: 2048 });
-    const perLayer = 4 * 4096 * 4096 + 4 * 3 * 4096 * (11008 / 16) + 4096 * 16 + 16 * 16;
+    // gate network (mlp: D·E + E·E) and the noise network (D·E) of the noisy gate
+    const perLayer = 4 * 4096 * 4096 + 4 * 3 * 4096 * (11008 / 16) + 4096 * 16 + 16 * 16 + 4096 * 16;
     expect(f.activeParams).toBe(32 * perLayer + 4096 * 32000);
     // About 3.5 B activated parameters with the embedding, as the model's name says.
     expect((f.activeParams + 4096 * 32000) / 1e9).toBeCloseTo(3.5, 0);
     const sized = modelFlopsPerToken({ ...c, size_experts: Array.from({ length: 32 }, () => [1000, 2000, 3000, 2000]) }, { seqLen: 2048 });
     expect(sized.activeParams - f.activeParams).toBe(32 * 4 * 3 * 4096 * (2000 - 11008 / 16));
+    expect(f.activeParams - modelFlopsPerToken({ ...c, gate_add_noise: false }, { seqLen: 2048 }).activeParams).toBe(32 * 4096 * 16);
   });
 
   it('Mixtral 8×7B (top-2): about 12.9 B active parameters', () => {
@@ -32,6 +34,16 @@ describe('modelFlopsPerToken', () => {
     const perLayer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 2 * 3 * 4096 * 14336 + 4096 * 8;
     expect(f.activeParams).toBe(32 * perLayer + 4096 * 32000);
     expect((f.activeParams + 4096 * 32000) / 1e9).toBeCloseTo(12.9, 0);
+  });
+
+  it('a model that counts its own modules overrides the config (an MoE built in memory keeps the dense config)', () => {
+    const m = tinyModel(1);
+    const c = m.config;
+    // a dense model: the module count and the config count agree
+    expect(trainingFlopsPerToken(m, 64)).toBe(modelFlopsPerToken(c, { seqLen: 64 }).total);
+    const fake = { config: c, activeParamsPerToken: () => 1000 };
+    expect(trainingFlopsPerToken(fake, 64)).toBe(6 * 1000 + modelFlopsPerToken(c, { seqLen: 64 }).attention);
+    expect(trainingFlopsPerToken({ config: c }, 64)).toBe(modelFlopsPerToken(c, { seqLen: 64 }).total);
   });
 
   it('benchTrainStep reports tokens/s and GFLOP/s consistent with the FLOP count', () => {

@@ -25,7 +25,7 @@ export {
 } from './eval/multiple-choice.js';
 export { renderReport, type ReportInput, type RoutingTotals } from './report/html.js';
 export { lineChart, heatmap, colorRamp, niceTicks } from './report/svg.js';
-export { modelFlopsPerToken, type FlopsBreakdown } from './flops.js';
+export { modelFlopsPerToken, trainingFlopsPerToken, type FlopsBreakdown, type FlopsModel } from './flops.js';
 export { benchTrainStep, type BenchTrainResult } from './bench.js';
 export {
   Trainer, train, METRICS_NAME, REPORT_NAME,

@@ -20,6 +20,8 @@ export interface TrainableModel {
   namedParameters(): [string, Tensor][];
   setTrainable(on: boolean, filter?: (name: string) => boolean): void;
   forward(ids: Tensor, opts?: { training?: boolean; collectStats?: boolean }): ModelForwardOutput;
+  /** Weights a token passes through (LlamaForCausalLM has it); model FLOPs use the config when absent. */
+  activeParamsPerToken?(): number;
 }
 
 /** The minimum the evaluators need (a bigram table or any LM works). */

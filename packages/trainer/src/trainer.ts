@@ -25,7 +25,7 @@ import {
 import { CheckpointStateError, NonFiniteError, TrainConfigError } from './errors.js';
 import { evaluatePerplexity } from './eval/perplexity.js';
 import { evaluateMultipleChoice, type McDoc } from './eval/multiple-choice.js';
-import { modelFlopsPerToken } from './flops.js';
+import { trainingFlopsPerToken } from './flops.js';
 import { checkStagesAgainst, stageIndexAt, trainableFilter } from './freeze.js';
 import { Progress, appendMetric, metricLine, type EvalRecord, type MetricRecord, type ProgressStream, type TrainRecord } from './metrics.js';
 import { defaultLoadModel, defaultSaveModel, gateRngs, seedGateRngs, type LoadModelFn, type SaveModelFn, type TrainableModel } from './model.js';
@@ -159,7 +159,7 @@ export class Trainer {
     const named = this.model.namedParameters();
     this.names = named.map(([n]) => n);
     this.shapes = new Map(named.map(([n, t]) => [n, t.shape]));
-    this.flopsPerToken = modelFlopsPerToken(this.model.config, { seqLen: this.config.seq_len }).total;
+    this.flopsPerToken = trainingFlopsPerToken(this.model, this.config.seq_len);
     this.lastCheckpoint = latestCheckpoint(this.outDir)?.dir ?? null;
   }
 

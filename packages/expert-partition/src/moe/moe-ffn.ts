@@ -110,6 +110,17 @@ export class MoeFeedForward implements FeedForward {
     return this.experts.map((e) => e.gate.shape[0]!);
   }
 
+  /**
+   * Per token: the gate network (and its noise network when noise is on), k routed experts of mean size (the
+   * expectation over routings when sizes differ) and every shared expert.
+   */
+  activeParamsPerToken(): number {
+    const size = (e: ExpertWeights) => e.gate.size + e.up.size + e.down.size;
+    const gate = this.gate.activeParamsPerToken?.() ?? this.gate.namedParameters().reduce((s, [, t]) => s + t.size, 0);
+    const routed = this.experts.reduce((s, e) => s + size(e), 0) * (this.topK / this.numExperts);
+    return gate + routed + this.shared.reduce((s, e) => s + size(e), 0);
+  }
+
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [...this.gate.namedParameters()];
     if (this.opts.layout === 'mixtral') {

@@ -128,6 +128,31 @@ describe.runIf(hasNumpy)('MoE formats match the float64 reference', () => {
   }
 });
 
+describe('activeParamsPerToken', () => {
+  it('counts attention, the gate, k routed experts of mean size and the LM head, as the saved config does', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(), fc.constantFrom<MoeFormat>('llama-moe', 'mixtral'), fc.constantFrom<'mlp' | 'linear'>('mlp', 'linear'), (E, seed, format, gateNetwork) => {
+      const dense = tinyDense(seed);
+      const c = dense.config;
+      const D = c.hidden_size, F = c.intermediate_size, hd = c.head_dim;
+      const sizes = format === 'mixtral' ? (F % E === 0 ? new Array<number>(E).fill(F / E) : null) : randomSizes(F, E, seed);
+      if (!sizes) return;
+      const k = 1 + (seed % E);
+      const spec: MoeSpec = { ...defaultMoeSpec(2, F, E, k), sizeExperts: [sizes, sizes], gateNetwork: format === 'mixtral' ? 'linear' : gateNetwork };
+      const moe = buildMoeFromDense(dense, { spec, format, partition: [randomPartition(F, sizes, seed), randomPartition(F, sizes, seed + 1)], gateInit: 'random', seed, method: 'random' });
+      const attn = D * hd * (2 * c.num_attention_heads + 2 * c.num_key_value_heads);
+      const gate = format === 'mixtral' ? D * E : D * E + (spec.gateNetwork === 'mlp' ? E * E : 0) + D * E; // + the noise network
+      const perLayer = attn + gate + (k * 3 * D * F) / E;
+      expect(moe.activeParamsPerToken()).toBeCloseTo(2 * perLayer + c.vocab_size * D, 6);
+      // the dense model it came from counts every neuron; the MoE k/E of them
+      expect(dense.activeParamsPerToken()).toBe(2 * (attn + 3 * D * F) + c.vocab_size * D);
+      // loaded back from disk (config now llama_moe / mixtral), the count is the same
+      const dir = join(work, `ap${n++}`);
+      saveMoeModel(moe, dir);
+      expect(loadMoeModel(dir).activeParamsPerToken()).toBeCloseTo(moe.activeParamsPerToken(), 6);
+    }), { numRuns: 12 });
+  });
+});
+
 describe('split → merge-experts', () => {
   it('returns the original dense weights bit for bit (property over partitions and sizes)', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 7 }), fc.nat(), fc.constantFrom<MoeFormat>('llama-moe', 'mixtral'), (E, seed, format) => {

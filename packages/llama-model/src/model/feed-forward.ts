@@ -26,6 +26,12 @@ export interface FeedForward {
   namedParameters(): [string, Tensor][];
   /** Prefix inside the layer: `mlp` (LLaMA, LLaMA-MoE) or `block_sparse_moe` (Mixtral). */
   readonly prefix: string;
+  /**
+   * Weights one token is multiplied by in a training forward pass (an MoE counts its gate, its k
+   * routed experts and its shared experts, not all E): what model-FLOPs counts use. Without it,
+   * every parameter of the module counts.
+   */
+  activeParamsPerToken?(): number;
 }
 
 /** LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)). */
@@ -42,6 +48,10 @@ export class DenseFeedForward implements FeedForward {
     const g = linear(x, this.gate, this.biases?.gate);
     const u = linear(x, this.up, this.biases?.up);
     return linear(swiglu(g, u), this.down, this.biases?.down);
+  }
+
+  activeParamsPerToken(): number {
+    return this.gate.size + this.up.size + this.down.size;
   }
 
   namedParameters(): [string, Tensor][] {

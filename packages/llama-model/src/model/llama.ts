@@ -114,6 +114,20 @@ export class LlamaForCausalLM {
     return out;
   }
 
+  /**
+   * Weights a token is multiplied by in a training forward pass: attention projections, each
+   * layer's FFN as its module counts it (an MoE layer: gate + k routed experts + shared experts),
+   * the LM head; not the embedding lookup or the norms. 6× this is the PaLM model-FLOPs term.
+   */
+  activeParamsPerToken(): number {
+    let n = this.weights.lmHead.size;
+    for (const L of this.weights.layers) {
+      n += L.attn.q.size + L.attn.k.size + L.attn.v.size + L.attn.o.size;
+      n += L.mlp.activeParamsPerToken ? L.mlp.activeParamsPerToken() : L.mlp.namedParameters().reduce((s, [, t]) => s + t.size, 0);
+    }
+    return n;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

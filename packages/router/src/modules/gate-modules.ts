@@ -41,6 +41,8 @@ export interface GateModule {
   forward(x: Tensor, ctx: GateContext): GateOutput;
   /** Names relative to the MoE block (`gate.…`). */
   namedParameters(): [string, Tensor][];
+  /** Weights a token is multiplied by in training (model-FLOPs counts); all parameters when absent. */
+  activeParamsPerToken?(): number;
 }
 
 /** Φ applied elementwise, with dΦ/dx = φ. */
@@ -128,6 +130,11 @@ export class NoisyTopKGate implements GateModule {
       ? [['gate.gate_network.0.weight', this.network[0]!], ['gate.gate_network.2.weight', this.network[1]!]]
       : [['gate.gate_network.weight', this.network[0]!]];
     return [...net, ['gate.weight_noise.weight', this.weightNoise]];
+  }
+
+  /** The gate network, plus the noise network when noise is on (it runs on every training token). */
+  activeParamsPerToken(): number {
+    return this.network.reduce((s, t) => s + t.size, 0) + (this.cfg.addNoise ? this.weightNoise.size : 0);
   }
 
   logits(x: Tensor): Tensor {
