@@ -23,6 +23,8 @@ const CHROMIUM = '/usr/bin/chromium';
 async function bundle(contents: string, minify = false) {
   const result = await build({
     stdin: { contents, resolveDir: pkgRoot, loader: 'ts', sourcefile: 'entry.ts' },
+    // metafile input paths are relative to this, whatever directory the tests run from
+    absWorkingDir: pkgRoot,
     bundle: true,
     platform: 'browser',
     format: 'esm',

@@ -40,4 +40,41 @@ describe('autograd engine', () => {
     ops.mul(x, x).backward(new Float32Array([1, 1]));
     expect(Array.from(x.grad!.data)).toEqual([2, 4]);
   });
+
+  it('clearGrad: grad reads null, the next backward writes the kept buffer in place (GEMM weight gradients, embedding rows), with the same values as fresh buffers', () => {
+    const mk = () => ({
+      w: new Tensor(Float32Array.from({ length: 12 }, (_, i) => (i % 5) - 2), [4, 3], { requiresGrad: true }),
+      e: new Tensor(Float32Array.from({ length: 15 }, (_, i) => i / 7 - 1), [5, 3], { requiresGrad: true }),
+      unused: new Tensor(new Float32Array(3).fill(1), [3], { requiresGrad: true }),
+    });
+    const loss = (p: ReturnType<typeof mk>, ids: number[]) => {
+      const h = ops.embedding(p.e, new Tensor(Int32Array.from(ids), [ids.length]));
+      // w used twice: the second GEMM accumulates into the first one's gradient
+      return ops.sum(ops.add(ops.linear(h, p.w), ops.linear(ops.mul(h, h), p.w)));
+    };
+    const kept = mk();
+    loss(kept, [0, 2, 2]).backward();
+    const wBuf = kept.w.grad!.data, eBuf = kept.e.grad!.data;
+    kept.w.clearGrad(); kept.e.clearGrad(); kept.unused.clearGrad();
+    expect(kept.w.grad).toBeNull();
+    expect(kept.e.grad).toBeNull();
+    expect(kept.unused.grad).toBeNull();
+    loss(kept, [4, 1, 1]).backward();
+    // the same buffers, now holding only this backward's gradient
+    expect(kept.w.grad!.data).toBe(wBuf);
+    expect(kept.e.grad!.data).toBe(eBuf);
+    expect(kept.unused.grad).toBeNull(); // no backward reached it: still skipped by optimizers
+    const fresh = mk();
+    loss(fresh, [4, 1, 1]).backward();
+    expect(Array.from(kept.w.grad!.data)).toEqual(Array.from(fresh.w.grad!.data));
+    expect(Array.from(kept.e.grad!.data)).toEqual(Array.from(fresh.e.grad!.data));
+    // without clearGrad the next backward adds, as before
+    loss(fresh, [4, 1, 1]).backward();
+    fresh.w.grad!.data.forEach((v, i) => expect(v).toBeCloseTo(2 * kept.w.grad!.data[i]!, 5));
+    // assigning null drops the buffer
+    kept.w.grad = null;
+    loss(kept, [0]).backward();
+    expect(kept.w.grad!.data).not.toBe(wBuf);
+  });
 });
+

@@ -6,6 +6,7 @@
  */
 import { ShapeError, TensorError, fmtShape } from './errors.js';
 import type { Tensor } from './tensor.js';
+import { runKernel } from './registry.js';
 
 export interface GradNode {
   /** Op name, for error messages. */
@@ -18,8 +19,20 @@ export interface GradNode {
    * may instead call `into(i)`, the gradient accumulated so far for input i (zeros the first time),
    * add to it in place and return null for that input: no full-size array and no full-size add
    * per call.
+   *
+   * `slot(i)` is the same buffer without the zeroing: `empty` true means it holds no gradient yet
+   * and the caller must write every element (a GEMM with accumulate off), false that it must add.
+   * For a leaf (a parameter) both hand out the leaf's own `.grad` buffer, kept across
+   * `clearGrad`, so weight gradients are written in place with no temporary and no extra add.
    */
-  backward: (gradOut: Float32Array, into: (input: number) => Float32Array) => (Float32Array | null)[];
+  backward: (gradOut: Float32Array, into: (input: number) => Float32Array, slot: (input: number) => GradSlot) => (Float32Array | null)[];
+}
+
+/** A gradient buffer handed to a backward (see GradNode.backward). */
+export interface GradSlot {
+  data: Float32Array;
+  /** Holds no gradient yet: overwrite every element rather than add. */
+  empty: boolean;
 }
 
 let gradEnabled = true;
@@ -103,7 +116,7 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       // Leaf: accumulate into .grad (PyTorch semantics: grads add up until zeroed).
       if (t.grad) {
         const acc = t.grad.data as Float32Array;
-        for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
+        runKernel('binary', { op: 'add', a: acc, b: g, out: acc });
       } else {
         // Lazily import-free construction: Tensor's constructor is reached through the leaf itself.
         const Ctor = t.constructor as new (d: Float32Array, s: readonly number[]) => Tensor;
@@ -112,18 +125,25 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       continue;
     }
     const taken: ArrayBufferLike[] = [];
+    const slot = (j: number): GradSlot => {
+      const inp = node.inputs[j]!;
+      if (!inp.requiresGrad) return { data: new Float32Array(inp.size), empty: true }; // nobody reads it
+      if (!inp.node) return inp.gradSlot(); // a leaf: its own .grad buffer
+      let acc = grads.get(inp.id);
+      if (acc) return { data: acc, empty: false };
+      acc = new Float32Array(inp.size);
+      grads.set(inp.id, acc);
+      taken.push(acc.buffer);
+      return { data: acc, empty: true };
+    };
     const into = (j: number): Float32Array => {
       const inp = node.inputs[j]!;
-      if (!inp.requiresGrad) return new Float32Array(inp.size); // nobody reads it
-      let acc = grads.get(inp.id);
-      if (!acc) {
-        acc = new Float32Array(inp.size);
-        grads.set(inp.id, acc);
-        taken.push(acc.buffer);
-      }
-      return acc;
+      const s = slot(j);
+      // a fresh intermediate buffer is zeros already; a kept leaf buffer holds last step's values
+      if (s.empty && !inp.node && inp.requiresGrad) s.data.fill(0);
+      return s.data;
     };
-    const inGrads = node.backward(g, into);
+    const inGrads = node.backward(g, into, slot);
     // Buffers handed to an input's gradient by this node: a second gradient over the same buffer
     // (add returns [g, g]; views into one buffer) is copied, anything else is taken over as is.
     // Backwards return fresh arrays or `g` (owned here: its entry left the map above) and run once
@@ -137,7 +157,7 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       }
       const prev = grads.get(inp.id);
       if (prev) {
-        for (let k = 0; k < prev.length; k++) prev[k]! += gi[k]!;
+        runKernel('binary', { op: 'add', a: prev, b: gi, out: prev });
       } else if (taken.includes(gi.buffer)) {
         grads.set(inp.id, gi.slice());
       } else {

@@ -162,6 +162,13 @@ export interface ExpRowsArgs {
   sum: Float64Array;
 }
 
+/** acc[0] += Σ x² with each element promoted to f64 and the sum kept in f64 (the gradient norm). */
+export interface SumSquaresArgs {
+  x: Float32Array;
+  /** [1] accumulated into */
+  acc: Float64Array;
+}
+
 export interface KernelSignatures {
   matmul: (args: MatmulArgs) => void;
   binary: (args: BinaryArgs) => void;
@@ -173,6 +180,7 @@ export interface KernelSignatures {
   swigluBackward: (args: SwigluBackwardArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
+  sumSquares: (args: SumSquaresArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;
   scatterAddRowsBackward: (args: ScatterAddRowsBackwardArgs) => void;
 }

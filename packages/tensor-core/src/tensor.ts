@@ -31,8 +31,10 @@ export class Tensor {
   readonly dtype: DType;
   /** Leaf parameters set this; ops propagate it to their outputs (unless in a no-grad scope). */
   requiresGrad: boolean;
-  /** Filled by backward() for leaves with requiresGrad (accumulates across backward calls). */
-  grad: Tensor | null = null;
+  /** The gradient buffer; kept (cleared, not dropped) by `clearGrad` so the next backward reuses it. */
+  private gradBuf: Tensor | null = null;
+  /** True after clearGrad(): `grad` reads null until a backward writes into the kept buffer. */
+  private gradCleared = false;
   /** The op that produced this tensor; null for leaves and after backward() released the graph. */
   node: GradNode | null = null;
   /** Optional name (parameter name) used in error messages. */
@@ -53,6 +55,37 @@ export class Tensor {
     this.requiresGrad = !!opts.requiresGrad;
     if (this.requiresGrad && this.dtype !== 'float32') throw new DTypeError('Tensor', 'only float32 tensors can require gradients');
     if (opts.name !== undefined) this.name = opts.name;
+  }
+
+  /** Filled by backward() for leaves with requiresGrad (accumulates across backward calls). */
+  get grad(): Tensor | null {
+    return this.gradCleared ? null : this.gradBuf;
+  }
+  set grad(g: Tensor | null) {
+    this.gradBuf = g;
+    this.gradCleared = false;
+  }
+
+  /**
+   * Zero the gradient the way PyTorch's `zero_grad(set_to_none=True)` does (`grad` reads null
+   * afterwards, and an optimizer skips a parameter that no backward reached), but keep its buffer:
+   * the next backward writes that buffer in place (GEMMs straight into it) instead of allocating,
+   * page-faulting and garbage-collecting a fresh one every step.
+   */
+  clearGrad(): void {
+    if (this.gradBuf) this.gradCleared = true;
+  }
+
+  /** @internal autograd: the gradient buffer of this leaf, whether it holds a gradient now (`empty` false) or was cleared / never made (`empty` true, contents undefined). */
+  gradSlot(): { data: Float32Array; empty: boolean } {
+    const kept = this.gradBuf;
+    if (kept && !this.gradCleared) return { data: kept.data as Float32Array, empty: false };
+    if (kept && kept.size === this.size) {
+      this.gradCleared = false;
+      return { data: kept.data as Float32Array, empty: true };
+    }
+    this.grad = new Tensor(new Float32Array(this.size), this.shape);
+    return { data: this.gradBuf!.data as Float32Array, empty: true };
   }
 
   get size(): number {

@@ -28,9 +28,12 @@ export interface ForwardBackwardResult {
   records: Record<string, unknown>[][];
 }
 
-/** Drop every gradient (PyTorch zero_grad(set_to_none=True)). */
+/**
+ * Zero every gradient as PyTorch's zero_grad(set_to_none=True) does (`grad` reads null until the
+ * next backward reaches the parameter), keeping the buffers for that backward to write in place.
+ */
 export function zeroGrad(params: readonly Tensor[]): void {
-  for (const p of params) p.grad = null;
+  for (const p of params) p.clearGrad();
 }
 
 export function forwardBackward(model: TrainableModel, micro: readonly MicroBatch[], opts: { collectStats?: boolean } = {}): ForwardBackwardResult {

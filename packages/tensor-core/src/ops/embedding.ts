@@ -15,12 +15,13 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
     if (id < 0 || id >= V) throw new IndexError('embedding', `token id ${id} at position ${i} is out of range [0, ${V}) for weight ${fmtShape(weight.shape)}${weight.name ? ` ('${weight.name}')` : ''}`);
     out.set(w.subarray(id * D, id * D + D), i * D);
   }
-  return record(new Tensor(out, [...ids.shape, D]), 'embedding', [weight], (g) => {
-    const gw = new Float32Array(V * D);
+  return record(new Tensor(out, [...ids.shape, D]), 'embedding', [weight], (g, into) => {
+    // rows add straight into the table's gradient (kept across steps): no [V, D] temporary
+    const gw = into(0);
     for (let i = 0; i < idx.length; i++) {
       const o = idx[i]! * D;
       for (let d = 0; d < D; d++) gw[o + d]! += g[i * D + d]!;
     }
-    return [gw];
+    return [null];
   });
 }

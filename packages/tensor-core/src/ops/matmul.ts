@@ -36,29 +36,29 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const out = new Float32Array(batch * m * n);
   runKernel('matmul', { a: ad, b: bd, out, batch, m, n, k, transA, transB, aStride: m * k, bStride: bShared ? 0 : k * n, accumulate: false });
   const t = new Tensor(out, [...aBatch, m, n]);
-  return record(t, 'matmul', [a, b], (g) => {
-    let ga: Float32Array | null = null;
-    let gb: Float32Array | null = null;
+  return record(t, 'matmul', [a, b], (g, _into, slot) => {
+    // Both gradients are written by the GEMM straight into the buffers autograd hands out (a
+    // parameter's own .grad; an input's running sum), accumulating when they already hold one:
+    // no temporary per product and no separate add.
     if (a.requiresGrad) {
       // dA = g · op(B)ᵀ (stored as A's layout: transposed when transA)
-      ga = new Float32Array(ad.length);
-      if (!transA) runKernel('matmul', { a: g, b: bd, out: ga, batch, m, n: k, k: n, transA: false, transB: !transB, aStride: m * n, bStride: bShared ? 0 : k * n, accumulate: false });
-      else runKernel('matmul', { a: bd, b: g, out: ga, batch, m: k, n: m, k: n, transA: transB, transB: true, aStride: bShared ? 0 : k * n, bStride: m * n, accumulate: false });
+      const { data: ga, empty } = slot(0);
+      if (!transA) runKernel('matmul', { a: g, b: bd, out: ga, batch, m, n: k, k: n, transA: false, transB: !transB, aStride: m * n, bStride: bShared ? 0 : k * n, accumulate: !empty });
+      else runKernel('matmul', { a: bd, b: g, out: ga, batch, m: k, n: m, k: n, transA: transB, transB: true, aStride: bShared ? 0 : k * n, bStride: m * n, accumulate: !empty });
     }
     if (b.requiresGrad) {
       // dB = op(A)ᵀ · g, summed over the batch when B is shared.
-      gb = new Float32Array(bd.length);
-      const bs = bShared ? 1 : batch;
+      const { data: gb, empty } = slot(1);
       for (let i = 0; i < batch; i++) {
         const gi = g.subarray(i * m * n, (i + 1) * m * n);
         const ai = ad.subarray(i * m * k, (i + 1) * m * k);
         const oi = bShared ? gb : gb.subarray(i * k * n, (i + 1) * k * n);
-        if (!transB) runKernel('matmul', { a: ai, b: gi, out: oi, batch: 1, m: k, n, k: m, transA: !transA, transB: false, aStride: 0, bStride: 0, accumulate: bShared && i > 0 });
-        else runKernel('matmul', { a: gi, b: ai, out: oi, batch: 1, m: n, n: k, k: m, transA: true, transB: transA, aStride: 0, bStride: 0, accumulate: bShared && i > 0 });
+        const acc = !empty || (bShared && i > 0);
+        if (!transB) runKernel('matmul', { a: ai, b: gi, out: oi, batch: 1, m: k, n, k: m, transA: !transA, transB: false, aStride: 0, bStride: 0, accumulate: acc });
+        else runKernel('matmul', { a: gi, b: ai, out: oi, batch: 1, m: n, n: k, k: m, transA: true, transB: transA, aStride: 0, bStride: 0, accumulate: acc });
       }
-      void bs;
     }
-    return [ga, gb];
+    return [null, null];
   });
 }
 

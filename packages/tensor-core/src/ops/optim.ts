@@ -13,3 +13,14 @@ export function adamwUpdate(args: AdamwArgs, name = 'parameter'): void {
   }
   runKernel('adamw', args);
 }
+
+/**
+ * Σ x² over several arrays, each element promoted to f64 and the sum kept in f64 (what a global
+ * gradient norm needs: torch's clip_grad_norm_ on f32 gradients). SIMD on the wasm backend.
+ */
+export function sumOfSquares(arrays: Iterable<Float32Array>): number {
+  /** [1] running sum */
+  const acc = new Float64Array(1);
+  for (const x of arrays) if (x.length) runKernel('sumSquares', { x, acc });
+  return acc[0]!;
+}

@@ -1,5 +1,5 @@
 /** cpu/elementwise: binary, unary and SwiGLU kernels (same-length arrays; broadcasting lives in the op layer). */
-import type { BinaryArgs, SwigluArgs, SwigluBackwardArgs, UnaryArgs, UnaryOpName } from '../../registry.js';
+import type { BinaryArgs, SumSquaresArgs, SwigluArgs, SwigluBackwardArgs, UnaryArgs, UnaryOpName } from '../../registry.js';
 
 export function binaryCpu({ op, a, b, out }: BinaryArgs): void {
   const n = out.length;
@@ -9,6 +9,13 @@ export function binaryCpu({ op, a, b, out }: BinaryArgs): void {
     case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; break;
     case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; break;
   }
+}
+
+/** Σ x² in f64, element by element in order. */
+export function sumSquaresCpu({ x, acc }: SumSquaresArgs): void {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!;
+  acc[0]! += s;
 }
 
 /**

@@ -3,7 +3,7 @@
  * tested against.
  */
 import { registerKernel } from '../../registry.js';
-import { binaryCpu, swigluBackwardCpu, swigluCpu, unaryCpu } from './elementwise.js';
+import { binaryCpu, sumSquaresCpu, swigluBackwardCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
@@ -11,7 +11,7 @@ import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 
-export { matmulCpu, binaryCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
+export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -22,6 +22,7 @@ export function registerCpuBackend(): void {
   registered = true;
   registerKernel({ kernel: 'matmul', backend: 'cpu', fn: matmulCpu });
   registerKernel({ kernel: 'binary', backend: 'cpu', fn: binaryCpu });
+  registerKernel({ kernel: 'sumSquares', backend: 'cpu', fn: sumSquaresCpu });
   registerKernel({ kernel: 'unary', backend: 'cpu', fn: unaryCpu });
   registerKernel({ kernel: 'softmax', backend: 'cpu', fn: softmaxCpu });
   registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });

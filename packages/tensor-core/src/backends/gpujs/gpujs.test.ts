@@ -366,7 +366,8 @@ describe('gpujs backend, auto mode', () => {
     const out = new Float32Array(x.length);
     withBackend('gpujs', () => runKernel('unary', { op: 'silu', x, out }));
     expectClose('silu 4100x4096', out, Float64Array.from(x, UNARY_REF.silu), (r) => 8 * U * Math.abs(r) + 1e-37);
-  });
+    // 16.8M elements through gpu.js's WebAssembly mode three times: 3–10 s on 2 busy cores
+  }, 60_000);
 
   it('async matmul (gpu.js async contract) matches float64', async () => {
     for (const c of fc.sample(matmulCase, { numRuns: 4, seed: 7 })) {

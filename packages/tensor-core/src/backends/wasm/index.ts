@@ -1,7 +1,8 @@
 /**
  * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
- * and cross-entropy, the RMSNorm backward, SwiGLU and the MoE combine: adamw-module.ts,
- * exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts, scatter-add-rows-module.ts)
+ * and cross-entropy, the RMSNorm backward, SwiGLU, the MoE combine, elementwise binary ops and the
+ * sum of squares: adamw-module.ts, exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts,
+ * scatter-add-rows-module.ts, binary-module.ts)
  * in WebAssembly
  * SIMD, no native code, runs in browsers.
  *
@@ -27,7 +28,7 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
@@ -35,6 +36,7 @@ import { WasmExpRows } from './exp-rows-module.js';
 import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 import { WasmScatterAddRows } from './scatter-add-rows-module.js';
 import { WasmSwiglu } from './swiglu-module.js';
+import { WasmBinary } from './binary-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -81,6 +83,9 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'swiglu', backend: 'wasm', fn: (a: SwigluArgs) => swig.forward(a) });
   registerKernel({ kernel: 'swigluBackward', backend: 'wasm', fn: (a: SwigluBackwardArgs) => swig.backward(a) });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'wasm', fn: (a: ScatterAddRowsBackwardArgs) => scatter.runBackward(a), supports: WasmScatterAddRows.supportsBackward });
+  const bin = WasmBinary.create();
+  registerKernel({ kernel: 'binary', backend: 'wasm', fn: (a: BinaryArgs) => bin.binary(a), supports: (a: BinaryArgs) => a.out.length >= WasmBinary.MIN_ELEMENTS });
+  registerKernel({ kernel: 'sumSquares', backend: 'wasm', fn: (a: SumSquaresArgs) => bin.sumSquares(a), supports: (a: SumSquaresArgs) => a.x.length >= WasmBinary.MIN_ELEMENTS });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -96,6 +101,8 @@ export function disposeWasmBackend(): void {
   unregisterKernel('scatterAddRowsBackward', 'wasm');
   unregisterKernel('swiglu', 'wasm');
   unregisterKernel('swigluBackward', 'wasm');
+  unregisterKernel('binary', 'wasm');
+  unregisterKernel('sumSquares', 'wasm');
   active?.dispose();
   active = undefined;
 }
@@ -113,3 +120,4 @@ export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 export { WasmScatterAddRows } from './scatter-add-rows-module.js';
 export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';
 export { WasmSwiglu } from './swiglu-module.js';
+export { WasmBinary } from './binary-module.js';

@@ -136,6 +136,7 @@ export class Code {
   /** Pseudo-minimum: pmin(a, b) = b < a ? b : a (one minps on x64). */
   f32x4Pmin(): this { return this.simd(0xea); }
   f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Mul(): this { return this.simd(0xf2); }
   i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   f32x4Sqrt(): this { return this.simd(0xe3); }
   f32x4Add(): this { return this.simd(0xe4); }
