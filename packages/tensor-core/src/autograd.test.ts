@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { noGrad } from './autograd.js';
+import { gradBuffer, noGrad, recycleGradBuffers, releaseGradBuffers } from './autograd.js';
 import { TensorError } from './errors.js';
 import { Tensor, tensor } from './tensor.js';
 import * as ops from './ops/index.js';
@@ -75,6 +75,44 @@ describe('autograd engine', () => {
     kept.w.grad = null;
     loss(kept, [0]).backward();
     expect(kept.w.grad!.data).not.toBe(wBuf);
+  });
+
+  it('recycled gradient buffers: a block of attention, RMSNorm, SwiGLU, rope-free products gives the same gradients on every backward, pool warm or released', () => {
+    const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.7);
+    const T = 40, D = 24, H = 4, hd = 6, F = 48;
+    const params = {
+      x: new Tensor(rnd(2 * T * D, 1), [2, T, D], { requiresGrad: true }),
+      wq: new Tensor(rnd(D * D, 2), [D, D], { requiresGrad: true }),
+      wk: new Tensor(rnd(D * D, 3), [D, D], { requiresGrad: true }),
+      norm: new Tensor(rnd(D, 4).map((v) => 1 + v), [D], { requiresGrad: true }),
+      wg: new Tensor(rnd(F * D, 5), [F, D], { requiresGrad: true }),
+      wu: new Tensor(rnd(F * D, 6), [F, D], { requiresGrad: true }),
+    };
+    const run = () => {
+      const { x, wq, wk, norm, wg, wu } = params;
+      const h = ops.rmsNorm(x, norm, 1e-5);
+      const a = ops.attention(ops.linear(h, wq), ops.linear(h, wk), h, { heads: H, kvHeads: H, headDim: hd, causal: true });
+      const y = ops.add(x, a);
+      const f = ops.swiglu(ops.linear(y, wg), ops.linear(y, wu));
+      ops.sum(ops.mul(f, f)).backward();
+      const out = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float32Array.from(t.grad!.f32())]));
+      for (const t of Object.values(params)) t.clearGrad();
+      return out;
+    };
+    releaseGradBuffers();
+    const first = run();
+    // buffers dropped by that backward are in the pool now, and come back out of it
+    const a = gradBuffer(2 * T * D);
+    const b = gradBuffer(2 * T * D);
+    expect(a).not.toBe(b);
+    recycleGradBuffers(a, b);
+    for (let i = 0; i < 3; i++) {
+      const again = run();
+      for (const k of Object.keys(first)) expect(Array.from(again[k]!), k).toEqual(Array.from(first[k]!));
+    }
+    releaseGradBuffers();
+    const cold = run();
+    for (const k of Object.keys(first)) expect(Array.from(cold[k]!), k).toEqual(Array.from(first[k]!));
   });
 });
 

@@ -71,6 +71,55 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
   return out;
 }
 
+/**
+ * Gradient buffers no longer referenced after a backward step, by length, for the next ones.
+ * Training allocates the same activation-shaped gradients every step (and every layer); reusing
+ * them spares V8 an external-memory GC per ~64 MB allocated and the kernel a page fault per
+ * fresh 4 KB, which together cost more than the elementwise work itself on small models.
+ * Only whole-buffer Float32Arrays that a finished backward dropped come back here.
+ */
+const pool = new Map<number, Float32Array[]>();
+let pooledBytes = 0;
+/** Ceiling on idle pooled memory; beyond it, dropped buffers are left to the GC. */
+const POOL_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * A Float32Array of `n` elements for a backward to return as a gradient (zeros when `zero`,
+ * otherwise arbitrary contents the caller overwrites). Use it only inside a GradNode backward:
+ * autograd owns what the backward returns, and recycles it once no gradient refers to it.
+ */
+export function gradBuffer(n: number, zero = false): Float32Array {
+  const free = pool.get(n);
+  const a = free?.pop();
+  if (!a) return new Float32Array(n);
+  pooledBytes -= a.byteLength;
+  if (zero) a.fill(0);
+  return a;
+}
+
+function recycle(a: Float32Array): void {
+  if (a.length < 1024 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || !(a.buffer instanceof ArrayBuffer)) return;
+  if (pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
+  let free = pool.get(a.length);
+  if (!free) pool.set(a.length, (free = []));
+  free.push(a);
+  pooledBytes += a.byteLength;
+}
+
+/**
+ * @internal Hand temporaries of a backward (arrays it made and does not return) to the pool. Only
+ * for arrays nothing else refers to.
+ */
+export function recycleGradBuffers(...arrays: Float32Array[]): void {
+  for (const a of arrays) recycle(a);
+}
+
+/** Drop every pooled gradient buffer (they are otherwise kept, up to 256 MiB, for the next backward). */
+export function releaseGradBuffers(): void {
+  pool.clear();
+  pooledBytes = 0;
+}
+
 export function backward(root: Tensor, seed?: Float32Array): void {
   if (!root.requiresGrad) {
     throw new TensorError('autograd', 'backward', `${root.toString()} does not require grad: no input of the computation had requiresGrad (or it ran under noGrad)`);
@@ -117,6 +166,7 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       if (t.grad) {
         const acc = t.grad.data as Float32Array;
         runKernel('binary', { op: 'add', a: acc, b: g, out: acc });
+        if (g !== seed) recycle(g);
       } else {
         // Lazily import-free construction: Tensor's constructor is reached through the leaf itself.
         const Ctor = t.constructor as new (d: Float32Array, s: readonly number[]) => Tensor;
@@ -131,19 +181,19 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       if (!inp.node) return inp.gradSlot(); // a leaf: its own .grad buffer
       let acc = grads.get(inp.id);
       if (acc) return { data: acc, empty: false };
-      acc = new Float32Array(inp.size);
+      acc = gradBuffer(inp.size);
       grads.set(inp.id, acc);
       taken.push(acc.buffer);
       return { data: acc, empty: true };
     };
     const into = (j: number): Float32Array => {
-      const inp = node.inputs[j]!;
       const s = slot(j);
-      // a fresh intermediate buffer is zeros already; a kept leaf buffer holds last step's values
-      if (s.empty && !inp.node && inp.requiresGrad) s.data.fill(0);
+      // an empty slot's contents are undefined (a recycled or kept buffer): zero it for adding into
+      if (s.empty) s.data.fill(0);
       return s.data;
     };
     const inGrads = node.backward(g, into, slot);
+    const dead: Float32Array[] = [];
     // Buffers handed to an input's gradient by this node: a second gradient over the same buffer
     // (add returns [g, g]; views into one buffer) is copied, anything else is taken over as is.
     // Backwards return fresh arrays or `g` (owned here: its entry left the map above) and run once
@@ -158,12 +208,21 @@ export function backward(root: Tensor, seed?: Float32Array): void {
       const prev = grads.get(inp.id);
       if (prev) {
         runKernel('binary', { op: 'add', a: prev, b: gi, out: prev });
+        dead.push(gi);
       } else if (taken.includes(gi.buffer)) {
         grads.set(inp.id, gi.slice());
       } else {
         taken.push(gi.buffer);
         grads.set(inp.id, gi);
       }
+    }
+    // What this node consumed and nobody holds any more goes back to the pool: its output
+    // gradient and the gradients it produced that were added into an existing one.
+    dead.push(g);
+    for (let i = 0; i < dead.length; i++) {
+      const d = dead[i]!;
+      // once per buffer (a backward may hand the same array to two inputs), never one still held
+      if (!taken.includes(d.buffer) && d !== seed && dead.indexOf(d) === i) recycle(d);
     }
     // Release the graph as we go: nothing is retained between steps. A released intermediate is
     // no longer part of any graph, so it must not later pass for a leaf that wants a .grad.

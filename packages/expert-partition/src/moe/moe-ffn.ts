@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, indexAdd, indexSelect, indices, linear, record, reshape, runKernel, swiglu, createRng, type Rng,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, record, reshape, runKernel, swiglu, createRng, type Rng,
 } from '@llama-moe/tensor-core';
 import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
 import type { GateModule } from '@llama-moe/router/modules';
@@ -54,7 +54,7 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   runKernel('scatterAddRows', { src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, out, cols: D });
   const inputs = w ? [...ys, w] : ys;
   return record(new Tensor(out, [T, D]), 'combineExperts', inputs, (g) => {
-    const dys = ys.map((y) => (y.requiresGrad ? new Float32Array(y.size) : null));
+    const dys = ys.map((y) => (y.requiresGrad ? gradBuffer(y.size) : null)); // overwritten by the kernel
     const dw = wd ? new Float32Array(wd.length) : null;
     runKernel('scatterAddRowsBackward', { g, src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, dsrc: dys, dcoef: dw, cols: D });
     const grads: (Float32Array | null)[] = [...dys];

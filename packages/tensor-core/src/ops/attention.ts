@@ -5,7 +5,7 @@
  * materialised in the model; attention permutes Q, K, V once into head-major panels and runs every
  * head's products as one batched kernel call (so a fast GEMM backend speeds attention up too).
  */
-import { needsGrad, record } from '../autograd.js';
+import { gradBuffer, needsGrad, record, recycleGradBuffers } from '../autograd.js';
 import { ShapeError, TensorError, fmtShape } from '../errors.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
@@ -35,8 +35,8 @@ function dims(x: Tensor, heads: number, hd: number, what: string): [number, numb
  * panel; `toHeadMajor` false goes back), row by row with TypedArray#set (an element loop costs
  * ~2 ns per float on this kind of VM).
  */
-function permuteHeads(src: Float32Array, B: number, T: number, H: number, d: number, toHeadMajor: boolean): Float32Array {
-  const dst = new Float32Array(B * T * H * d);
+function permuteHeads(src: Float32Array, B: number, T: number, H: number, d: number, toHeadMajor: boolean, alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
+  const dst = alloc(B * T * H * d);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
@@ -48,8 +48,8 @@ function permuteHeads(src: Float32Array, B: number, T: number, H: number, d: num
   }
   return dst;
 }
-const toHeads = (src: Float32Array, B: number, T: number, H: number, d: number) => permuteHeads(src, B, T, H, d, true);
-const fromHeads = (src: Float32Array, B: number, T: number, H: number, d: number) => permuteHeads(src, B, T, H, d, false);
+const toHeads = (src: Float32Array, B: number, T: number, H: number, d: number, alloc?: (n: number) => Float32Array) => permuteHeads(src, B, T, H, d, true, alloc);
+const fromHeads = (src: Float32Array, B: number, T: number, H: number, d: number, alloc?: (n: number) => Float32Array) => permuteHeads(src, B, T, H, d, false, alloc);
 
 /**
  * out[i] = op(a[i]) · op(b[i]) for `batch` panels laid out back to back: one kernel call (the
@@ -123,12 +123,12 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const t = new Tensor(fromHeads(Oh, B, Tq, Hq, d), q.shape);
   return record(t, 'attention', [q, k, v], (gOut) => {
     /** [B·Hkv, group·Tq, d] */
-    const dO = toHeads(gOut, B, Tq, Hq, d);
+    const dO = toHeads(gOut, B, Tq, Hq, d, gradBuffer);
     /** [B·Hkv, Tk, d]: summed over each group's query heads by the product itself */
-    const dV = new Float32Array(BK * Tk * d);
+    const dV = gradBuffer(BK * Tk * d);
     mmb(P, dO, dV, BK, Tk, d, M, true, false); // dV = Pᵀ·dO
     /** [B·Hkv, group·Tq, Tk] */
-    const dS = new Float32Array(BK * M * Tk);
+    const dS = gradBuffer(BK * M * Tk);
     mmb(dO, Vh, dS, BK, M, Tk, d, false, true); // dP = dO·Vᵀ
     // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale; P is 0 beyond the causal limit, so dS is too
     for (let r = 0; r < BK * M; r++) {
@@ -139,10 +139,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       for (let j = 0; j <= last; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
       dS.fill(0, o + Math.max(last + 1, 0), o + Tk);
     }
-    const dQ = new Float32Array(BK * M * d);
+    const dQ = gradBuffer(BK * M * d);
     mmb(dS, Kh, dQ, BK, M, d, Tk, false, false); // dQ = dS·K
-    const dK = new Float32Array(BK * Tk * d);
+    const dK = gradBuffer(BK * Tk * d);
     mmb(dS, Qh, dK, BK, Tk, d, M, true, false); // dK = dSᵀ·Q
-    return [fromHeads(dQ, B, Tq, Hq, d), fromHeads(dK, B, Tk, Hkv, d), fromHeads(dV, B, Tk, Hkv, d)];
+    const grads = [fromHeads(dQ, B, Tq, Hq, d, gradBuffer), fromHeads(dK, B, Tk, Hkv, d, gradBuffer), fromHeads(dV, B, Tk, Hkv, d, gradBuffer)];
+    // the head-major temporaries are dead now: the next layer's backward reuses them
+    recycleGradBuffers(dO, dV, dS, dQ, dK);
+    return grads;
   });
 }

@@ -1,5 +1,5 @@
 /** Elementwise add / sub / mul / div with numpy broadcasting, and scalar variants. */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { runKernel, type BinaryOpName } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
 import { broadcastShapes, expandTo, reduceTo } from './broadcast.js';
@@ -17,13 +17,13 @@ function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
     let gb: Float32Array | null = null;
     const n = g.length;
     if (op === 'add') { ga = g; gb = g; }
-    else if (op === 'sub') { ga = g; gb = new Float32Array(n); for (let i = 0; i < n; i++) gb[i] = -g[i]!; }
+    else if (op === 'sub') { ga = g; gb = gradBuffer(n); for (let i = 0; i < n; i++) gb[i] = -g[i]!; }
     else if (op === 'mul') {
-      if (a.requiresGrad) { ga = new Float32Array(n); for (let i = 0; i < n; i++) ga[i] = g[i]! * bd[i]!; }
-      if (b.requiresGrad) { gb = new Float32Array(n); for (let i = 0; i < n; i++) gb[i] = g[i]! * ad[i]!; }
+      if (a.requiresGrad) { ga = gradBuffer(n); for (let i = 0; i < n; i++) ga[i] = g[i]! * bd[i]!; }
+      if (b.requiresGrad) { gb = gradBuffer(n); for (let i = 0; i < n; i++) gb[i] = g[i]! * ad[i]!; }
     } else {
-      if (a.requiresGrad) { ga = new Float32Array(n); for (let i = 0; i < n; i++) ga[i] = g[i]! / bd[i]!; }
-      if (b.requiresGrad) { gb = new Float32Array(n); for (let i = 0; i < n; i++) { const bv = bd[i]!; gb[i] = (-g[i]! * ad[i]!) / (bv * bv); } }
+      if (a.requiresGrad) { ga = gradBuffer(n); for (let i = 0; i < n; i++) ga[i] = g[i]! / bd[i]!; }
+      if (b.requiresGrad) { gb = gradBuffer(n); for (let i = 0; i < n; i++) { const bv = bd[i]!; gb[i] = (-g[i]! * ad[i]!) / (bv * bv); } }
     }
     return [a.requiresGrad && ga ? reduceTo(ga, shape, a.shape) : null, b.requiresGrad && gb ? reduceTo(gb, shape, b.shape) : null];
   });

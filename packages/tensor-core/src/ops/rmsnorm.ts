@@ -1,5 +1,5 @@
 /** RMSNorm (LlamaRMSNorm): y = x / sqrt(mean(x²) + eps) · weight over the last axis. */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
@@ -17,7 +17,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const inv = new Float32Array(rows);
   runKernel('rmsnorm', { x: xd, weight: wd, out, rows, cols, eps, invRms: inv });
   return record(new Tensor(out, x.shape), 'rmsNorm', [x, weight], (g) => {
-    const gx = x.requiresGrad ? new Float32Array(x.size) : null;
+    const gx = x.requiresGrad ? gradBuffer(x.size) : null; // overwritten by the kernel
     const gw = weight.requiresGrad ? new Float32Array(cols) : null;
     runKernel('rmsnormBackward', { x: xd, weight: wd, invRms: inv, g, rows, cols, gx, gw });
     return [gx, gw];

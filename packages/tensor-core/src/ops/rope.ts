@@ -3,7 +3,7 @@
  * pairs with i + d/2 (not interleaved pairs as in Meta's original code). inv_freq follows
  * transformers' ROPE_INIT_FUNCTIONS for `default`, `linear` and `llama3` scaling.
  */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { IndexError, ShapeError, TensorError, fmtShape } from '../errors.js';
 import { Tensor, assertFloat } from '../tensor.js';
 
@@ -116,7 +116,7 @@ export function rope(x: Tensor, positions: Tensor, tables: RopeTables, heads: nu
   const out = new Float32Array(x.size);
   apply(x.f32(), out, pos, tables, rows, heads, hd, 1);
   return record(new Tensor(out, x.shape), 'rope', [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = gradBuffer(x.size);
     apply(g, gx, pos, tables, rows, heads, hd, -1); // the inverse rotation is the transpose
     return [gx];
   });

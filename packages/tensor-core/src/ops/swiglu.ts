@@ -1,5 +1,5 @@
 /** SwiGLU: silu(gate) ⊙ up, the LLaMA FFN's gating, fused so the intermediate silu is never stored. */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat, assertSameShape } from '../tensor.js';
 
@@ -12,8 +12,8 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   runKernel('swiglu', { gate: g, up: u, out });
   return record(new Tensor(out, gate.shape), 'swiglu', [gate, up], (go) => {
     const n = go.length;
-    const dGate = gate.requiresGrad ? new Float32Array(n) : null;
-    const dUp = up.requiresGrad ? new Float32Array(n) : null;
+    const dGate = gate.requiresGrad ? gradBuffer(n) : null; // both overwritten by the kernel
+    const dUp = up.requiresGrad ? gradBuffer(n) : null;
     runKernel('swigluBackward', { gate: g, up: u, g: go, dGate, dUp });
     return [dGate, dUp];
   });

@@ -1,5 +1,5 @@
 /** Pointwise nonlinearities with their derivatives: SiLU, tanh, softplus, sigmoid, exp, ReLU, GELU, sqrt, log, neg. */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { runKernel, type UnaryOpName } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
 
@@ -28,7 +28,7 @@ export function unary(op: UnaryOpName, x: Tensor): Tensor {
   const out = new Float32Array(xd.length);
   runKernel('unary', { op, x: xd, out });
   return record(new Tensor(out, x.shape), op, [x], (g) => {
-    const gx = new Float32Array(g.length);
+    const gx = gradBuffer(g.length);
     for (let i = 0; i < g.length; i++) gx[i] = g[i]! * derivative(op, xd[i]!, out[i]!);
     return [gx];
   });
