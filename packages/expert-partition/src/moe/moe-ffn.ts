@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, record, reshape, runKernel, swiglu, createRng, type Rng,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng,
 } from '@llama-moe/tensor-core';
 import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
 import type { GateModule } from '@llama-moe/router/modules';
@@ -147,11 +147,13 @@ export class MoeFeedForward implements FeedForward {
     /** [S] token of each routed slot, grouped by expert */
     const perm = plan.permutation.subarray(0, routed);
     const ys: Tensor[] = [];
+    /** [S, D] every routed slot's token, grouped by expert: one gather (and one scatter-add back) */
+    const xs = routed > 0 ? indexSelect(x, indices(perm)) : null;
     for (let e = 0; e < E; e++) {
       const a = plan.offsets[e]!, b = plan.offsets[e + 1]!;
       if (b === a) continue;
-      // One contiguous GEMM chain per expert over its gathered rows.
-      ys.push(expertForward(this.experts[e]!, indexSelect(x, indices(perm.subarray(a, b)))));
+      // One contiguous GEMM chain per expert over its rows of xs (a view, no copy).
+      ys.push(expertForward(this.experts[e]!, narrowRows(xs!, a, b)));
     }
     let out: Tensor;
     if (ys.length === 0) {

@@ -3,6 +3,7 @@
  * and gather along the last axis (torch.gather(x, -1, idx)) for picking routed scores.
  */
 import { record } from '../autograd.js';
+import { runKernel } from '../registry.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, assertFloat, shapeSize } from '../tensor.js';
 
@@ -24,6 +25,12 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
     // Scatter-add straight into x's accumulated gradient: MoE dispatch selects each token's rows
     // once per expert, and a full-size gradient per expert would cost E allocations and E adds.
     const gx = into(0);
+    if (ids.length * 4 >= N) {
+      // many rows (an MoE's whole dispatch): one scatter-add kernel call, SIMD on the wasm
+      // backend; the same f32 additions in the same order as the loop below
+      runKernel('scatterAddRows', { src: [g], index: ids, coef: null, alpha: 1, out: gx, cols: row });
+      return [null];
+    }
     for (let i = 0; i < ids.length; i++) {
       const o = ids[i]! * row;
       for (let c = 0; c < row; c++) gx[o + c]! += g[i * row + c]!;

@@ -172,4 +172,19 @@ describe('backward vs finite differences', () => {
       expectGrad((x) => ops.gatherLast(x, g), [rand([1, D], s + 4)]);
     }), runs);
   });
+
+  it('narrowRows: views of row blocks (an MoE dispatch: one gather, then a block per expert) and their gradients', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 7 }), dim, fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), fc.nat(), seed, (N, D, raw, cut, s) => {
+      const idx = indices(raw.map((v) => v % N));
+      const S = raw.length, c = cut % (S + 1);
+      expectGrad((x) => {
+        const xs = ops.indexSelect(x, idx);
+        const a = ops.narrowRows(xs, 0, c), b = ops.narrowRows(xs, c, S);
+        // the blocks are views of xs, nothing copied
+        expect(a.f32().buffer).toBe(xs.f32().buffer);
+        return ops.concat([ops.mul(a, a), ops.scale(b, 3)], 0);
+      }, [rand([N, D], s)]);
+    }), runs);
+    expect(() => ops.narrowRows(rand([3, 2], 1), 2, 4)).toThrow(/rows \[2, 4\) are out of bounds for \[3, 2\]/);
+  });
 });

@@ -1,5 +1,6 @@
-/** Shape ops: reshape (a view), transpose of the last two dims, concat and slice along an axis. */
+/** Shape ops: reshape (a view), transpose of the last two dims, concat and slice along an axis, row ranges (views). */
 import { record } from '../autograd.js';
+import { runKernel } from '../registry.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { Tensor, shapeSize, type Shape } from '../tensor.js';
 
@@ -104,5 +105,25 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
     const gx = new Float32Array(x.size);
     for (let o = 0; o < outer; o++) gx.set(g.subarray(o * w, (o + 1) * w), o * full + start * inner);
     return [gx];
+  });
+}
+
+/**
+ * Rows [start, end) of x (along the first axis) as a view of x's buffer, like torch.narrow: no copy.
+ * Its backward adds into those rows of x's gradient only, so splitting a tensor into row blocks
+ * (an MoE's per-expert token groups) costs no full-size gradient per block.
+ */
+export function narrowRows(x: Tensor, start: number, end: number): Tensor {
+  if (x.rank < 1) throw new ShapeError('narrowRows', `input must have rank ≥ 1, got ${fmtShape(x.shape)}`);
+  const n = x.shape[0]!;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
+    throw new ShapeError('narrowRows', `rows [${start}, ${end}) are out of bounds for ${fmtShape(x.shape)}`);
+  }
+  const row = shapeSize(x.shape.slice(1));
+  const view = x.f32('narrowRows').subarray(start * row, end * row);
+  return record(new Tensor(view, [end - start, ...x.shape.slice(1)]), 'narrowRows', [x], (g, into) => {
+    const rows = into(0).subarray(start * row, end * row);
+    runKernel('binary', { op: 'add', a: rows, b: g, out: rows });
+    return [null];
   });
 }
