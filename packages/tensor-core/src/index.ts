@@ -9,6 +9,6 @@ export { createRng, type Rng, randn, uniform, type RngState } from './random.js'
 export { gradCheck, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
 export * from './backends/gpujs/index.js';
 export { initNativeBackend, disposeNativeBackend, nativeMatmul, OrtGemm, type NativeBackendOptions, type NativeBackendStatus, type OrtGemmOptions } from './backends/native/index.js';
-export { initWasmBackend, disposeWasmBackend, wasmMatmul, WasmGemm, WasmAdamw, WasmExpRows, WasmRmsNormBackward, WasmScatterAddRows, WasmSwiglu, WasmTakeCols, type ColumnElements, type WasmBackendOptions, type WasmBackendStatus, type WasmGemmOptions, type WasmGemmInfo } from './backends/wasm/index.js';
+export { initWasmBackend, disposeWasmBackend, wasmMatmul, WasmGemm, WasmAdamw, WasmExpRows, WasmRmsNormBackward, WasmScatterAddRows, WasmSwiglu, WasmTakeCols, WasmBinary, AdamwStateArena, type ColumnElements, type WasmBackendOptions, type WasmBackendStatus, type WasmGemmOptions, type WasmGemmInfo } from './backends/wasm/index.js';
 export { benchGemm, benchCopyBandwidth, type BenchRow, type BenchGemmOptions } from './bench/gemm.js';
 export { useDefaultBackend, type DefaultBackendResult } from './default-backend.js';

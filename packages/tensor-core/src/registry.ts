@@ -162,6 +162,16 @@ export interface ExpRowsArgs {
   sum: Float64Array;
 }
 
+/**
+ * Zeroed AdamW moments for parameters of these sizes, appended to `out` in order: plain arrays
+ * on `cpu`; on `wasm`, views of one WebAssembly memory that the `adamw` kernel then updates in
+ * place (fewer copies per step). Either way they are ordinary Float32Arrays to every reader.
+ */
+export interface AdamwStateArgs {
+  sizes: readonly number[];
+  out: { expAvg: Float32Array; expAvgSq: Float32Array }[];
+}
+
 /** acc[0] += Σ x² with each element promoted to f64 and the sum kept in f64 (the gradient norm). */
 export interface SumSquaresArgs {
   x: Float32Array;
@@ -181,6 +191,7 @@ export interface KernelSignatures {
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
   sumSquares: (args: SumSquaresArgs) => void;
+  adamwState: (args: AdamwStateArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;
   scatterAddRowsBackward: (args: ScatterAddRowsBackwardArgs) => void;
 }

@@ -13,4 +13,4 @@ export { attention, type AttentionOptions } from './attention.js';
 export { topk } from './topk.js';
 export { indexSelect, indexAdd, gatherLast } from './index-ops.js';
 export { broadcastShapes, reduceTo, expandTo } from './broadcast.js';
-export { adamwUpdate, sumOfSquares } from './optim.js';
+export { adamwUpdate, allocAdamwState, sumOfSquares } from './optim.js';

@@ -1,6 +1,6 @@
 /** Optimizer updates as kernels: the fastest backend of the chain runs them, `cpu` is the oracle. */
 import { ShapeError } from '../errors.js';
-import { runKernel, type AdamwArgs } from '../registry.js';
+import { runKernel, type AdamwArgs, type AdamwStateArgs } from '../registry.js';
 
 /**
  * One AdamW update of a parameter, its moments in place (see AdamwArgs for the arithmetic).
@@ -23,4 +23,15 @@ export function sumOfSquares(arrays: Iterable<Float32Array>): number {
   const acc = new Float64Array(1);
   for (const x of arrays) if (x.length) runKernel('sumSquares', { x, acc });
   return acc[0]!;
+}
+
+/**
+ * Zeroed AdamW moments (m, v) for parameters of these sizes, in order. On the wasm backend they are
+ * views of one WebAssembly memory that `adamwUpdate` updates in place (3 array copies per element
+ * instead of 7); anywhere else, plain Float32Arrays. Allocate all of an optimizer's state at once.
+ */
+export function allocAdamwState(sizes: readonly number[]): AdamwStateArgs['out'] {
+  const out: AdamwStateArgs['out'] = [];
+  if (sizes.length) runKernel('adamwState', { sizes, out });
+  return out;
 }

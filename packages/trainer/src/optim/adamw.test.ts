@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor } from '@llama-moe/tensor-core';
+import { Tensor, disposeWasmBackend, initWasmBackend, setBackend } from '@llama-moe/tensor-core';
 import { AdamW, decays } from './adamw.js';
 
 const cfg = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
@@ -102,4 +102,48 @@ describe('AdamW', () => {
       },
     ), { numRuns: 50 });
   });
+
+  it('on the wasm backend the moments live in the kernel\'s memory; the trajectory is bit-identical to cpu, through a setState restore', async () => {
+    const sizes = [7, 8195, 300];
+    const mk = () => sizes.map((n, i) => [`layers.${i}.weight`, new Tensor(Float32Array.from({ length: n }, (_, j) => Math.sin(j * 0.37 + i)), [n], { requiresGrad: true })] as [string, Tensor]);
+    const grads = (step: number) => sizes.map((n, i) => Float32Array.from({ length: n }, (_, j) => Math.cos(j * 0.11 + i * 3 + step)));
+    const run = (params: [string, Tensor][], opt: AdamW, steps: number[]) => {
+      for (const s of steps) {
+        const g = grads(s);
+        params.forEach(([, p], i) => { p.grad = new Tensor(g[i]!, p.shape); });
+        opt.step(params, 1e-2, { gradScale: 0.5 });
+      }
+    };
+    const ready = await initWasmBackend({ threads: 1 });
+    expect(ready.ok).toBe(true);
+    try {
+      setBackend(['wasm']);
+      const pw = mk(), ow = new AdamW({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 });
+      run(pw, ow, [0, 1]);
+      const buf = ow.state.get('layers.0.weight')!.expAvg.buffer;
+      expect(sizes.every((_, i) => ow.state.get(`layers.${i}.weight`)!.expAvgSq.buffer === buf)).toBe(true);
+      // a restore from plain arrays (what a checkpoint load gives) moves into an arena at the next step
+      const resumed = new AdamW(ow.cfg);
+      for (const [n, st] of ow.state) resumed.setState(n, { step: st.step, expAvg: st.expAvg.slice(), expAvgSq: st.expAvgSq.slice() });
+      const pr = pw.map(([n, t]) => [n, new Tensor(t.f32().slice(), t.shape, { requiresGrad: true })] as [string, Tensor]);
+      run(pw, ow, [2, 3]);
+      run(pr, resumed, [2, 3]);
+      expect(resumed.state.get('layers.1.weight')!.expAvg.buffer).not.toBe(buf);
+      setBackend(['cpu']);
+      const pc = mk(), oc = new AdamW(ow.cfg);
+      run(pc, oc, [0, 1, 2, 3]);
+      for (let i = 0; i < sizes.length; i++) {
+        const name = `layers.${i}.weight`;
+        for (const [p, o] of [[pw, ow], [pr, resumed]] as const) {
+          expect(Buffer.from(p[i]![1].f32().buffer).equals(Buffer.from(pc[i]![1].f32().buffer)), name).toBe(true);
+          expect(Array.from(o.state.get(name)!.expAvgSq)).toEqual(Array.from(oc.state.get(name)!.expAvgSq));
+          expect(o.stepCounts()[name]).toBe(4);
+        }
+      }
+    } finally {
+      disposeWasmBackend();
+      setBackend(['cpu']);
+    }
+  });
 });
+

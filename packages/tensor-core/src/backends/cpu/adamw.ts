@@ -3,7 +3,7 @@
  * f32 (Math.fround after each f64 operation: for +, −, ×, ÷ and √ of f32 operands that is
  * exactly the f32 IEEE result, so the SIMD backend can match it bit for bit).
  */
-import type { AdamwArgs } from '../../registry.js';
+import type { AdamwArgs, AdamwStateArgs } from '../../registry.js';
 
 /** The f32 scalars one update uses, derived once per tensor the way torch converts Python floats. */
 export interface AdamwScalars {
@@ -56,4 +56,9 @@ export function adamwCpu(a: AdamwArgs): void {
     const denom = f(f(f(Math.sqrt(vi)) / bc2Sqrt) + eps);
     x[i] = f(f(x[i]! * decay) + f(f(negStep * mi) / denom));
   }
+}
+
+/** cpu/adamwState: plain zeroed arrays. */
+export function adamwStateCpu({ sizes, out }: AdamwStateArgs): void {
+  for (const n of sizes) out.push({ expAvg: new Float32Array(n), expAvgSq: new Float32Array(n) });
 }

@@ -5,7 +5,7 @@
 import { registerKernel } from '../../registry.js';
 import { binaryCpu, sumSquaresCpu, swigluBackwardCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
-import { adamwCpu } from './adamw.js';
+import { adamwCpu, adamwStateCpu } from './adamw.js';
 import { expRowsCpu } from './exp-rows.js';
 import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows.js';
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
@@ -30,6 +30,7 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
   registerKernel({ kernel: 'swigluBackward', backend: 'cpu', fn: swigluBackwardCpu });
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
+  registerKernel({ kernel: 'adamwState', backend: 'cpu', fn: adamwStateCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
   registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'cpu', fn: scatterAddRowsBackwardCpu });

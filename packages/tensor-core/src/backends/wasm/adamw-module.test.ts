@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomF32 } from '../../bench/gemm-reference.js';
 import { adamwCpu } from '../cpu/adamw.js';
 import { lastBackend, setBackend, type AdamwArgs } from '../../registry.js';
-import { adamwUpdate } from '../../ops/optim.js';
+import { adamwUpdate, allocAdamwState } from '../../ops/optim.js';
 import { disposeWasmBackend, initWasmBackend } from './index.js';
-import { CHUNK, WasmAdamw } from './adamw-module.js';
+import { AdamwStateArena, CHUNK, WasmAdamw } from './adamw-module.js';
 
 interface Case { n: number; seed: number; gradScale: number; decay: number; beta1: number; beta2: number; stepSize: number; bc2Sqrt: number; eps: number }
 
@@ -89,4 +89,43 @@ describe('wasm adamw kernel', () => {
     const a = build({ n: 8, seed: 1, gradScale: 1, decay: 1, beta1: 0.9, beta2: 0.95, stepSize: 1e-3, bc2Sqrt: 0.3, eps: 1e-8 });
     expect(() => adamwUpdate({ ...a, expAvgSq: new Float32Array(7) }, 'lm_head.weight')).toThrow(/'lm_head\.weight': expAvgSq has 7 elements, the parameter has 8/);
   });
+
+  it('property: state allocated in an arena updates in place, bit-identical to the oracle, and a chunk tail never touches the next parameter', () => {
+    fc.assert(fc.property(fc.array(arbCase, { minLength: 1, maxLength: 4 }), fc.nat(), (cases, pick) => {
+      setBackend(['wasm']);
+      const states = allocAdamwState(cases.map((c) => c.n));
+      expect(lastBackend('adamwState')).toBe('wasm');
+      // zeroed, as torch's lazily created state
+      for (const st of states) expect(st.expAvg.every((v) => v === 0) && st.expAvgSq.every((v) => v === 0)).toBe(true);
+      const args = cases.map((c, i) => {
+        const a = build(c);
+        states[i]!.expAvg.set(a.expAvg);
+        states[i]!.expAvgSq.set(a.expAvgSq);
+        return { ...a, expAvg: states[i]!.expAvg, expAvgSq: states[i]!.expAvgSq };
+      });
+      const refs = args.map((a) => copy(a));
+      // update one parameter only: its neighbours' moments must stay as they were
+      const j = pick % args.length;
+      adamwCpu(refs[j]!);
+      adamwUpdate(args[j]!, 'p');
+      expect(lastBackend('adamw')).toBe('wasm');
+      args.forEach((a, i) => {
+        expect(firstBitDiff(a.param, refs[i]!.param), `param ${i}`).toBe(-1);
+        expect(firstBitDiff(a.expAvg, refs[i]!.expAvg), `m ${i}`).toBe(-1);
+        expect(firstBitDiff(a.expAvgSq, refs[i]!.expAvgSq), `v ${i}`).toBe(-1);
+      });
+    }), { numRuns: 30 });
+  });
+
+  it('state on the cpu backend is plain arrays; arenas are views of one WebAssembly memory', () => {
+    setBackend(['cpu']);
+    const plain = allocAdamwState([5, 9]);
+    expect(plain[0]!.expAvg.buffer).not.toBe(plain[1]!.expAvg.buffer);
+    setBackend(['wasm']);
+    const arena = allocAdamwState([5, 9]);
+    expect(arena[0]!.expAvg.buffer).toBe(arena[1]!.expAvgSq.buffer);
+    expect(arena.map((s) => [s.expAvg.length, s.expAvgSq.length])).toEqual([[5, 5], [9, 9]]);
+    expect(AdamwStateArena.bytesFor([5, 9])).toBe(8 * CHUNK + 2 * 4 * (8 + 12));
+  });
 });
+

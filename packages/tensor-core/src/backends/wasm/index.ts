@@ -28,7 +28,7 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
@@ -73,6 +73,7 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   // AdamW update (elementwise, calling thread): same SIMD requirement as the GEMM, which compiled.
   const adamw = WasmAdamw.create();
   registerKernel({ kernel: 'adamw', backend: 'wasm', fn: (a: AdamwArgs) => adamw.update(a), supports: WasmAdamw.supports });
+  registerKernel({ kernel: 'adamwState', backend: 'wasm', fn: (a: AdamwStateArgs) => adamw.allocState(a), supports: WasmAdamw.supportsState });
   const expRows = WasmExpRows.create();
   registerKernel({ kernel: 'expRows', backend: 'wasm', fn: (a: ExpRowsArgs) => expRows.run(a), supports: WasmExpRows.supports });
   const rmsBack = WasmRmsNormBackward.create();
@@ -95,6 +96,7 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
 export function disposeWasmBackend(): void {
   unregisterKernel('matmul', 'wasm');
   unregisterKernel('adamw', 'wasm');
+  unregisterKernel('adamwState', 'wasm');
   unregisterKernel('expRows', 'wasm');
   unregisterKernel('rmsnormBackward', 'wasm');
   unregisterKernel('scatterAddRows', 'wasm');
@@ -114,7 +116,7 @@ export function wasmMatmul(args: MatmulArgs): void {
 }
 
 export { WasmGemm, type WasmGemmOptions, type WasmGemmInfo } from './wasm-gemm.js';
-export { WasmAdamw } from './adamw-module.js';
+export { WasmAdamw, AdamwStateArena } from './adamw-module.js';
 export { WasmExpRows } from './exp-rows-module.js';
 export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 export { WasmScatterAddRows } from './scatter-add-rows-module.js';
