@@ -84,9 +84,10 @@ let pooledBytes = 0;
 const POOL_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * A Float32Array of `n` elements for a backward to return as a gradient (zeros when `zero`,
- * otherwise arbitrary contents the caller overwrites). Use it only inside a GradNode backward:
- * autograd owns what the backward returns, and recycles it once no gradient refers to it.
+ * A Float32Array of `n` elements from the pool (zeros when `zero`, otherwise arbitrary contents
+ * the caller overwrites): for a gradient a backward returns (autograd owns it and recycles it once
+ * no gradient refers to it), or for an op's private temporaries, which the op hands back with
+ * `recycleGradBuffers` once nothing can read them.
  */
 export function gradBuffer(n: number, zero = false): Float32Array {
   const free = pool.get(n);

@@ -83,17 +83,20 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const lastKey = (r: number) => (causal ? Math.min(Tk - 1, offset + (r % Tq)) : Tk - 1);
   const keep = needsGrad(q, k, v);
   /** [B·Hkv, group·Tq, d] (= [B·Hq, Tq, d]) */
-  const Qh = toHeads(q.f32(), B, Tq, Hq, d);
+  // The head-major panels, scores and output are this op's own temporaries: they come from autograd's
+  // buffer pool and go back to it as soon as nothing needs them (after the forward, or after the
+  // backward that reads them), so a training step does not allocate them afresh for every layer.
+  const Qh = toHeads(q.f32(), B, Tq, Hq, d, gradBuffer);
   /** [B·Hkv, Tk, d] */
-  const Kh = toHeads(k.f32(), B, Tk, Hkv, d);
-  const Vh = toHeads(v.f32(), B, Tk, Hkv, d);
+  const Kh = toHeads(k.f32(), B, Tk, Hkv, d, gradBuffer);
+  const Vh = toHeads(v.f32(), B, Tk, Hkv, d, gradBuffer);
   /** [B·Hkv, group·Tq, d] */
-  const Oh = new Float32Array(BK * M * d);
+  const Oh = gradBuffer(BK * M * d);
   // kv heads in chunks: all of them when the probabilities are kept for the backward (one [Tq, Tk]
   // panel per query head, as per-head code keeps), else as many as SCORE_BUDGET floats allow.
   const chunk = keep ? BK : Math.max(1, Math.min(BK, Math.floor(SCORE_BUDGET / Math.max(1, M * Tk))));
   /** [B·Hkv, group·Tq, Tk] attention probabilities (a chunk's worth when not kept) */
-  const P = new Float32Array(chunk * M * Tk);
+  const P = gradBuffer(chunk * M * Tk);
   const rowMax = new Float32Array(chunk * M), rowSum = new Float64Array(chunk * M);
   for (let h0 = 0; h0 < BK; h0 += chunk) {
     const nh = Math.min(chunk, BK - h0);
@@ -121,6 +124,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     mmb(Pc, Vh.subarray(h0 * Tk * d, (h0 + nh) * Tk * d), Oh.subarray(h0 * M * d, (h0 + nh) * M * d), nh, M, d, Tk, false, false);
   }
   const t = new Tensor(fromHeads(Oh, B, Tq, Hq, d), q.shape);
+  recycleGradBuffers(Oh);
+  if (!keep) {
+    recycleGradBuffers(Qh, Kh, Vh, P);
+    return t;
+  }
   return record(t, 'attention', [q, k, v], (gOut) => {
     /** [B·Hkv, group·Tq, d] */
     const dO = toHeads(gOut, B, Tq, Hq, d, gradBuffer);
@@ -144,8 +152,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     const dK = gradBuffer(BK * Tk * d);
     mmb(dS, Qh, dK, BK, Tk, d, M, true, false); // dK = dSᵀ·Q
     const grads = [fromHeads(dQ, B, Tq, Hq, d, gradBuffer), fromHeads(dK, B, Tk, Hkv, d, gradBuffer), fromHeads(dV, B, Tk, Hkv, d, gradBuffer)];
-    // the head-major temporaries are dead now: the next layer's backward reuses them
-    recycleGradBuffers(dO, dV, dS, dQ, dK);
+    // the head-major temporaries and the forward's panels are dead now: the next layer reuses them
+    recycleGradBuffers(dO, dV, dS, dQ, dK, Qh, Kh, Vh, P);
     return grads;
   });
 }
