@@ -70,7 +70,9 @@ export class Tensor {
    * Zero the gradient the way PyTorch's `zero_grad(set_to_none=True)` does (`grad` reads null
    * afterwards, and an optimizer skips a parameter that no backward reached), but keep its buffer:
    * the next backward writes that buffer in place (GEMMs straight into it) instead of allocating,
-   * page-faulting and garbage-collecting a fresh one every step.
+   * page-faulting and garbage-collecting a fresh one every step. So a gradient read before
+   * `clearGrad` shares that buffer: copy it to keep its values past the next backward. Assigning
+   * `grad = null` drops the buffer instead.
    */
   clearGrad(): void {
     if (this.gradBuf) this.gradCleared = true;
