@@ -108,8 +108,8 @@ function recycle(a: Float32Array): void {
 }
 
 /**
- * @internal Hand temporaries of a backward (arrays it made and does not return) to the pool. Only
- * for arrays nothing else refers to.
+ * @internal Hand an op's private temporaries (from `gradBuffer`, or any array it made and does not
+ * return or keep) to the pool. Only for arrays nothing else refers to.
  */
 export function recycleGradBuffers(...arrays: Float32Array[]): void {
   for (const a of arrays) recycle(a);

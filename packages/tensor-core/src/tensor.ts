@@ -5,7 +5,7 @@
  */
 import { DTypeError, ShapeError, TensorError, fmtShape } from './errors.js';
 import type { DType } from './dtype.js';
-import { backward as runBackward, type GradNode } from './autograd.js';
+import { backward as runBackward, type GradNode, type GradSlot } from './autograd.js';
 
 export type Shape = readonly number[];
 export type TensorData = Float32Array | Int32Array;
@@ -79,7 +79,7 @@ export class Tensor {
   }
 
   /** @internal autograd: the gradient buffer of this leaf, whether it holds a gradient now (`empty` false) or was cleared / never made (`empty` true, contents undefined). */
-  gradSlot(): { data: Float32Array; empty: boolean } {
+  gradSlot(): GradSlot {
     const kept = this.gradBuf;
     if (kept && !this.gradCleared) return { data: kept.data as Float32Array, empty: false };
     if (kept && kept.size === this.size) {

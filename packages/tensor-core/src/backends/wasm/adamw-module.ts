@@ -88,6 +88,9 @@ function adamwFunc(resident: boolean): FuncDef {
 type AdamwFn = (bytes: number, gs: number, decay: number, w1: number, b2: number, w2: number, negStep: number, bc2Sqrt: number, eps: number) => void;
 type AdamwAtFn = (bytes: number, mAt: number, vAt: number, gs: number, decay: number, w1: number, b2: number, w2: number, negStep: number, bc2Sqrt: number, eps: number) => void;
 
+/** An arena's θ and g scratch regions (CHUNK floats each), before the state. */
+const ARENA_SCRATCH_BYTES = 2 * 4 * CHUNK;
+
 /** An arena's ceiling: 3 GiB of state (wasm32 memories stop at 4 GiB); larger requests get plain arrays. */
 const MAX_ARENA_BYTES = 3 * 1024 ** 3;
 
@@ -109,7 +112,7 @@ export class AdamwStateArena {
 
   /** Total bytes an arena for these parameter sizes needs. */
   static bytesFor(sizes: readonly number[]): number {
-    return 8 * CHUNK + sizes.reduce((t, n) => t + 2 * 4 * (((n + 3) >> 2) << 2), 0);
+    return ARENA_SCRATCH_BYTES + sizes.reduce((t, n) => t + 2 * 4 * (((n + 3) >> 2) << 2), 0);
   }
 
   /** An arena holding zeroed m and v for each size, or null where it would be too large or memory is refused. */
@@ -123,7 +126,7 @@ export class AdamwStateArena {
       return null;
     }
     const arena = new AdamwStateArena(made.memory, made.exports['adamwAt'] as AdamwAtFn);
-    let at = 8 * CHUNK;
+    let at = ARENA_SCRATCH_BYTES;
     const states = sizes.map((n) => {
       const padded = ((n + 3) >> 2) << 2;
       const expAvg = new Float32Array(made.memory.buffer, at, n);
