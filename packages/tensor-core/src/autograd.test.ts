@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gradBuffer, noGrad, recycleGradBuffers, releaseGradBuffers } from './autograd.js';
+import { gradBuffer, noGrad, pooledBufferBytes, record, recycleGradBuffers, releaseGradBuffers, sizeClass } from './autograd.js';
 import { TensorError } from './errors.js';
-import { Tensor, tensor } from './tensor.js';
+import { Tensor, indices, tensor } from './tensor.js';
 import * as ops from './ops/index.js';
 
 describe('autograd engine', () => {
@@ -114,5 +115,101 @@ describe('autograd engine', () => {
     const cold = run();
     for (const k of Object.keys(first)) expect(Array.from(cold[k]!), k).toEqual(Array.from(first[k]!));
   });
-});
 
+  it('size classes: a request\'s class holds it with at most 12.5 % slack, a buffer serves only requests it can hold, classes are fixed points', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 30 }), (n) => {
+      const up = sizeClass(n, true), down = sizeClass(n, false);
+      expect(up).toBeGreaterThanOrEqual(n);
+      expect(up).toBeLessThanOrEqual(Math.ceil(n * 1.125));
+      expect(down).toBeLessThanOrEqual(n);
+      expect(sizeClass(up, true)).toBe(up);
+      expect(sizeClass(up, false)).toBe(up);
+      // a buffer of n floats, filed under `down`, serves requests whose class is `down`: all ≤ n
+      expect(sizeClass(down, true)).toBe(down);
+    }), { numRuns: 500 });
+    // MoE expert lengths that change with the routing share a class
+    expect(sizeClass(129 * 128, true)).toBe(sizeClass(133 * 128, true));
+  });
+
+  it('releaseActivations: later steps reuse the released activations (a pool of old values, not zeros) and still give the same outputs and gradients; leaves are untouched', () => {
+    const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.7);
+    const T = 40, D = 24, H = 4, hd = 6, F = 48;
+    const params = {
+      x: new Tensor(rnd(2 * T * D, 1), [2, T, D], { requiresGrad: true }),
+      wq: new Tensor(rnd(D * D, 2), [D, D], { requiresGrad: true }),
+      wk: new Tensor(rnd(D * D, 3), [D, D], { requiresGrad: true }),
+      norm: new Tensor(rnd(D, 4).map((v) => 1 + v), [D], { requiresGrad: true }),
+      wg: new Tensor(rnd(F * D, 5), [F, D], { requiresGrad: true }),
+      wu: new Tensor(rnd(F * D, 6), [F, D], { requiresGrad: true }),
+      wo: new Tensor(rnd(D * F, 7), [D, F], { requiresGrad: true }),
+    };
+    const before = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float32Array.from(t.f32())]));
+    /** a constant input (no grad) that must survive too */
+    const bias = new Tensor(rnd(2 * T * D, 8), [2, T, D]);
+    const run = (release: boolean) => {
+      const { x, wq, wk, norm, wg, wu, wo } = params;
+      const h = ops.rmsNorm(ops.add(x, bias), norm, 1e-5);
+      const a = ops.attention(ops.rope(ops.linear(h, wq), indices(Int32Array.from({ length: T }, (_, i) => i), [T]), new ops.RopeTables({ headDim: hd, theta: 10000 }, T), H), ops.linear(h, wk), h, { heads: H, kvHeads: H, headDim: hd, causal: true });
+      const y = ops.add(x, a);
+      const f = ops.linear(ops.swiglu(ops.linear(y, wg), ops.linear(y, wu)), wo);
+      const loss = ops.sum(ops.mul(ops.silu(f), f));
+      const value = loss.item();
+      const out = Float32Array.from(f.f32());
+      loss.backward(null, { releaseActivations: release });
+      const grads = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float32Array.from(t.grad!.f32())]));
+      for (const t of Object.values(params)) t.clearGrad();
+      return { value, out, grads };
+    };
+    releaseGradBuffers();
+    const ref = run(false);
+    for (let i = 0; i < 4; i++) {
+      const got = run(true);
+      expect(got.value).toBe(ref.value);
+      expect(Array.from(got.out)).toEqual(Array.from(ref.out));
+      for (const k of Object.keys(ref.grads)) expect(Array.from(got.grads[k]!), k).toEqual(Array.from(ref.grads[k]!));
+    }
+    expect(pooledBufferBytes()).toBeGreaterThan(0);
+    for (const [k, t] of Object.entries(params)) expect(Array.from(t.f32()), k).toEqual(Array.from(before[k]!));
+    expect(Array.from(bias.f32())).toEqual(Array.from(rnd(2 * T * D, 8)));
+  });
+
+  it('releaseActivations never hands out storage a leaf, a constant input or the root shares (views of a parameter included)', () => {
+    releaseGradBuffers();
+    const n = 4096;
+    const w = new Tensor(Float32Array.from({ length: n }, (_, i) => i % 7), [64, 64], { requiresGrad: true });
+    const c = new Tensor(Float32Array.from({ length: n }, (_, i) => i % 5), [n]);
+    const wv = ops.reshape(w, [n]); // a node whose data is w's storage
+    expect(wv.f32().buffer).toBe(w.f32().buffer);
+    // a custom op whose output aliases its constant input
+    const alias = record(new Tensor(c.f32(), [n]), 'alias', [w, c], () => [null, null]);
+    const loss = ops.sum(ops.mul(ops.add(wv, alias), wv));
+    loss.backward(null, { releaseActivations: true });
+    // drain the pool: whatever it hands out is written over
+    const taken: Float32Array[] = [];
+    for (let i = 0; i < 64; i++) taken.push(gradBuffer(n).fill(-1));
+    expect(Array.from(w.f32()).every((v, i) => v === i % 7)).toBe(true);
+    expect(Array.from(c.f32()).every((v, i) => v === i % 5)).toBe(true);
+    expect(Array.from(w.grad!.f32()).every((v, i) => v === 2 * (i % 7) + (i % 5))).toBe(true);
+    // the released activation (add's output) was handed out
+    expect(taken.length).toBe(64);
+    expect(new Set(taken.map((t) => t.buffer)).size).toBe(64);
+  });
+
+  it('the pool stays bounded when every step has new shapes: buffers unused since the previous releasing backward are dropped', () => {
+    releaseGradBuffers();
+    const w = new Tensor(Float32Array.from({ length: 16 * 16 }, (_, i) => Math.sin(i)), [16, 16], { requiresGrad: true });
+    const sizes: number[] = [];
+    for (let step = 0; step < 12; step++) {
+      const rows = 200 + 150 * step; // a new size class every step
+      const x = new Tensor(Float32Array.from({ length: rows * 16 }, (_, i) => Math.cos(i)), [rows, 16]);
+      ops.sum(ops.silu(ops.linear(ops.silu(ops.linear(x, w)), w))).backward(null, { releaseActivations: true });
+      w.clearGrad();
+      sizes.push(pooledBufferBytes());
+    }
+    /** one step's activations: 4 [rows, 16] tensors plus 2 gradients, at most */
+    const oneStep = (rows: number) => 6 * rows * 16 * 4 * 1.125;
+    for (let s = 2; s < sizes.length; s++) expect(sizes[s]).toBeLessThanOrEqual(oneStep(200 + 150 * s) + oneStep(200 + 150 * (s - 1)));
+    // without eviction it would hold every step's buffers
+    expect(sizes[11]).toBeLessThan(sizes.slice(0, 11).reduce((a, b) => a + b, 0) / 2);
+  });
+});

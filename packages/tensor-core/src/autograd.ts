@@ -78,33 +78,71 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
  * fresh 4 KB, which together cost more than the elementwise work itself on small models.
  * Only whole-buffer Float32Arrays that a finished backward dropped come back here.
  */
-const pool = new Map<number, Float32Array[]>();
+interface Pooled { buf: ArrayBuffer; epoch: number }
+const pool = new Map<number, Pooled[]>();
 let pooledBytes = 0;
-/** Ceiling on idle pooled memory; beyond it, dropped buffers are left to the GC. */
+/** Ceiling on idle pooled memory outside releaseActivations; beyond it, dropped buffers are left to the GC. */
 const POOL_MAX_BYTES = 256 * 1024 * 1024;
+/** Arrays shorter than this are not worth pooling. */
+const POOL_MIN_FLOATS = 1024;
+/** Backward passes run with releaseActivations: entries pooled before the previous one and never taken again are dropped. */
+let epoch = 0;
+
+/**
+ * Size classes, eight per octave (at most 12.5 % slack): an MoE layer's expert buffers change
+ * length every step with the routing (133·128 floats, then 129·128, …), and exact-length keys let
+ * those one-off lengths fill the pool while the next step's lengths missed it.
+ * `up`: the smallest class ≥ n (what a request of n needs); otherwise the largest class ≤ n (what
+ * a buffer of n floats can serve).
+ */
+export function sizeClass(n: number, up: boolean): number {
+  if (n <= 8) return n;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return (up ? Math.ceil(n / step) : Math.floor(n / step)) * step;
+}
 
 /**
  * A Float32Array of `n` elements from the pool (zeros when `zero`, otherwise arbitrary contents
  * the caller overwrites): for a gradient a backward returns (autograd owns it and recycles it once
  * no gradient refers to it), or for an op's private temporaries, which the op hands back with
- * `recycleGradBuffers` once nothing can read them.
+ * `recycleGradBuffers` once nothing can read them. A pooled array may be a view of the first `n`
+ * floats of a somewhat larger buffer (its size class).
  */
 export function gradBuffer(n: number, zero = false): Float32Array {
-  const free = pool.get(n);
-  const a = free?.pop();
-  if (!a) return new Float32Array(n);
-  pooledBytes -= a.byteLength;
+  if (n < POOL_MIN_FLOATS) return new Float32Array(n);
+  const cls = sizeClass(n, true);
+  const buf = pool.get(cls)?.pop()?.buf;
+  if (!buf) return new Float32Array(new ArrayBuffer(cls * 4), 0, n);
+  pooledBytes -= buf.byteLength;
+  const a = new Float32Array(buf, 0, n);
   if (zero) a.fill(0);
   return a;
 }
 
-function recycle(a: Float32Array): void {
-  if (a.length < 1024 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || !(a.buffer instanceof ArrayBuffer)) return;
-  if (pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
-  let free = pool.get(a.length);
-  if (!free) pool.set(a.length, (free = []));
-  free.push(a);
-  pooledBytes += a.byteLength;
+function recycle(a: Float32Array, uncapped = false): void {
+  const buf = a.buffer;
+  // only arrays that own their buffer from its start: a whole buffer, or a pool view of its prefix
+  if (!(a instanceof Float32Array) || a.length < POOL_MIN_FLOATS || a.byteOffset !== 0 || !(buf instanceof ArrayBuffer)) return;
+  const floats = buf.byteLength / 4;
+  if (floats !== a.length && floats !== sizeClass(a.length, true)) return;
+  if (!uncapped && pooledBytes + buf.byteLength > POOL_MAX_BYTES) return;
+  const cls = sizeClass(floats, false);
+  let free = pool.get(cls);
+  if (!free) pool.set(cls, (free = []));
+  // the same buffer recycled twice would be handed out twice
+  for (const e of free) if (e.buf === buf) return;
+  free.push({ buf, epoch });
+  pooledBytes += buf.byteLength;
+}
+
+/** Drop pooled buffers that sat unused since before the previous releasing backward. */
+function evictStale(): void {
+  for (const [cls, free] of pool) {
+    const kept = free.filter((e) => e.epoch >= epoch - 1);
+    for (const e of free) if (e.epoch < epoch - 1) pooledBytes -= e.buf.byteLength;
+    if (kept.length) pool.set(cls, kept);
+    else pool.delete(cls);
+  }
 }
 
 /**
@@ -115,13 +153,34 @@ export function recycleGradBuffers(...arrays: Float32Array[]): void {
   for (const a of arrays) recycle(a);
 }
 
-/** Drop every pooled gradient buffer (they are otherwise kept, up to 256 MiB, for the next backward). */
+/** @internal Bytes idle in the buffer pool (for tests of its bounds). */
+export function pooledBufferBytes(): number {
+  return pooledBytes;
+}
+
+/**
+ * Drop every pooled buffer: gradients and temporaries (otherwise kept, up to 256 MiB, for the next
+ * backward) and the activations a `releaseActivations` backward handed back (kept for the next step).
+ */
 export function releaseGradBuffers(): void {
   pool.clear();
   pooledBytes = 0;
 }
 
-export function backward(root: Tensor, seed?: Float32Array): void {
+export interface BackwardOptions {
+  /**
+   * Once the gradients are computed, hand the graph's intermediate tensors' storage to the buffer
+   * pool, where the next forward's ops take their outputs from (the trainer's step: the same
+   * activation shapes every step, so a step allocates almost nothing and leaves the GC and the
+   * page-fault handler out of it). The caller promises not to read any intermediate tensor of this
+   * graph afterwards (the root excepted: a model's logits or hidden states read after this
+   * backward hold garbage). Leaves, tensors outside the graph and whatever shares their storage
+   * are never released.
+   */
+  releaseActivations?: boolean;
+}
+
+export function backward(root: Tensor, seed?: Float32Array, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new TensorError('autograd', 'backward', `${root.toString()} does not require grad: no input of the computation had requiresGrad (or it ran under noGrad)`);
   }
@@ -151,6 +210,23 @@ export function backward(root: Tensor, seed?: Float32Array): void {
     } else {
       order.push(t);
       stack.pop();
+    }
+  }
+
+  const release = opts.releaseActivations === true;
+  /** intermediate tensors' storage, released at the end (release only) */
+  const acts: Float32Array[] = [];
+  /** storage that must survive: leaves', their gradients', and any input the graph does not differentiate */
+  const keep = new Set<ArrayBufferLike>();
+  if (release) {
+    keep.add(root.data.buffer);
+    for (const t of order) {
+      if (!t.node) {
+        keep.add(t.data.buffer);
+        continue;
+      }
+      if (t !== root && t.data instanceof Float32Array) acts.push(t.data);
+      for (const inp of t.node.inputs) if (!inp.requiresGrad) keep.add(inp.data.buffer);
     }
   }
 
@@ -229,5 +305,11 @@ export function backward(root: Tensor, seed?: Float32Array): void {
     // no longer part of any graph, so it must not later pass for a leaf that wants a .grad.
     t.node = null;
     t.requiresGrad = false;
+  }
+  if (release) {
+    for (const t of order) if (!t.node && t.grad) keep.add(t.grad.data.buffer);
+    epoch++;
+    evictStale();
+    for (const a of acts) if (!keep.has(a.buffer)) recycle(a, true);
   }
 }

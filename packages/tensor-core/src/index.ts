@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './dtype.js';
 export * from './registry.js';
 export * from './tensor.js';
-export { noGrad, isGradEnabled, needsGrad, record, gradBuffer, releaseGradBuffers, type GradNode, type GradSlot } from './autograd.js';
+export { noGrad, isGradEnabled, needsGrad, record, gradBuffer, releaseGradBuffers, type BackwardOptions, type GradNode, type GradSlot } from './autograd.js';
 export * from './ops/index.js';
 export { registerCpuBackend, matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, adamwScalars, type AdamwScalars, erf, unaryScalar } from './backends/cpu/index.js';
 export { createRng, type Rng, randn, uniform, type RngState } from './random.js';

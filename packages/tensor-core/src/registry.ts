@@ -163,6 +163,45 @@ export interface ExpRowsArgs {
 }
 
 /**
+ * Attention probabilities from raw scores, row by row (in place when out === x): the first
+ * `valid[r]` columns of row r (all of them when `valid` is null; clamped to [0, cols]) become
+ * softmax(x·scale) and the rest 0, so a causal mask is a per-row count. With s = f32(scale):
+ *   t = f32(x·s); m = max t; e = f32(exp(t − m)); Σ = Σ e in f64; p = f32(e · f32(1/Σ))
+ * A row with no valid column is all 0; a NaN among its valid scores makes the row NaN. Backends
+ * agree to f32 accuracy (the wasm exponential is a polynomial), not bit for bit.
+ */
+export interface MaskedSoftmaxArgs {
+  /** [rows, cols] scores */
+  x: Float32Array;
+  /** [rows, cols] probabilities (may be x) */
+  out: Float32Array;
+  rows: number;
+  cols: number;
+  scale: number;
+  /** [rows] columns each row sees, or null for all */
+  valid: Int32Array | null;
+}
+
+/**
+ * Gradient of MaskedSoftmax with respect to the raw scores, given the probabilities `p` and
+ * g = dL/dp: over the first valid[r] columns of row r, out = f32(p·(g − Σ_j g_j·p_j)·scale) in
+ * f64 (the dot product of exact f64 products); 0 beyond. `out` may be g.
+ */
+export interface MaskedSoftmaxBackwardArgs {
+  /** [rows, cols] the forward's probabilities */
+  p: Float32Array;
+  /** [rows, cols] gradient with respect to p */
+  g: Float32Array;
+  /** [rows, cols] gradient with respect to the scores (may be g) */
+  out: Float32Array;
+  rows: number;
+  cols: number;
+  scale: number;
+  /** [rows] as in the forward */
+  valid: Int32Array | null;
+}
+
+/**
  * Zeroed AdamW moments for parameters of these sizes, appended to `out` in order: plain arrays
  * on `cpu`; on `wasm`, views of one WebAssembly memory that the `adamw` kernel then updates in
  * place (fewer copies per step). Either way they are ordinary Float32Arrays to every reader.
@@ -190,6 +229,8 @@ export interface KernelSignatures {
   swigluBackward: (args: SwigluBackwardArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
+  maskedSoftmax: (args: MaskedSoftmaxArgs) => void;
+  maskedSoftmaxBackward: (args: MaskedSoftmaxBackwardArgs) => void;
   sumSquares: (args: SumSquaresArgs) => void;
   adamwState: (args: AdamwStateArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;

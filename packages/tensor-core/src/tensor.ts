@@ -5,7 +5,7 @@
  */
 import { DTypeError, ShapeError, TensorError, fmtShape } from './errors.js';
 import type { DType } from './dtype.js';
-import { backward as runBackward, type GradNode, type GradSlot } from './autograd.js';
+import { backward as runBackward, type BackwardOptions, type GradNode, type GradSlot } from './autograd.js';
 
 export type Shape = readonly number[];
 export type TensorData = Float32Array | Int32Array;
@@ -126,9 +126,13 @@ export class Tensor {
     return new Tensor(this.data, this.shape);
   }
 
-  /** Reverse-mode autograd from this tensor (a scalar unless `grad` is given). */
-  backward(grad?: Tensor | Float32Array): void {
-    runBackward(this, grad instanceof Tensor ? grad.f32('backward') : grad);
+  /**
+   * Reverse-mode autograd from this tensor (a scalar unless `grad` is given). With
+   * `releaseActivations`, the graph's intermediate tensors' storage goes back to the buffer pool
+   * for the next forward (see BackwardOptions): only when nothing reads them afterwards.
+   */
+  backward(grad?: Tensor | Float32Array | null, opts?: BackwardOptions): void {
+    runBackward(this, grad instanceof Tensor ? grad.f32('backward') : (grad ?? undefined), opts);
   }
 
   toString(): string {

@@ -48,7 +48,9 @@ export function forwardBackward(model: TrainableModel, micro: readonly MicroBatc
     const total = out.auxLoss ? add(ceT, out.auxLoss) : ceT;
     ce += ceT.item();
     if (out.auxLoss) bal += out.auxLoss.item();
-    (micro.length === 1 ? total : scale(total, k)).backward();
+    // nothing of this graph is read after its backward (the losses were read above, routing
+    // records are copies): its activations go back to the pool for the next micro-batch's forward
+    (micro.length === 1 ? total : scale(total, k)).backward(null, { releaseActivations: true });
     records.push(out.records);
   }
   return { loss: (ce + bal) * k, ceLoss: ce * k, balanceLoss: bal * k, records };

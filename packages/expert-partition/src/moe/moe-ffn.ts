@@ -48,7 +48,8 @@ export const DEFAULT_MOE_OPTIONS: MoeFfnOptions = {
  */
 export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array, T: number, scale: number): Tensor {
   const D = ys[0]!.shape[1]!;
-  const out = new Float32Array(T * D);
+  // zeroed (the kernel adds into it), from the pool a releasing backward refills
+  const out = gradBuffer(T * D, true);
   const wd = w ? w.f32() : null;
   // one kernel call over every expert's rows (SIMD on the wasm backend)
   runKernel('scatterAddRows', { src: ys.map((y) => y.f32()), index: perm, coef: wd, alpha: scale, out, cols: D });

@@ -200,6 +200,43 @@ describe('combineExperts', () => {
   });
 });
 
+describe('training steps that release their activations (the trainer\'s backward)', () => {
+  it('give bit-identical gradients to steps that keep them, step after step, in both formats (pooled buffers hold the last step\'s values)', async () => {
+    const { add, indices, releaseGradBuffers } = await import('@llama-moe/tensor-core');
+    const { causalLmLoss } = await import('@llama-moe/llama-model');
+    for (const format of ['llama-moe', 'mixtral'] as MoeFormat[]) {
+      const build = () => {
+        // D·T ≥ the pool's 1024-float floor, so the combine output, norms and projections are pooled
+        const dense = tinyDense(9, { hidden_size: 32, intermediate_size: 64, num_attention_heads: 4, num_key_value_heads: 2 });
+        const spec: MoeSpec = { ...defaultMoeSpec(2, 64, 4, 2), sizeExperts: [[16, 16, 16, 16], [16, 16, 16, 16]], gateNetwork: format === 'mixtral' ? 'linear' : 'mlp' };
+        return buildMoeFromDense(dense, { spec, format, partition: [randomPartition(64, [16, 16, 16, 16], 1), randomPartition(64, [16, 16, 16, 16], 2)], gateInit: 'random', seed: 4, method: 'random' });
+      };
+      const [a, b] = [build(), build()];
+      for (const m of [a, b]) m.setTrainable(true);
+      const pa = a.namedParameters(), pb = b.namedParameters();
+      const rng = createRng(7);
+      releaseGradBuffers();
+      for (let step = 0; step < 4; step++) {
+        const ids = indices(Int32Array.from({ length: 2 * 24 }, () => rng.int(48)), [2, 24]);
+        const run = (m: typeof a, release: boolean) => {
+          const out = m.forward(ids, { training: true });
+          const ce = causalLmLoss(out.logits, ids);
+          const loss = out.auxLoss ? add(ce, out.auxLoss) : ce;
+          const v = loss.item();
+          loss.backward(null, { releaseActivations: release });
+          return v;
+        };
+        expect(run(a, true), `${format} step ${step}`).toBe(run(b, false));
+        pa.forEach(([name, t], i) => {
+          expect(Array.from(t.grad!.f32()), `${format} step ${step} ${name}`).toEqual(Array.from(pb[i]![1].grad!.f32()));
+        });
+        // the same small SGD step on both, so the next step's activations differ from the pooled ones
+        for (const ps of [pa, pb]) for (const [, t] of ps) { const w = t.f32(), g = t.grad!.f32(); for (let j = 0; j < w.length; j++) w[j]! -= 0.5 * g[j]!; t.clearGrad(); }
+      }
+    }
+  });
+});
+
 describe('takeColsMany', () => {
   for (const [label, impl] of [['WebAssembly', takeColsMany], ['JavaScript', takeColsManyJs]] as const) {
     it(`property (${label}): one pass over the matrix gives each part what takeCols gives it (f32 and raw 16-bit, reused outputs)`, () => {

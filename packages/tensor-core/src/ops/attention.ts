@@ -97,33 +97,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const chunk = keep ? BK : Math.max(1, Math.min(BK, Math.floor(SCORE_BUDGET / Math.max(1, M * Tk))));
   /** [B·Hkv, group·Tq, Tk] attention probabilities (a chunk's worth when not kept) */
   const P = gradBuffer(chunk * M * Tk);
-  const rowMax = new Float32Array(chunk * M), rowSum = new Float64Array(chunk * M);
+  /** [chunk·M] keys each score row sees (causal: offset + query + 1, clamped); the pattern repeats every Tq rows, and chunks start on a multiple of Tq */
+  const valid = new Int32Array(chunk * M);
+  for (let r = 0; r < valid.length; r++) valid[r] = lastKey(r) + 1;
   for (let h0 = 0; h0 < BK; h0 += chunk) {
     const nh = Math.min(chunk, BK - h0);
     const rows = nh * M;
     const Pc = P.subarray(0, rows * Tk);
     mmb(Qh.subarray(h0 * M * d, (h0 + nh) * M * d), Kh.subarray(h0 * Tk * d, (h0 + nh) * Tk * d), Pc, nh, M, Tk, d, false, true);
-    // scale, mask (−∞ beyond the causal limit), then the row exponentials in one kernel call
-    for (let r = 0; r < rows; r++) {
-      const o = r * Tk;
-      const last = lastKey(r);
-      for (let j = 0; j <= last; j++) Pc[o + j]! *= scale;
-      Pc.fill(-Infinity, o + Math.max(last + 1, 0), o + Tk);
-    }
-    runKernel('expRows', { x: Pc, out: Pc, rows, cols: Tk, max: rowMax, sum: rowSum });
-    for (let r = 0; r < rows; r++) {
-      const o = r * Tk;
-      const last = lastKey(r);
-      if (last < 0) {
-        Pc.fill(0, o, o + Tk); // a query that sees no key attends to nothing
-        continue;
-      }
-      const inv = 1 / rowSum[r]!;
-      for (let j = 0; j <= last; j++) Pc[o + j]! *= inv;
-    }
+    // scale, causal mask and softmax in one kernel call; a query that sees no key attends to nothing (a 0 row)
+    runKernel('maskedSoftmax', { x: Pc, out: Pc, rows, cols: Tk, scale, valid });
     mmb(Pc, Vh.subarray(h0 * Tk * d, (h0 + nh) * Tk * d), Oh.subarray(h0 * M * d, (h0 + nh) * M * d), nh, M, d, Tk, false, false);
   }
-  const t = new Tensor(fromHeads(Oh, B, Tq, Hq, d), q.shape);
+  const t = new Tensor(fromHeads(Oh, B, Tq, Hq, d, gradBuffer), q.shape);
   recycleGradBuffers(Oh);
   if (!keep) {
     recycleGradBuffers(Qh, Kh, Vh, P);
@@ -138,15 +124,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     /** [B·Hkv, group·Tq, Tk] */
     const dS = gradBuffer(BK * M * Tk);
     mmb(dO, Vh, dS, BK, M, Tk, d, false, true); // dP = dO·Vᵀ
-    // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale; P is 0 beyond the causal limit, so dS is too
-    for (let r = 0; r < BK * M; r++) {
-      const o = r * Tk;
-      const last = lastKey(r);
-      let dot = 0;
-      for (let j = 0; j <= last; j++) dot += dS[o + j]! * P[o + j]!;
-      for (let j = 0; j <= last; j++) dS[o + j] = P[o + j]! * (dS[o + j]! - dot) * scale;
-      dS.fill(0, o + Math.max(last + 1, 0), o + Tk);
-    }
+    // dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale within the causal limit, 0 beyond
+    runKernel('maskedSoftmaxBackward', { p: P, g: dS, out: dS, rows: BK * M, cols: Tk, scale, valid });
     const dQ = gradBuffer(BK * M * d);
     mmb(dS, Kh, dQ, BK, M, d, Tk, false, false); // dQ = dS·K
     const dK = gradBuffer(BK * Tk * d);

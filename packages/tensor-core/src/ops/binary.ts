@@ -9,7 +9,7 @@ function binary(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const ad = expandTo(a.f32(), a.shape, shape);
   const bd = expandTo(b.f32(), b.shape, shape);
-  const out = new Float32Array(ad.length);
+  const out = gradBuffer(ad.length);
   runKernel('binary', { op, a: ad, b: bd, out });
   const t = new Tensor(out, shape);
   return record(t, op, [a, b], (g) => {

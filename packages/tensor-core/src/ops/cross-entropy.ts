@@ -4,7 +4,7 @@
  * mean is over the remaining ones. Also returns nothing but the scalar loss; per-row losses are
  * available through `crossEntropyPerRow` for per-domain evaluation.
  */
-import { needsGrad, record } from '../autograd.js';
+import { gradBuffer, needsGrad, record } from '../autograd.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
@@ -61,7 +61,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const [N, V, t] = check(logits, targets);
   const grad = needsGrad(logits);
   /** [N, V] exp(x − max) per row, turned into the gradient in place by the backward */
-  const p = grad ? new Float32Array(N * V) : undefined;
+  const p = grad ? gradBuffer(N * V) : undefined;
   /** [N] 1 / Σ exp(x − max) */
   const inv = grad ? new Float64Array(N) : undefined;
   const per = new Float64Array(N);

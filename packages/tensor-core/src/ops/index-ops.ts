@@ -2,7 +2,7 @@
  * Row gather / scatter-add (torch index_select / index_add along dim 0) for expert dispatch,
  * and gather along the last axis (torch.gather(x, -1, idx)) for picking routed scores.
  */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { runKernel } from '../registry.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, assertFloat, shapeSize } from '../tensor.js';
@@ -15,7 +15,7 @@ export function indexSelect(x: Tensor, idx: Tensor): Tensor {
   const N = x.shape[0]!;
   const row = shapeSize(x.shape.slice(1));
   const src = x.f32();
-  const out = new Float32Array(ids.length * row);
+  const out = gradBuffer(ids.length * row);
   for (let i = 0; i < ids.length; i++) {
     const r = ids[i]!;
     if (r < 0 || r >= N) throw new IndexError('indexSelect', `index ${r} at ${i} is out of range [0, ${N}) for input ${fmtShape(x.shape)}`);

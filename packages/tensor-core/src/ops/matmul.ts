@@ -3,7 +3,7 @@
  * layout [out, in]). Leading dimensions of a are batch dims; b is either 2-D (shared by every
  * batch, no copy) or has the same batch dims.
  */
-import { record } from '../autograd.js';
+import { gradBuffer, record } from '../autograd.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat, shapeSize } from '../tensor.js';
@@ -33,7 +33,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const ad = a.f32();
   const bd = b.f32();
-  const out = new Float32Array(batch * m * n);
+  // from the pool: a training step's releasing backward hands last step's activations back
+  const out = gradBuffer(batch * m * n);
   runKernel('matmul', { a: ad, b: bd, out, batch, m, n, k, transA, transB, aStride: m * k, bStride: bShared ? 0 : k * n, accumulate: false });
   const t = new Tensor(out, [...aBatch, m, n]);
   return record(t, 'matmul', [a, b], (g, _into, slot) => {

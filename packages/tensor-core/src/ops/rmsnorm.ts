@@ -13,7 +13,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const rows = cols ? x.size / cols : 0;
   const xd = x.f32();
   const wd = weight.f32();
-  const out = new Float32Array(x.size);
+  const out = gradBuffer(x.size);
   const inv = new Float32Array(rows);
   runKernel('rmsnorm', { x: xd, weight: wd, out, rows, cols, eps, invRms: inv });
   return record(new Tensor(out, x.shape), 'rmsNorm', [x, weight], (g) => {

@@ -113,7 +113,7 @@ export function rope(x: Tensor, positions: Tensor, tables: RopeTables, heads: nu
   for (let i = 0; i < pos.length; i++) {
     if (pos[i]! < 0 || pos[i]! >= tables.maxPos) throw new IndexError('rope', `position ${pos[i]} is outside the table [0, ${tables.maxPos}); raise max_position_embeddings`);
   }
-  const out = new Float32Array(x.size);
+  const out = gradBuffer(x.size);
   apply(x.f32(), out, pos, tables, rows, heads, hd, 1);
   return record(new Tensor(out, x.shape), 'rope', [x], (g) => {
     const gx = gradBuffer(x.size);

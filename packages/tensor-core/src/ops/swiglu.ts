@@ -8,7 +8,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   assertSameShape('swiglu', gate, up);
   const g = gate.f32();
   const u = up.f32();
-  const out = new Float32Array(g.length);
+  const out = gradBuffer(g.length);
   runKernel('swiglu', { gate: g, up: u, out });
   return record(new Tensor(out, gate.shape), 'swiglu', [gate, up], (go) => {
     const n = go.length;

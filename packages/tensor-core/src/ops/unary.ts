@@ -25,7 +25,7 @@ function derivative(op: UnaryOpName, x: number, y: number): number {
 export function unary(op: UnaryOpName, x: Tensor): Tensor {
   assertFloat(op, x);
   const xd = x.f32();
-  const out = new Float32Array(xd.length);
+  const out = gradBuffer(xd.length);
   runKernel('unary', { op, x: xd, out });
   return record(new Tensor(out, x.shape), op, [x], (g) => {
     const gx = gradBuffer(g.length);

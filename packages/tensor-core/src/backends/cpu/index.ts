@@ -10,8 +10,9 @@ import { expRowsCpu } from './exp-rows.js';
 import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows.js';
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
+import { maskedSoftmaxBackwardCpu, maskedSoftmaxCpu } from './masked-softmax.js';
 
-export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu };
+export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -32,6 +33,8 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
   registerKernel({ kernel: 'adamwState', backend: 'cpu', fn: adamwStateCpu });
   registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
+  registerKernel({ kernel: 'maskedSoftmax', backend: 'cpu', fn: maskedSoftmaxCpu });
+  registerKernel({ kernel: 'maskedSoftmaxBackward', backend: 'cpu', fn: maskedSoftmaxBackwardCpu });
   registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'cpu', fn: scatterAddRowsBackwardCpu });
 }

@@ -109,12 +109,22 @@ export class Code {
     return this.op(0x43, ...b);
   }
   f64Add(): this { return this.op(0xa0); }
+  f64Div(): this { return this.op(0xa3); }
+  f32DemoteF64(): this { return this.op(0xb6); }
+  f64Const(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    return this.op(0x44, ...b);
+  }
 
   // v128 (memarg: log2 alignment, byte offset)
   v128Load(offset = 0, alignLog2 = 4): this { return this.simd(0x00, alignLog2, ...uleb(offset)); }
   v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
   v128Store(offset = 0, alignLog2 = 4): this { return this.simd(0x0b, alignLog2, ...uleb(offset)); }
   v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
+  /** v128.const of four i32 lanes. */
+  v128ConstI32(l0: number, l1: number, l2: number, l3: number): this {
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array([l0, l1, l2, l3]).buffer));
+  }
   /** i8x16.shuffle expressed in f32 lanes: lanes 0-3 pick from the first operand, 4-7 from the second. */
   shuffleF32(l0: number, l1: number, l2: number, l3: number): this {
     const bytes = [l0, l1, l2, l3].flatMap((l) => [l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3]);
@@ -125,6 +135,14 @@ export class Code {
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
   f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
   f32x4Lt(): this { return this.simd(0x43); }
+  i32x4LtS(): this { return this.simd(0x39); }
+  v128And(): this { return this.simd(0x4e); }
+  /** bitselect(a, b, mask) = (a & mask) | (b & ~mask) (operands pushed a, b, mask). */
+  v128Bitselect(): this { return this.simd(0x52); }
+  /** [f32(a0), f32(a1), 0, 0] from an f64x2. */
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
+  f64x2Splat(): this { return this.simd(0x14); }
+  f64x2Sub(): this { return this.simd(0xf1); }
   v128AndNot(): this { return this.simd(0x4f); }
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
   f32x4Nearest(): this { return this.simd(0x6a); }
