@@ -44,7 +44,10 @@ export async function gemmSection() {
     return got.map((r) => row(r.name, r.ours || null, r.peer, r.unit, { ratio: r.ratio, goal: gemmGoal(r.name), note: r.note }));
   }, { load: false }); // benchGemm notes the foreign load per shape itself (its numpy child would count as foreign here)
   rows.push(...gemmRows);
-  peakGflops = gemmRows.find((r) => r.name.startsWith('matmul 1024x1024x1024 native'))?.ours ?? null;
+  // the run's GEMM peak: the best native figure of this run over 1024³ and the expert and FFN
+  // shapes (one disturbed measurement must not lower the bar the training step is held to)
+  const native = gemmRows.filter((r) => /^matmul .* native/.test(r.name) && typeof r.ours === 'number' && r.ours > 0).map((r) => r.ours);
+  peakGflops = native.length ? Math.max(...native) : null;
 
   log('GEMM: gpu.js (mode gpu.js selects; ~25 s)');
   await attempt(rows, [{ name: 'matmul 1024x1024x1024 [gpujs]', unit: GFLOPS }], async () => {
