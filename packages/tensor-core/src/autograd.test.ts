@@ -5,6 +5,21 @@ import { TensorError } from './errors.js';
 import { Tensor, indices, tensor } from './tensor.js';
 import * as ops from './ops/index.js';
 
+const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.7);
+/** An attention + SwiGLU block's input and weights: T tokens × 2 rows, D wide, H heads of hd, F-wide FFN. */
+const T = 40, D = 24, H = 4, hd = 6, F = 48;
+function blockParams() {
+  return {
+    x: new Tensor(rnd(2 * T * D, 1), [2, T, D], { requiresGrad: true }),
+    wq: new Tensor(rnd(D * D, 2), [D, D], { requiresGrad: true }),
+    wk: new Tensor(rnd(D * D, 3), [D, D], { requiresGrad: true }),
+    norm: new Tensor(rnd(D, 4).map((v) => 1 + v), [D], { requiresGrad: true }),
+    wg: new Tensor(rnd(F * D, 5), [F, D], { requiresGrad: true }),
+    wu: new Tensor(rnd(F * D, 6), [F, D], { requiresGrad: true }),
+    wo: new Tensor(rnd(D * F, 7), [D, F], { requiresGrad: true }),
+  };
+}
+
 describe('autograd engine', () => {
   it('accumulates into leaf grads across uses and across backward calls', () => {
     const x = tensor([1, 2, 3], [3], { requiresGrad: true });
@@ -79,16 +94,8 @@ describe('autograd engine', () => {
   });
 
   it('recycled gradient buffers: a block of attention, RMSNorm, SwiGLU, rope-free products gives the same gradients on every backward, pool warm or released', () => {
-    const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.7);
-    const T = 40, D = 24, H = 4, hd = 6, F = 48;
-    const params = {
-      x: new Tensor(rnd(2 * T * D, 1), [2, T, D], { requiresGrad: true }),
-      wq: new Tensor(rnd(D * D, 2), [D, D], { requiresGrad: true }),
-      wk: new Tensor(rnd(D * D, 3), [D, D], { requiresGrad: true }),
-      norm: new Tensor(rnd(D, 4).map((v) => 1 + v), [D], { requiresGrad: true }),
-      wg: new Tensor(rnd(F * D, 5), [F, D], { requiresGrad: true }),
-      wu: new Tensor(rnd(F * D, 6), [F, D], { requiresGrad: true }),
-    };
+    const { x, wq, wk, norm, wg, wu } = blockParams();
+    const params = { x, wq, wk, norm, wg, wu };
     const run = () => {
       const { x, wq, wk, norm, wg, wu } = params;
       const h = ops.rmsNorm(x, norm, 1e-5);
@@ -132,17 +139,7 @@ describe('autograd engine', () => {
   });
 
   it('releaseActivations: later steps reuse the released activations (a pool of old values, not zeros) and still give the same outputs and gradients; leaves are untouched', () => {
-    const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.7);
-    const T = 40, D = 24, H = 4, hd = 6, F = 48;
-    const params = {
-      x: new Tensor(rnd(2 * T * D, 1), [2, T, D], { requiresGrad: true }),
-      wq: new Tensor(rnd(D * D, 2), [D, D], { requiresGrad: true }),
-      wk: new Tensor(rnd(D * D, 3), [D, D], { requiresGrad: true }),
-      norm: new Tensor(rnd(D, 4).map((v) => 1 + v), [D], { requiresGrad: true }),
-      wg: new Tensor(rnd(F * D, 5), [F, D], { requiresGrad: true }),
-      wu: new Tensor(rnd(F * D, 6), [F, D], { requiresGrad: true }),
-      wo: new Tensor(rnd(D * F, 7), [D, F], { requiresGrad: true }),
-    };
+    const params = blockParams();
     const before = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, Float32Array.from(t.f32())]));
     /** a constant input (no grad) that must survive too */
     const bias = new Tensor(rnd(2 * T * D, 8), [2, T, D]);

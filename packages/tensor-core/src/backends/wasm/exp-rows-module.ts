@@ -15,7 +15,7 @@
 import type { ExpRowsArgs } from '../../registry.js';
 import { Code, F32, F64, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
 import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
-import { EXP_LOCALS, simdExp } from './simd-exp.js';
+import { EXP_LOCALS, emitExpAndSum, simdExp } from './simd-exp.js';
 
 export { EXP_MIN } from './simd-exp.js';
 
@@ -54,16 +54,8 @@ function exprowFunc(): FuncDef {
   c.v128Zero().set(SB);
   c.i32(0).set(P);
   c.whileBelow(P, BYTES, () => {
-    // t = x − max; lanes below EXP_MIN (−∞ padding included) are masked to 0 at the end
-    c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
-    c.get(T).get(e.min).f32x4Lt().set(MASK);
-    c.get(T).get(e.min).f32x4Pmax().set(T);
-    e.exp(T, Y);
-    c.get(Y).get(MASK).v128AndNot().set(Y);
-    c.get(P).get(Y).v128Store(0);
-    // f64 sums of lanes 0,1 and 2,3
-    c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
-    c.get(SB).get(Y).get(Y).shuffleF32(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(SB);
+    // t = x − max; lanes below EXP_MIN (−∞ padding included) give 0
+    emitExpAndSum(c, e, { P, sMX, T, MASK, Y, SA, SB });
     c.addImm(P, 16);
   });
   c.get(SA).f64x2ExtractLane(0).get(SA).f64x2ExtractLane(1).f64Add();

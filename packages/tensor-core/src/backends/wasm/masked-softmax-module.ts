@@ -16,7 +16,7 @@ import type { MaskedSoftmaxArgs, MaskedSoftmaxBackwardArgs } from '../../registr
 import { validColumns } from '../cpu/masked-softmax.js';
 import { Code, F32, F64, I32, V128, type FuncDef, type ValType } from './wasm-emitter.js';
 import { MAX_FLOATS, instantiate, reserve } from './scratch-module.js';
-import { EXP_LOCALS, simdExp } from './simd-exp.js';
+import { EXP_LOCALS, emitExpAndSum, simdExp } from './simd-exp.js';
 
 /** Floats per region and block (128 KiB). */
 const BLOCK = 1 << 15;
@@ -68,14 +68,7 @@ function fwdFunc(): FuncDef {
     c.v128Zero().set(SB);
     c.get(ROW).set(P);
     c.whileBelow(P, END, () => {
-      c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
-      c.get(T).get(e.min).f32x4Lt().set(EMASK);
-      c.get(T).get(e.min).f32x4Pmax().set(T);
-      e.exp(T, Y);
-      c.get(Y).get(EMASK).v128AndNot().set(Y);
-      c.get(P).get(Y).v128Store(0);
-      c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
-      c.get(SB).get(Y).get(Y).shuffleF32(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(SB);
+      emitExpAndSum(c, e, { P, sMX, T, MASK: EMASK, Y, SA, SB });
       c.addImm(P, 16);
     });
     c.get(SA).f64x2ExtractLane(0).get(SA).f64x2ExtractLane(1).f64Add();

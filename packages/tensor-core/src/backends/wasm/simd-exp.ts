@@ -51,3 +51,21 @@ export function simdExp(c: Code, base: number): { init(): void; exp(src: number,
     },
   };
 }
+
+/**
+ * One vector of a row's shifted-exponential pass: y = e^(x − max) for the f32x4 at the address in
+ * local `P` (lanes below EXP_MIN, −∞ included, give exactly 0), stored back in place and added to
+ * the f64x2 sums `SA` (lanes 0, 1) and `SB` (lanes 2, 3). `sMX` holds the splatted maximum;
+ * `T`, `MASK`, `Y` are v128 scratch locals.
+ */
+export function emitExpAndSum(c: Code, e: ReturnType<typeof simdExp>, l: { P: number; sMX: number; T: number; MASK: number; Y: number; SA: number; SB: number }): void {
+  const { P, sMX, T, MASK, Y, SA, SB } = l;
+  c.get(P).v128Load(0).get(sMX).f32x4Sub().set(T);
+  c.get(T).get(e.min).f32x4Lt().set(MASK);
+  c.get(T).get(e.min).f32x4Pmax().set(T);
+  e.exp(T, Y);
+  c.get(Y).get(MASK).v128AndNot().set(Y);
+  c.get(P).get(Y).v128Store(0);
+  c.get(SA).get(Y).f64x2PromoteLowF32x4().f64x2Add().set(SA);
+  c.get(SB).get(Y).get(Y).shuffleF32(2, 3, 0, 1).f64x2PromoteLowF32x4().f64x2Add().set(SB);
+}
