@@ -105,8 +105,8 @@ export function foreignShare(a, b) {
  * Run `node <script> <json>` and parse the one JSON line it prints on stdout. Throws with the
  * child's last stderr line when it fails.
  */
-export function runChild(script, args, { timeoutMs = 600_000 } = {}) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'tools', 'bench', script), JSON.stringify(args)], {
+export function runChild(script, args, { timeoutMs = 600_000, nodeFlags = [] } = {}) {
+  const r = spawnSync(process.execPath, [...nodeFlags, join(ROOT, 'tools', 'bench', script), JSON.stringify(args)], {
     cwd: ROOT,
     encoding: 'utf8',
     maxBuffer: 64 << 20,

@@ -5,6 +5,13 @@
  * directly. Inputs and the output are ORT tensors that wrap our Float32Arrays (views, no copy);
  * `accumulate` feeds `out` as Gemm's C (beta = 1) into a scratch output, then copies it back
  * (ORT must not alias an input with an output).
+ *
+ * A cost outside MLAS, measured: onnxruntime-node (1.23 through 1.30) copies every fetched output
+ * into a fresh ArrayBuffer after the run, preallocated or not (tensor_helper.cc,
+ * `OrtValueToNapiValue`), and we drop that copy. A stories110M-shaped training step fetches
+ * ~1.1 GB this way (~2,000 calls); fresh pages cost 0.2–0.6 ms per MB here, and the garbage drives
+ * V8's external-memory GCs (see the trainer README on running with V8's concurrent GC off). Splitting tall
+ * products along M to keep outputs small was tried and measured no better in a training step.
  */
 import { TensorError } from '../../errors.js';
 import type { MatmulArgs } from '../../registry.js';
