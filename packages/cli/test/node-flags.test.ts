@@ -3,7 +3,9 @@
  * argv re-runs, and through the real bin: exit codes, signals and the child dying with its parent.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 // @ts-expect-error: a plain .mjs module of the bin, without type declarations
@@ -52,12 +54,13 @@ describe('the bin re-runs training commands', () => {
   test.runIf(process.platform === 'linux')('the child runs with the flags; killing the parent (SIGKILL) ends it, a signal to the parent reaches it', async () => {
     // `demo` into a fresh folder runs long enough to be caught in its synchronous training loop
     const run = (sig: NodeJS.Signals) => new Promise<{ childGone: boolean; goneFirst: boolean; parentSignal: string | null; childArgs: string }>((resolve, reject) => {
-      const out = fileURLToPath(new URL(`../node_modules/.node-flags-test-${process.pid}-${sig}`, import.meta.url));
+      const out = path.join(mkdtempSync(path.join(tmpdir(), 'llama-moe-node-flags-')), 'demo');
+      const cleanUp = () => rmSync(path.dirname(out), { recursive: true, force: true });
       const parent = spawn(process.execPath, [BIN, 'demo', '--out', out, '--overwrite'], { stdio: 'ignore' });
       setTimeout(() => {
         const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent.pid)], { encoding: 'utf8' }).stdout.trim();
         const childPid = Number(ps.split(/\s+/)[0]);
-        if (!childPid) { parent.kill('SIGKILL'); reject(new Error(`no child of the bin: '${ps}'`)); return; }
+        if (!childPid) { parent.kill('SIGKILL'); cleanUp(); reject(new Error(`no child of the bin: '${ps}'`)); return; }
         parent.kill(sig);
         // alive, not gone nor a zombie waiting for whoever adopted it to reap it
         const alive = () => {
@@ -68,6 +71,7 @@ describe('the bin re-runs training commands', () => {
           setTimeout(() => {
             const stillAlive = alive();
             if (stillAlive) process.kill(childPid, 'SIGKILL');
+            cleanUp();
             resolve({ childGone: !stillAlive, goneFirst, parentSignal: signal, childArgs: ps });
           }, 1500);
         });
