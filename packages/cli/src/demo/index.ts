@@ -10,3 +10,4 @@ export { renderSummaryText, renderSummaryMarkdown, renderIndexHtml, summaryRows,
 export { pretrainDemoModel, type PretrainOptions, type PretrainResult } from './pretrain.js';
 export { buildFolderAtomically, stagingPathFor } from './staging.js';
 export { demoModelDir, DEMO_MODEL_NAME } from './assets.js';
+export * from '../brown/index.js';
