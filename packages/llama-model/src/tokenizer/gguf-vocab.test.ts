@@ -1,0 +1,68 @@
+/**
+ * The project's tokenizers as GGUF metadata, tokenised by a real llama.cpp (node-llama-cpp 3.21.1):
+ * text → ids identical to the project's tokenizer on more than 1,000 texts, for a SentencePiece-style
+ * BPE with byte fallback (`llama`) and a Llama-3 byte-level BPE (`gpt2` + `llama-bpe`).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseLlamaConfig } from '../io/config.js';
+import { GgufFile } from '../io/gguf-reader.js';
+import { writeLlamaGguf } from '../model/gguf-export.js';
+import { LlamaForCausalLM } from '../model/llama.js';
+import { PRESETS } from '../model/presets.js';
+import { openInLlamaCpp } from '../testing/llama-cpp.js';
+import { ggufTokenizerKind } from './gguf-vocab.js';
+import { sampleTokenizerTexts } from './sample-text.js';
+import { Tokenizer } from './tokenizer.js';
+import { trainLlamaTokenizer, type LlamaTokenizerStyle } from './train.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-vocab-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** ≥ 1,000 texts: sentences and lines of held-out generated documents, whole documents, and edge cases. */
+function corpus(): string[] {
+  const docs = sampleTokenizerTexts({ seed: 1234, count: 150 });
+  const pieces = docs.flatMap((d) => d.split(/(?<=[.!?;])\s+|\n/)).filter((s) => s.length > 0);
+  const edge = ['', ' ', '  leading spaces', 'trailing  ', 'tabs\tand\nnewlines\n\n', 'x', '日本', '🦙🦙', 'ÿ\u00ad\u200b', 'a  b   c', '\n', ' \n ', "it's we're I'll", '12345678901', 'Ünïcödé façade'];
+  return [...edge, ...docs, ...pieces];
+}
+
+const STYLES: LlamaTokenizerStyle[] = ['llama2', 'llama3'];
+
+describe('tokenizer as GGUF metadata, tokenised by llama.cpp', () => {
+  for (const style of STYLES) {
+    it(`${style}: llama.cpp's ids equal the project's on ${'≥'}1,000 texts`, async () => {
+      const tr = trainLlamaTokenizer(sampleTokenizerTexts({ seed: 5, count: 150 }), { vocabSize: 1024, style, padToVocabSize: true });
+      const tok = new Tokenizer({ tokenizerJson: tr.tokenizerJson, tokenizerConfig: tr.tokenizerConfig });
+      expect(ggufTokenizerKind(tok)).toEqual({ model: style === 'llama2' ? 'llama' : 'gpt2' });
+      const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 2, bos_token_id: tok.bosTokenId, eos_token_id: tok.eosTokenId });
+      const file = path.join(tmp, `${style}.gguf`);
+      writeLlamaGguf(LlamaForCausalLM.random(cfg, { seed: 1 }), file, { tokenizer: tok });
+      const g = GgufFile.open(file);
+      expect(g.metadataJs()['tokenizer.ggml.add_bos_token']).toBe(tok.addBosToken);
+      g.close();
+      const run = await openInLlamaCpp(file);
+      try {
+        const texts = corpus();
+        expect(texts.length).toBeGreaterThanOrEqual(1000);
+        let same = 0;
+        const diffs: string[] = [];
+        let tokensSeen = 0;
+        for (const t of texts) {
+          const ours = tok.encode(t, { addBos: false, addEos: false });
+          const theirs = run.tokenize(t);
+          tokensSeen += ours.length;
+          if (ours.length === theirs.length && ours.every((x, i) => x === theirs[i])) same++;
+          else if (diffs.length < 3) diffs.push(`${JSON.stringify(t)}: ours ${JSON.stringify(ours)} llama.cpp ${JSON.stringify(theirs)}`);
+        }
+        console.log(`[gguf tokenizer ${style}] ${same}/${texts.length} texts identical (${tokensSeen} tokens)`);
+        expect(diffs).toEqual([]);
+        expect(same).toBe(texts.length);
+      } finally {
+        await run.dispose();
+      }
+    }, 120_000);
+  }
+});
