@@ -12,3 +12,4 @@ export * from './partition/index.js';
 export { splitStreaming, validateSplitOptions, weightOnlyPartition, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
 export { calibrate, CentroidAccumulator, type CalibrationSink, type CalibrateOptions } from './convert/calibrate.js';
 export { splitModel, clusterSequences, type SplitModelOptions, type CalibrationData } from './convert/split-model.js';
+export { ggufMoeIncompatibility, ggufMoeLayerIncompatibility, ggufExpertWidth, moeFfnGguf, moeGgufParts, writeMoeGguf, type MoeGgufOptions } from './formats/gguf.js';

@@ -94,15 +94,15 @@ export function denseFfnGguf(layer: number, mlp: FeedForward): GgufFfnExport {
   }
   const p = `blk.${layer}`;
   const out: GgufExportTensor[] = [
-    { name: `${p}.ffn_gate.weight`, shape: mlp.gate.shape, data: mlp.gate.data as Float32Array, kind: 'matrix' },
-    { name: `${p}.ffn_up.weight`, shape: mlp.up.shape, data: mlp.up.data as Float32Array, kind: 'matrix' },
-    { name: `${p}.ffn_down.weight`, shape: mlp.down.shape, data: mlp.down.data as Float32Array, kind: 'matrix' },
+    { name: `${p}.ffn_gate.weight`, shape: mlp.gate.shape, data: mlp.gate.f32(), kind: 'matrix' },
+    { name: `${p}.ffn_up.weight`, shape: mlp.up.shape, data: mlp.up.f32(), kind: 'matrix' },
+    { name: `${p}.ffn_down.weight`, shape: mlp.down.shape, data: mlp.down.f32(), kind: 'matrix' },
   ];
   if (mlp.biases) {
     out.push(
-      { name: `${p}.ffn_gate.bias`, shape: mlp.biases.gate.shape, data: mlp.biases.gate.data as Float32Array, kind: 'f32' },
-      { name: `${p}.ffn_up.bias`, shape: mlp.biases.up.shape, data: mlp.biases.up.data as Float32Array, kind: 'f32' },
-      { name: `${p}.ffn_down.bias`, shape: mlp.biases.down.shape, data: mlp.biases.down.data as Float32Array, kind: 'f32' },
+      { name: `${p}.ffn_gate.bias`, shape: mlp.biases.gate.shape, data: mlp.biases.gate.f32(), kind: 'f32' },
+      { name: `${p}.ffn_up.bias`, shape: mlp.biases.up.shape, data: mlp.biases.up.f32(), kind: 'f32' },
+      { name: `${p}.ffn_down.bias`, shape: mlp.biases.down.shape, data: mlp.biases.down.f32(), kind: 'f32' },
     );
   }
   return { tensors: out };
@@ -139,7 +139,7 @@ export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions):
 
   const w = model.weights;
   const list: GgufExportTensor[] = [];
-  const f32 = (t: { data: ArrayLike<number> }): Float32Array => t.data as Float32Array;
+  const f32 = (t: { f32(): Float32Array }): Float32Array => t.f32();
   list.push({ name: 'token_embd.weight', shape: w.embed.shape, data: f32(w.embed), kind: 'matrix' });
   if (cfg.rope_scaling?.rope_type === 'llama3') {
     list.push({ name: 'rope_freqs.weight', shape: [hd / 2], data: llama3RopeFreqFactors(hd, cfg.rope_theta, cfg.rope_scaling), kind: 'f32' });
