@@ -1,0 +1,105 @@
+/**
+ * `export --format gguf|mixtral|llama-moe`, `export-check` and `inspect FILE.gguf` through the CLI:
+ * a split 2-of-8 Mixtral-style MoE exports to a GGUF that a real llama.cpp (node-llama-cpp 3.21.1)
+ * runs to the project's logits; LLaMA-MoE's default MLP gate is reported impossible for GGUF and
+ * Mixtral, and `export` refuses it writing nothing.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadAnyModel } from '@llama-moe/expert-partition';
+import { compareLogits, openInLlamaCpp } from '../../llama-model/src/testing/llama-cpp.js';
+import { cli, listTree, tempDir, tinyModel } from './helpers.js';
+
+let root: string, dense: string, mixtral: string, llamaMoe: string;
+beforeAll(async () => {
+  root = tempDir('llama-moe-gguf-');
+  dense = await tinyModel(root);
+  mixtral = path.join(root, 'mixtral');
+  llamaMoe = path.join(root, 'llama-moe');
+  for (const [out, fmt] of [[mixtral, 'mixtral'], [llamaMoe, 'llama-moe']]) {
+    const r = await cli(['split', '--model', dense, '--out', out, '--experts', '8', '--top-k', '2', '--method', 'random', '--format', fmt, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+  }
+}, 120_000);
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe('export to engines', () => {
+  test('export-check: a Mixtral-style MoE is exact everywhere but qwen2_moe; f16/bf16/q8_0 approximate with a measured difference', async () => {
+    const r = await cli(['export-check', '--model', mixtral, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const t = Object.fromEntries((JSON.parse(r.stdout).targets as { target: string; status: string; reason: string | null; measured_rel_logit_diff: number | null }[]).map((x) => [x.target, x]));
+    expect(t['llama-moe']!.status).toBe('exact');
+    expect(t['mixtral']!.status).toBe('exact');
+    expect(t['gguf:f32']!.status).toBe('exact');
+    expect(t['qwen2_moe']!.status).toBe('impossible');
+    for (const q of ['gguf:f16', 'gguf:bf16', 'gguf:q8_0']) {
+      expect(t[q]!.status).toBe('approximate');
+      expect(t[q]!.measured_rel_logit_diff).toBeGreaterThan(0);
+      expect(t[q]!.measured_rel_logit_diff).toBeLessThan(1);
+    }
+  });
+
+  test('export --format gguf writes a GGUF that llama.cpp runs to the project\'s logits; inspect reads it', async () => {
+    const file = path.join(root, 'out', 'mixtral.gguf');
+    const r = await cli(['export', '--model', mixtral, '--format', 'gguf', '--out', file, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const ins = await cli(['inspect', file, '--json']);
+    expect(ins.code, ins.stderr).toBe(0);
+    const rep = JSON.parse(ins.stdout);
+    expect(rep.architecture).toBe('llama');
+    expect(rep.metadata['llama.expert_count']).toBe(8);
+    expect(rep.metadata['tokenizer.ggml.tokens'].length).toBe(512);
+    expect(rep.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_gate_exps.weight').shape).toEqual([8, 22, 64]);
+    const text = await cli(['inspect', file]);
+    expect(text.stdout).toContain('GGUF v3');
+    const model = loadAnyModel(mixtral);
+    const run = await openInLlamaCpp(file);
+    try {
+      const ids = [1, 17, 300, 42, 9, 77, 5, 260, 13, 99, 400, 2];
+      const c = compareLogits(model.logits(Int32Array.from(ids)).f32(), await run.logits(ids), model.config.vocab_size);
+      expect(c.maxDiff).toBeLessThanOrEqual(1e-4 * c.maxAbs);
+    } finally {
+      await run.dispose();
+    }
+  }, 60_000);
+
+  test('export --format mixtral / llama-moe write loadable HF folders with the tokenizer', async () => {
+    for (const fmt of ['mixtral', 'llama-moe']) {
+      const out = path.join(root, `hf-${fmt}`);
+      const r = await cli(['export', '--model', mixtral, '--format', fmt, '--out', out, '--quiet']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(fs.existsSync(path.join(out, 'tokenizer.json'))).toBe(true);
+      const a = loadAnyModel(mixtral).logits([1, 5, 9]).f32(), b = loadAnyModel(out).logits([1, 5, 9]).f32();
+      let d = 0;
+      for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+      expect(d).toBeLessThan(1e-5);
+    }
+  });
+
+  test('the default LLaMA-MoE MLP gate: export-check says why GGUF and Mixtral are impossible; export refuses, writing nothing', async () => {
+    const r = await cli(['export-check', '--model', llamaMoe]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/gguf:f32\s+impossible\s+layer 0: llama\.cpp's router is one linear layer; gate_network 'mlp'/);
+    expect(r.stdout).toMatch(/mixtral\s+impossible\s+Mixtral's router is a single linear layer/);
+    expect(r.stdout).toMatch(/llama-moe\s+exact/);
+    const outDir = path.join(root, 'refused');
+    fs.mkdirSync(outDir);
+    const e = await cli(['export', '--model', llamaMoe, '--format', 'gguf', '--out', path.join(outDir, 'x.gguf')]);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/--format gguf: cannot export .* exactly: layer 0: llama\.cpp's router is one linear layer/);
+    const m = await cli(['export', '--model', llamaMoe, '--format', 'mixtral', '--out', path.join(outDir, 'mx')]);
+    expect(m.code).not.toBe(0);
+    expect(listTree(outDir)).toEqual([]);
+  });
+
+  test('a dense model exports to GGUF; the PyTorch training export still needs --data', async () => {
+    const file = path.join(root, 'dense.gguf');
+    expect((await cli(['export', '--model', dense, '--format', 'gguf', '--outtype', 'q8_0', '--out', file, '--quiet'])).code).toBe(0);
+    const rep = JSON.parse((await cli(['inspect', file, '--json'])).stdout);
+    expect(rep.types.Q8_0).toBeGreaterThan(0);
+    const r = await cli(['export', '--model', dense, '--out', path.join(root, 'pt')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--data is required for the PyTorch training export/);
+  });
+});
