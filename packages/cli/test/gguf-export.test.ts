@@ -25,14 +25,14 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('export to engines', () => {
-  test('export-check: a Mixtral-style MoE is exact everywhere but qwen2_moe; f16/bf16/q8_0 approximate with a measured difference', async () => {
+  test('export-check: a Mixtral-style MoE is exact in every format; GGUF f16/bf16/q8_0 approximate with a measured difference', async () => {
     const r = await cli(['export-check', '--model', mixtral, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const t = Object.fromEntries((JSON.parse(r.stdout).targets as { target: string; status: string; reason: string | null; measured_rel_logit_diff: number | null }[]).map((x) => [x.target, x]));
     expect(t['llama-moe']!.status).toBe('exact');
     expect(t['mixtral']!.status).toBe('exact');
     expect(t['gguf:f32']!.status).toBe('exact');
-    expect(t['qwen2_moe']!.status).toBe('impossible');
+    expect(t['qwen2_moe']!.status).toBe('exact');
     for (const q of ['gguf:f16', 'gguf:bf16', 'gguf:q8_0']) {
       expect(t[q]!.status).toBe('approximate');
       expect(t[q]!.measured_rel_logit_diff).toBeGreaterThan(0);
@@ -64,6 +64,14 @@ describe('export to engines', () => {
     }
   }, 60_000);
 
+  test('export --format qwen2_moe writes Qwen2MoeForCausalLM with the tokenizer and generation config', async () => {
+    const out = path.join(root, 'hf-qwen2_moe');
+    const r = await cli(['export', '--model', mixtral, '--format', 'qwen2_moe', '--out', out, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'qwen2_moe', num_experts: 8, num_experts_per_tok: 2, norm_topk_prob: true });
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+  });
+
   test('export --format mixtral / llama-moe write loadable HF folders with the tokenizer', async () => {
     for (const fmt of ['mixtral', 'llama-moe']) {
       const out = path.join(root, `hf-${fmt}`);
@@ -83,6 +91,7 @@ describe('export to engines', () => {
     expect(r.stdout).toMatch(/gguf:f32\s+impossible\s+layer 0: llama\.cpp's router is one linear layer; gate_network 'mlp'/);
     expect(r.stdout).toMatch(/mixtral\s+impossible\s+Mixtral's router is a single linear layer/);
     expect(r.stdout).toMatch(/llama-moe\s+exact/);
+    expect(r.stdout).toMatch(/qwen2_moe\s+impossible\s+layer 0: qwen2_moe's router is one linear layer/);
     const outDir = path.join(root, 'refused');
     fs.mkdirSync(outDir);
     const e = await cli(['export', '--model', llamaMoe, '--format', 'gguf', '--out', path.join(outDir, 'x.gguf')]);

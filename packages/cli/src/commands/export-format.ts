@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, saveMoeModel, writeMoeGguf } from '@llama-moe/expert-partition';
+import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, qwen2MoeIncompatibility, saveMoeModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition';
 import { f16ToF32, f32ToBf16, bf16ToF32, f32ToF16, noGrad } from '@llama-moe/tensor-core';
 import {
   dequantizeQ8_0,
@@ -26,7 +26,7 @@ import { loadModelFolder } from '../model-io.js';
 import type { CommandArgs } from '../command.js';
 
 /** Formats `export --format` writes (besides `pytorch-training`, the training hand-off). */
-export const MODEL_FORMATS = ['gguf', 'mixtral', 'llama-moe'] as const;
+export const MODEL_FORMATS = ['gguf', 'mixtral', 'qwen2_moe', 'llama-moe'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 export const PYTORCH_TRAINING_FORMAT = 'pytorch-training';
 export const OUTTYPES: readonly GgufOutType[] = ['f32', 'f16', 'bf16', 'q8_0'];
@@ -36,7 +36,7 @@ export type Exactness = 'exact' | 'approximate' | 'impossible';
 export interface ExportTargetReport {
   /** `gguf` (with its outtype), `mixtral`, `llama-moe`, `qwen2_moe`. */
   target: string;
-  format: ModelFormat | 'qwen2_moe';
+  format: ModelFormat;
   outtype: GgufOutType | null;
   status: Exactness;
   /** One line: why impossible, or what is approximate. */
@@ -50,7 +50,7 @@ function tokenizerOf(dir: string): Tokenizer | null {
 }
 
 /** Why `model` cannot be a `format` export, or null. */
-export function formatIncompatibility(model: LlamaForCausalLM, format: ModelFormat | 'qwen2_moe', tok: Tokenizer | null): string | null {
+export function formatIncompatibility(model: LlamaForCausalLM, format: ModelFormat, tok: Tokenizer | null): string | null {
   const info = getMoeInfo(model);
   if (format === 'gguf') {
     if (!tok) return 'the model folder has no tokenizer.json, and llama.cpp needs the vocabulary in the GGUF';
@@ -60,7 +60,7 @@ export function formatIncompatibility(model: LlamaForCausalLM, format: ModelForm
     if (model.config.head_dim % 2 !== 0) return `head_dim ${model.config.head_dim} is odd`;
     return ggufMoeIncompatibility(model);
   }
-  if (format === 'qwen2_moe') return 'the Hugging Face qwen2_moe export is not implemented in this version';
+  if (format === 'qwen2_moe') return qwen2MoeIncompatibility(model);
   if (!info) return `a dense model has no ${format} form; split it into experts first (\`llama-moe split\`)`;
   if (format === 'mixtral') return info.format === 'mixtral' ? null : mixtralIncompatibility(model.config, info.spec);
   return null; // llama-moe holds every MoE the project builds
@@ -132,7 +132,7 @@ export function renderTargets(dir: string, rows: readonly ExportTargetReport[]):
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 
-/** `export --model DIR --format gguf|mixtral|llama-moe --out PATH [--outtype T]`. */
+/** `export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype T]`. */
 export async function runFormatExport(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; out: string; format: string; outtype?: string; data?: string };
   const format = o.format as ModelFormat;
@@ -153,7 +153,8 @@ export async function runFormatExport(args: CommandArgs): Promise<number> {
     if (!args.quiet) args.io.stdout(`wrote ${o.out}: GGUF (llama, ${outtype}), ${r.tensors} tensors, ${r.byteLength} bytes\n`);
     return 0;
   }
-  saveMoeModel(model, o.out, { format, dtype: 'float32', overwrite: true });
+  if (format === 'qwen2_moe') saveQwen2Moe(model, o.out, { dtype: 'float32', overwrite: true });
+  else saveMoeModel(model, o.out, { format, dtype: 'float32', overwrite: true });
   for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(o.model, f))) fs.copyFileSync(path.join(o.model, f), path.join(o.out, f));
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${format} Hugging Face folder\n`);
   return 0;

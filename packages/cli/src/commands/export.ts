@@ -44,11 +44,11 @@ export const exportCommand: CommandSpec = {
     'tokenised dataset as Arrow files that `datasets.load_from_disk` / `Dataset.from_file` read) and a launch config: ' +
     'accelerate config plus a DeepSpeed ZeRO JSON (--zero-stage) and a train script invocation for transformers\' Trainer, ' +
     'so training can continue on GPUs with PyTorch.',
-  usage: ['export --model DIR --data DIR --out DIR [--zero-stage N]   (--format pytorch-training, the default)', 'export --model DIR --format gguf|mixtral|llama-moe --out PATH [--outtype f32|f16|bf16|q8_0]'],
+  usage: ['export --model DIR --data DIR --out DIR [--zero-stage N]   (--format pytorch-training, the default)', 'export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype f32|f16|bf16|q8_0]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder to export.' },
     { name: 'data', type: 'string', valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`); pytorch-training only.' },
-    { name: 'format', type: 'string', choices: [PYTORCH_TRAINING_FORMAT, ...MODEL_FORMATS], valueName: 'FMT', description: 'pytorch-training (default: model + data + launch config), gguf (llama.cpp; --out is a file), mixtral or llama-moe (Hugging Face folders).' },
+    { name: 'format', type: 'string', choices: [PYTORCH_TRAINING_FORMAT, ...MODEL_FORMATS], valueName: 'FMT', description: 'pytorch-training (default: model + data + launch config), gguf (llama.cpp; --out is a file), mixtral, qwen2_moe or llama-moe (Hugging Face folders).' },
     { name: 'outtype', type: 'string', choices: [...OUTTYPES], valueName: 'T', description: 'GGUF tensor type for matrices: f32 (default, exact), f16, bf16 or q8_0.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New export folder (must not exist, or be empty).' },
     { name: 'zero-stage', type: 'int', min: 0, max: 3, default: 2, description: 'DeepSpeed ZeRO stage of the launch config (0-3, default 2).' },
