@@ -102,6 +102,28 @@ describe('export to engines', () => {
     expect(listTree(outDir)).toEqual([]);
   });
 
+  test('GGUF as a source: logits and generate on a dense F32 GGUF equal the folder\'s; split reads it; F16 loads dequantized', async () => {
+    const file = path.join(root, 'dense-f32.gguf');
+    expect((await cli(['export', '--model', dense, '--format', 'gguf', '--out', file, '--quiet'])).code).toBe(0);
+    const a = await cli(['logits', '--model', dense, '--prompt', 'Once upon a time, the experts', '--out', path.join(root, 'a.npy'), '--json']);
+    const b = await cli(['logits', '--model', file, '--prompt', 'Once upon a time, the experts', '--out', path.join(root, 'b.npy'), '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(root, 'b.npy'))).toEqual(fs.readFileSync(path.join(root, 'a.npy')));
+    const g1 = await cli(['generate', '--model', dense, '--prompt', 'The model', '--max-new-tokens', '12', '--temperature', '0', '--json']);
+    const g2 = await cli(['generate', '--model', file, '--prompt', 'The model', '--max-new-tokens', '12', '--temperature', '0', '--json']);
+    expect(g2.code, g2.stderr).toBe(0);
+    expect(JSON.parse(g2.stdout).tokens).toEqual(JSON.parse(g1.stdout).tokens);
+    const moe = path.join(root, 'from-gguf-moe');
+    const s = await cli(['split', '--model', file, '--out', moe, '--experts', '4', '--top-k', '2', '--method', 'random', '--quiet']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(fs.existsSync(path.join(moe, 'tokenizer.json'))).toBe(true);
+    expect(fs.readdirSync(root).filter((n) => n.includes('.gguf-source-'))).toEqual([]);
+    const f16 = path.join(root, 'dense-f16.gguf');
+    expect((await cli(['export', '--model', dense, '--format', 'gguf', '--outtype', 'f16', '--out', f16, '--quiet'])).code).toBe(0);
+    expect((await cli(['logits', '--model', f16, '--tokens', '1,5,9', '--out', path.join(root, 'c.npy')])).code).toBe(0);
+  }, 60_000);
+
   test('a dense model exports to GGUF; the PyTorch training export still needs --data', async () => {
     const file = path.join(root, 'dense.gguf');
     expect((await cli(['export', '--model', dense, '--format', 'gguf', '--outtype', 'q8_0', '--out', file, '--quiet'])).code).toBe(0);

@@ -11,6 +11,7 @@ import { splitModel, FormatError, SplitError, PartitionError } from '@llama-moe/
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
+import { ggufToFolder, isGgufFile } from '../gguf-source.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
@@ -40,7 +41,17 @@ export async function run(args: CommandArgs): Promise<number> {
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
-  // Then the inputs (exit 1).
+  // Then the inputs (exit 1). A dense GGUF is first written as a Hugging Face folder beside --out.
+  if (isGgufFile(o.model)) {
+    checkOutputDir(o.out);
+    const src = `${path.resolve(o.out)}.gguf-source-${process.pid}`;
+    try {
+      ggufToFolder(o.model, src);
+      return await run({ ...args, options: { ...args.options, model: src } });
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true });
+    }
+  }
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a dense Hugging Face LLaMA model folder');
   const cfg = readLlamaConfig(o.model);
@@ -100,7 +111,7 @@ export const splitCommand: CommandSpec = {
     'centroids of calibration hidden states (needs --data); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
   usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
   options: [
-    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
+    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder, or a dense llama GGUF file.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New MoE model folder (must not exist, or be empty).' },
     { name: 'experts', type: 'int', required: true, min: 1, valueName: 'E', description: 'Experts per layer.' },
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '@llama-moe/tensor-core';
+import { bf16ToF32, createRng, f16ToF32, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import { parseLlamaConfig } from '../io/config.js';
 import { GgufFile } from '../io/gguf-reader.js';
 import { compareLogits, openInLlamaCpp } from '../testing/llama-cpp.js';
@@ -98,6 +98,21 @@ describe('dense LLaMA GGUF in llama.cpp', () => {
       expect((g.metadataJs()['tokenizer.ggml.tokens'] as string[]).length).toBe(V);
     } finally {
       g.close();
+    }
+  });
+
+  it('read back by the project (loadLlamaGguf): F32 bit-identical, F16 / BF16 equal to the rounded weights, same config', () => {
+    const m = model({ num_attention_heads: 4, num_key_value_heads: 2, attention_bias: true, rope_scaling: { rope_type: 'linear', factor: 2 } }, 8);
+    for (const [outtype, round] of [['f32', (x: Float32Array) => x], ['f16', (x: Float32Array) => f16ToF32(f32ToF16(x))], ['bf16', (x: Float32Array) => bf16ToF32(f32ToBf16(x))]] as const) {
+      const file = path.join(tmp, `back-${outtype}.gguf`);
+      writeLlamaGguf(m, file, { tokenizer: tok, outtype });
+      const back = loadLlamaGguf(file);
+      expect(back.config).toMatchObject({ num_key_value_heads: 2, attention_bias: true, rope_scaling: { rope_type: 'linear', factor: 2 }, tie_word_embeddings: false, vocab_size: V });
+      const mine = new Map(m.namedParameters());
+      for (const [n, t] of back.namedParameters()) {
+        const orig = mine.get(n)!.f32();
+        expect(t.f32(), `${outtype} ${n}`).toEqual(t.shape.length === 1 ? orig : round(orig));
+      }
     }
   });
 

@@ -13,7 +13,7 @@ import { writeLlamaGguf } from '../model/gguf-export.js';
 import { LlamaForCausalLM } from '../model/llama.js';
 import { PRESETS } from '../model/presets.js';
 import { openInLlamaCpp } from '../testing/llama-cpp.js';
-import { ggufTokenizerKind } from './gguf-vocab.js';
+import { ggufTokenizerFiles, ggufTokenizerKind } from './gguf-vocab.js';
 import { sampleTokenizerTexts } from './sample-text.js';
 import { Tokenizer } from './tokenizer.js';
 import { trainLlamaTokenizer, type LlamaTokenizerStyle } from './train.js';
@@ -60,6 +60,15 @@ describe('tokenizer as GGUF metadata, tokenised by llama.cpp', () => {
         console.log(`[gguf tokenizer ${style}] ${same}/${texts.length} texts identical (${tokensSeen} tokens)`);
         expect(diffs).toEqual([]);
         expect(same).toBe(texts.length);
+        // The tokenizer rebuilt from the GGUF metadata (GGUF as a source) encodes like both.
+        const g2 = GgufFile.open(file);
+        const rebuilt = new Tokenizer(ggufTokenizerFiles(g2.metadata, file)!);
+        g2.close();
+        expect(rebuilt.addBosToken).toBe(tok.addBosToken);
+        expect(rebuilt.bosTokenId).toBe(tok.bosTokenId);
+        const bad = texts.filter((t) => JSON.stringify(rebuilt.encode(t)) !== JSON.stringify(tok.encode(t)));
+        expect(bad.slice(0, 3)).toEqual([]);
+        expect(rebuilt.decode(tok.encode(texts[20]!), { skipSpecialTokens: true })).toBe(tok.decode(tok.encode(texts[20]!), { skipSpecialTokens: true }));
       } finally {
         await run.dispose();
       }

@@ -18,8 +18,8 @@
 import { GgufError } from '../io/errors.js';
 import { gguf, type GgufValue } from '../io/gguf-format.js';
 import { LLAMA3_SPLIT_PATTERN } from './byte-level.js';
-import type { BpeModelJson, ComponentJson } from './tokenizer-json.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { AddedTokenJson, BpeModelJson, ComponentJson, TokenizerConfigJson, TokenizerJson } from './tokenizer-json.js';
+import type { Tokenizer, TokenizerFiles } from './tokenizer.js';
 
 /** llama.cpp's llama_token_type (gguf TokenType). */
 export const GGUF_TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -57,6 +57,7 @@ export function ggufTokenizerKind(tok: Tokenizer): { model: GgufTokenizerModel }
       return { reason: 'byte-level BPE whose split regex is not Llama-3\'s: no llama.cpp pre-tokenizer is known to match it' };
     }
     if (bl.length !== 1 || bl[0]!.add_prefix_space === true || bl[0]!.use_regex === true) return { reason: 'byte-level BPE with add_prefix_space or its own regex: no llama.cpp pre-tokenizer matches it' };
+    if (m.ignore_merges !== true) return { reason: "llama.cpp's llama-bpe pre-tokenizer takes a word that is a whole token directly (ignore_merges); this tokenizer has ignore_merges false" };
     return { model: 'gpt2' };
   }
   return { reason: 'tokenizer is neither SentencePiece-style BPE with byte fallback nor Llama-3 byte-level BPE' };
@@ -120,4 +121,102 @@ export function ggufTokenizerMetadata(tok: Tokenizer, vocabSize: number, file = 
   md.push(['tokenizer.ggml.add_bos_token', gguf.bool(tok.addBosToken)], ['tokenizer.ggml.add_eos_token', gguf.bool(tok.addEosToken)]);
   if (kind.model === 'llama') md.push(['tokenizer.ggml.add_space_prefix', gguf.bool(true)]);
   return md;
+}
+
+/**
+ * Hugging Face tokenizer files rebuilt from a GGUF's `tokenizer.ggml.*` metadata, so a GGUF can be
+ * a source for text commands: `gpt2` + `llama-bpe` → Llama-3 byte-level BPE with the merges
+ * verbatim; `llama` (SentencePiece) → BPE with byte fallback whose merges are every split (a, b) of
+ * a token into two tokens, ranked by the token's score (what llama.cpp's SPM tokenizer merges
+ * by). Returns null when the file has no vocabulary, or throws GgufError for one this cannot rebuild.
+ */
+export function ggufTokenizerFiles(metadata: ReadonlyMap<string, GgufValue>, file: string): TokenizerFiles | null {
+  const get = (k: string) => metadata.get(k);
+  const modelV = get('tokenizer.ggml.model');
+  if (modelV === undefined) return null;
+  const model = modelV.type === 'STRING' ? modelV.value : '';
+  const tokensV = get('tokenizer.ggml.tokens');
+  if (tokensV?.type !== 'ARRAY' || tokensV.itemType !== 'STRING') throw new GgufError(file, null, "metadata 'tokenizer.ggml.tokens' must be an array of strings");
+  const tokens = tokensV.value;
+  const typesV = get('tokenizer.ggml.token_type');
+  const types = typesV?.type === 'ARRAY' && typesV.itemType !== 'STRING' && typesV.itemType !== 'BOOL' && typesV.itemType !== 'UINT64' && typesV.itemType !== 'INT64' ? typesV.value : null;
+  if (types && types.length !== tokens.length) throw new GgufError(file, null, `metadata 'tokenizer.ggml.token_type' has ${types.length} entries for ${tokens.length} tokens`);
+  const typeOf = (i: number): number => (types ? Number(types[i]) : GGUF_TOKEN_TYPE.NORMAL);
+  const id = (k: string): number | null => {
+    const v = get(k);
+    return v && v.type !== 'ARRAY' && v.type !== 'STRING' && v.type !== 'BOOL' ? Number(v.value) : null;
+  };
+  const flag = (k: string, d: boolean): boolean => {
+    const v = get(k);
+    return v?.type === 'BOOL' ? v.value : d;
+  };
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
+  const added: AddedTokenJson[] = [];
+  tokens.forEach((t, i) => {
+    const ty = typeOf(i);
+    if (ty === GGUF_TOKEN_TYPE.UNUSED && /^\[PAD\d+\]$/.test(t)) return;
+    if (t in vocab) return;
+    vocab[t] = i;
+    if (ty === GGUF_TOKEN_TYPE.CONTROL || ty === GGUF_TOKEN_TYPE.USER_DEFINED || (ty === GGUF_TOKEN_TYPE.UNKNOWN && model === 'llama')) {
+      added.push({ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: ty !== GGUF_TOKEN_TYPE.USER_DEFINED });
+    }
+  });
+  const bos = id('tokenizer.ggml.bos_token_id'), eos = id('tokenizer.ggml.eos_token_id'), unk = id('tokenizer.ggml.unknown_token_id');
+  const addBos = flag('tokenizer.ggml.add_bos_token', model === 'llama');
+  const addEos = flag('tokenizer.ggml.add_eos_token', false);
+  const name = (i: number | null): string | null => (i !== null && i >= 0 && i < tokens.length ? tokens[i]! : null);
+  const template = (): Record<string, unknown> | null => {
+    const b = name(bos);
+    if (!addBos || b === null) return null;
+    return {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: b, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: b, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: b, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { [b]: { id: b, ids: [bos], tokens: [b] } },
+    };
+  };
+  let json: TokenizerJson;
+  if (model === 'gpt2') {
+    const pre = get('tokenizer.ggml.pre');
+    const preName = pre?.type === 'STRING' ? pre.value : 'default';
+    if (preName !== 'llama-bpe' && preName !== 'llama3') throw new GgufError(file, null, `tokenizer.ggml.pre '${preName}' is not rebuilt as a Hugging Face tokenizer (only llama-bpe)`);
+    const mergesV = get('tokenizer.ggml.merges');
+    if (mergesV?.type !== 'ARRAY' || mergesV.itemType !== 'STRING') throw new GgufError(file, null, "metadata 'tokenizer.ggml.merges' must be an array of strings");
+    const tpl = template();
+    json = {
+      version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3_SPLIT_PATTERN }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] },
+      post_processor: { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }, ...(tpl ? [tpl] : [])] },
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab, merges: [...mergesV.value] },
+    };
+  } else if (model === 'llama') {
+    const scoresV = get('tokenizer.ggml.scores');
+    const scores = scoresV?.type === 'ARRAY' && scoresV.itemType === 'FLOAT32' ? scoresV.value : null;
+    if (!scores || scores.length !== tokens.length) throw new GgufError(file, null, "metadata 'tokenizer.ggml.scores' must hold one FLOAT32 per token");
+    const cands: Array<[string, string, number, number]> = [];
+    tokens.forEach((t, i) => {
+      if (typeOf(i) !== GGUF_TOKEN_TYPE.NORMAL) return;
+      const cps = [...t];
+      for (let s = 1; s < cps.length; s++) {
+        const a = cps.slice(0, s).join(''), b = cps.slice(s).join('');
+        const ia = vocab[a], ib = vocab[b];
+        if (ia !== undefined && ib !== undefined && typeOf(ia) === GGUF_TOKEN_TYPE.NORMAL && typeOf(ib) === GGUF_TOKEN_TYPE.NORMAL) cands.push([a, b, scores[i]!, i]);
+      }
+    });
+    cands.sort((x, y) => y[2] - x[2] || x[3] - y[3] || vocab[x[0]]! - vocab[y[0]]!);
+    json = {
+      version: '1.0', truncation: null, padding: null, added_tokens: added,
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      pre_tokenizer: null,
+      post_processor: template() as TokenizerJson['post_processor'],
+      decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+      model: { type: 'BPE', dropout: null, unk_token: name(unk), continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: cands.map(([a, b]) => [a, b] as [string, string]) },
+    };
+  } else {
+    throw new GgufError(file, null, `tokenizer.ggml.model '${model}' is not rebuilt as a Hugging Face tokenizer (llama or gpt2)`);
+  }
+  const tokenizerConfig: TokenizerConfigJson = { add_bos_token: addBos, add_eos_token: addEos, bos_token: name(bos), eos_token: name(eos), unk_token: name(unk), clean_up_tokenization_spaces: false, legacy: model === 'llama' ? true : undefined };
+  if (tokenizerConfig.legacy === undefined) delete tokenizerConfig.legacy;
+  return { tokenizerJson: json, tokenizerConfig, path: `${file} (tokenizer.ggml)` };
 }
