@@ -172,3 +172,4 @@ export function writeMoeGguf(model: LlamaForCausalLM, path: string, opts: MoeGgu
   const { metadata, tensors } = moeGgufParts(model, { ...opts, file: path });
   return writeGguf(path, metadata, tensors);
 }
+

@@ -62,6 +62,13 @@ export interface LlamaGgufOptions {
   extras?: GgufArchExtras;
   /** File name used in error messages while planning. */
   file?: string;
+  /**
+   * Permute Q/K rows for llama.cpp's interleaved (GPT-J style) RoPE: true for `llama`; false for
+   * architectures llama.cpp runs with NEOX (rotate_half) RoPE, e.g. `qwen2moe`.
+   */
+  permuteQk?: boolean;
+  /** Write all-zero q/k/v biases when the model has none (architectures that require them, e.g. `qwen2moe`). */
+  zeroQkvBias?: boolean;
 }
 
 /**
@@ -139,6 +146,8 @@ export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions):
 
   const w = model.weights;
   const list: GgufExportTensor[] = [];
+  const perm = opts.permuteQk ?? true;
+  const pq = (d: Float32Array, heads: number, cols: number): Float32Array => (perm ? permuteQkRows(d, heads, cols) : d);
   const f32 = (t: { f32(): Float32Array }): Float32Array => t.f32();
   list.push({ name: 'token_embd.weight', shape: w.embed.shape, data: f32(w.embed), kind: 'matrix' });
   if (cfg.rope_scaling?.rope_type === 'llama3') {
@@ -147,15 +156,19 @@ export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions):
   w.layers.forEach((L, i) => {
     const p = `blk.${i}`;
     list.push({ name: `${p}.attn_norm.weight`, shape: L.inputNorm.shape, data: f32(L.inputNorm), kind: 'f32' });
-    list.push({ name: `${p}.attn_q.weight`, shape: L.attn.q.shape, data: () => permuteQkRows(f32(L.attn.q), Hq, D), kind: 'matrix' });
-    list.push({ name: `${p}.attn_k.weight`, shape: L.attn.k.shape, data: () => permuteQkRows(f32(L.attn.k), Hkv, D), kind: 'matrix' });
+    list.push({ name: `${p}.attn_q.weight`, shape: L.attn.q.shape, data: () => pq(f32(L.attn.q), Hq, D), kind: 'matrix' });
+    list.push({ name: `${p}.attn_k.weight`, shape: L.attn.k.shape, data: () => pq(f32(L.attn.k), Hkv, D), kind: 'matrix' });
     list.push({ name: `${p}.attn_v.weight`, shape: L.attn.v.shape, data: f32(L.attn.v), kind: 'matrix' });
     list.push({ name: `${p}.attn_output.weight`, shape: L.attn.o.shape, data: f32(L.attn.o), kind: 'matrix' });
     if (L.attn.bias) {
-      list.push({ name: `${p}.attn_q.bias`, shape: [Hq * hd], data: () => permuteQkRows(f32(L.attn.bias!.q), Hq, 1), kind: 'f32' });
-      list.push({ name: `${p}.attn_k.bias`, shape: [Hkv * hd], data: () => permuteQkRows(f32(L.attn.bias!.k), Hkv, 1), kind: 'f32' });
+      list.push({ name: `${p}.attn_q.bias`, shape: [Hq * hd], data: () => pq(f32(L.attn.bias!.q), Hq, 1), kind: 'f32' });
+      list.push({ name: `${p}.attn_k.bias`, shape: [Hkv * hd], data: () => pq(f32(L.attn.bias!.k), Hkv, 1), kind: 'f32' });
       list.push({ name: `${p}.attn_v.bias`, shape: [Hkv * hd], data: f32(L.attn.bias.v), kind: 'f32' });
       list.push({ name: `${p}.attn_output.bias`, shape: [D], data: f32(L.attn.bias.o), kind: 'f32' });
+    } else if (opts.zeroQkvBias) {
+      list.push({ name: `${p}.attn_q.bias`, shape: [Hq * hd], data: new Float32Array(Hq * hd), kind: 'f32' });
+      list.push({ name: `${p}.attn_k.bias`, shape: [Hkv * hd], data: new Float32Array(Hkv * hd), kind: 'f32' });
+      list.push({ name: `${p}.attn_v.bias`, shape: [Hkv * hd], data: new Float32Array(Hkv * hd), kind: 'f32' });
     }
     list.push({ name: `${p}.ffn_norm.weight`, shape: L.postNorm.shape, data: f32(L.postNorm), kind: 'f32' });
     list.push(...(opts.ffn ?? denseFfnGguf)(i, L.mlp).tensors);
