@@ -124,6 +124,30 @@ describe('export to engines', () => {
     expect((await cli(['logits', '--model', f16, '--tokens', '1,5,9', '--out', path.join(root, 'c.npy')])).code).toBe(0);
   }, 60_000);
 
+  test('split --format gguf / qwen2_moe: the same split as --format llama-moe --gate-network linear, exported exactly', async () => {
+    const ref = path.join(root, 'split-linear');
+    const base = ['--model', dense, '--experts', '8', '--top-k', '2', '--method', 'clustering', '--seed', '3', '--quiet'];
+    expect((await cli(['split', ...base, '--out', ref, '--gate-network', 'linear'])).code).toBe(0);
+    const file = path.join(root, 'split.gguf');
+    const r = await cli(['split', ...base, '--out', file, '--format', 'gguf']);
+    expect(r.code, r.stderr).toBe(0);
+    const q = path.join(root, 'split-qwen');
+    expect((await cli(['split', ...base, '--out', q, '--format', 'qwen2_moe'])).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(q, 'config.json'), 'utf8')).model_type).toBe('qwen2_moe');
+    expect(fs.readdirSync(root).filter((n) => n.includes('.split-'))).toEqual([]);
+    const model = loadAnyModel(ref);
+    const run = await openInLlamaCpp(file);
+    try {
+      const ids = [1, 40, 7, 300, 12, 99, 5];
+      const c = compareLogits(model.logits(Int32Array.from(ids)).f32(), await run.logits(ids), model.config.vocab_size);
+      expect(c.maxDiff).toBeLessThanOrEqual(1e-4 * c.maxAbs);
+    } finally {
+      await run.dispose();
+    }
+    const bad = await cli(['split', ...base, '--out', path.join(root, 'x.gguf'), '--format', 'gguf', '--gate-network', 'mlp']);
+    expect(bad.code).toBe(2);
+  }, 60_000);
+
   test('a dense model exports to GGUF; the PyTorch training export still needs --data', async () => {
     const file = path.join(root, 'dense.gguf');
     expect((await cli(['export', '--model', dense, '--format', 'gguf', '--outtype', 'q8_0', '--out', file, '--quiet'])).code).toBe(0);
