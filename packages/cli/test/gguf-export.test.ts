@@ -69,7 +69,7 @@ describe('export to engines', () => {
     const r = await cli(['export', '--model', mixtral, '--format', 'qwen2_moe', '--out', out, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'qwen2_moe', num_experts: 8, num_experts_per_tok: 2, norm_topk_prob: true });
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
   });
 
   test('export --format mixtral / llama-moe write loadable HF folders with the tokenizer', async () => {

@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, qwen2MoeIncompatibility, saveMoeModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition';
 import { f16ToF32, f32ToBf16, bf16ToF32, f32ToF16, noGrad } from '@llama-moe/tensor-core';
 import {
+  atomicWriteFile,
   dequantizeQ8_0,
+  sentencePieceModelBytes,
   ggufTokenizerKind,
   loadTokenizer,
   quantizeQ8_0,
@@ -132,6 +134,19 @@ export function renderTargets(dir: string, rows: readonly ExportTargetReport[]):
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 
+/**
+ * Copy the tokenizer files into an exported Hugging Face folder, adding a SentencePiece
+ * tokenizer.model when the tokenizer is SentencePiece-compatible and the source has none (so
+ * converters that read it, e.g. llama.cpp's convert_hf_to_gguf.py, tokenise as the project does).
+ */
+export function copyTokenizerFiles(from: string, to: string, tok: Tokenizer | null): void {
+  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  if (tok && !fs.existsSync(path.join(to, 'tokenizer.model'))) {
+    const k = ggufTokenizerKind(tok);
+    if ('model' in k && k.model === 'llama') atomicWriteFile(path.join(to, 'tokenizer.model'), sentencePieceModelBytes(tok));
+  }
+}
+
 /** `export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype T]`. */
 export async function runFormatExport(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; out: string; format: string; outtype?: string; data?: string };
@@ -155,7 +170,7 @@ export async function runFormatExport(args: CommandArgs): Promise<number> {
   }
   if (format === 'qwen2_moe') saveQwen2Moe(model, o.out, { dtype: 'float32', overwrite: true });
   else saveMoeModel(model, o.out, { format, dtype: 'float32', overwrite: true });
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(o.model, f))) fs.copyFileSync(path.join(o.model, f), path.join(o.out, f));
+  copyTokenizerFiles(o.model, o.out, tok);
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${format} Hugging Face folder\n`);
   return 0;
 }

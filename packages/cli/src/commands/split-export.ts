@@ -11,7 +11,7 @@ import { loadTokenizer } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, checkOutputFile, ensureParentDir } from '../paths.js';
 import type { CommandArgs } from '../command.js';
-import { formatIncompatibility } from './export-format.js';
+import { copyTokenizerFiles, formatIncompatibility } from './export-format.js';
 
 export const ENGINE_SPLIT_FORMATS = ['gguf', 'qwen2_moe'] as const;
 
@@ -33,7 +33,7 @@ export async function splitToEngineFormat(args: CommandArgs, split: (a: CommandA
       writeMoeGguf(model, o.out, { tokenizer: tok!, name: path.basename(path.resolve(o.out)) });
     } else {
       saveQwen2Moe(model, o.out, { dtype: 'float32', overwrite: true });
-      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model']) if (fs.existsSync(path.join(tmp, f))) fs.copyFileSync(path.join(tmp, f), path.join(o.out, f));
+      copyTokenizerFiles(tmp, o.out, tok);
     }
     if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${o.format === 'gguf' ? 'GGUF (llama, f32)' : 'qwen2_moe Hugging Face folder'}\n`);
     return 0;

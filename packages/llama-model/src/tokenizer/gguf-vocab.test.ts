@@ -14,6 +14,7 @@ import { LlamaForCausalLM } from '../model/llama.js';
 import { PRESETS } from '../model/presets.js';
 import { openInLlamaCpp } from '../testing/llama-cpp.js';
 import { ggufTokenizerFiles, ggufTokenizerKind } from './gguf-vocab.js';
+import { parseSentencePieceModel, sentencePieceModelBytes } from './sentencepiece-model.js';
 import { sampleTokenizerTexts } from './sample-text.js';
 import { Tokenizer } from './tokenizer.js';
 import { trainLlamaTokenizer, type LlamaTokenizerStyle } from './train.js';
@@ -69,6 +70,21 @@ describe('tokenizer as GGUF metadata, tokenised by llama.cpp', () => {
         const bad = texts.filter((t) => JSON.stringify(rebuilt.encode(t)) !== JSON.stringify(tok.encode(t)));
         expect(bad.slice(0, 3)).toEqual([]);
         expect(rebuilt.decode(tok.encode(texts[20]!), { skipSpecialTokens: true })).toBe(tok.decode(tok.encode(texts[20]!), { skipSpecialTokens: true }));
+        // tokenizer.model (SentencePiece): the same pieces, scores and types llama.cpp just tokenised with,
+        // so convert_hf_to_gguf.py's SentencePiece path writes this very vocabulary.
+        if (style === 'llama2') {
+          const spm = parseSentencePieceModel(sentencePieceModelBytes(tok));
+          const g3 = GgufFile.open(file);
+          const md = g3.metadataJs();
+          g3.close();
+          expect(spm.pieces.map((p) => p.piece)).toEqual(md['tokenizer.ggml.tokens']);
+          expect(spm.pieces.map((p) => p.score)).toEqual(md['tokenizer.ggml.scores']);
+          expect(spm.pieces.map((p) => p.type)).toEqual(md['tokenizer.ggml.token_type']);
+          expect(spm.trainer).toMatchObject({ 3: 2, 4: tok.vocabSize, 35: 1, 40: tok.unkTokenId, 41: tok.bosTokenId, 42: tok.eosTokenId, 43: -1 });
+          expect(spm.normalizer).toEqual({ 1: 'identity', 3: 1, 4: 0, 5: 1 });
+        } else {
+          expect(() => sentencePieceModelBytes(tok)).toThrow(/no tokenizer.model: .*byte-level/);
+        }
       } finally {
         await run.dispose();
       }
