@@ -119,6 +119,11 @@ describe('export to engines', () => {
     expect(s.code, s.stderr).toBe(0);
     expect(fs.existsSync(path.join(moe, 'tokenizer.json'))).toBe(true);
     expect(fs.readdirSync(root).filter((n) => n.includes('.gguf-source-'))).toEqual([]);
+    // A GGUF re-exported (here to q8_0) and checked, with the tokenizer it carries.
+    const chk = await cli(['export-check', '--model', file, '--json']);
+    expect(chk.code, chk.stderr).toBe(0);
+    expect(JSON.parse(chk.stdout).targets.find((t: { target: string }) => t.target === 'gguf:f32').status).toBe('exact');
+    expect((await cli(['export', '--model', file, '--format', 'gguf', '--outtype', 'q8_0', '--out', path.join(root, 're.gguf'), '--quiet'])).code).toBe(0);
     const f16 = path.join(root, 'dense-f16.gguf');
     expect((await cli(['export', '--model', dense, '--format', 'gguf', '--outtype', 'f16', '--out', f16, '--quiet'])).code).toBe(0);
     expect((await cli(['logits', '--model', f16, '--tokens', '1,5,9', '--out', path.join(root, 'c.npy')])).code).toBe(0);

@@ -4,12 +4,9 @@
  * computes, approximately (with the measured logit difference), or not at all (with the reason).
  * Nothing is written.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { loadTokenizer } from '@llama-moe/llama-model';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
 import { loadModelFolder } from '../model-io.js';
-import { checkExportTargets, renderTargets } from './export-format.js';
+import { checkExportTargets, renderTargets, tokenizerOf } from './export-format.js';
 
 export const exportCheckCommand: CommandSpec = {
   name: 'export-check',
@@ -19,12 +16,12 @@ export const exportCheckCommand: CommandSpec = {
     '(llama.cpp) in f32, f16, bf16 and q8_0. Each is exact, approximate (the weights are rounded; the logit difference is ' +
     'measured on a probe sequence) or impossible (with a one-line reason). `llama-moe export` refuses impossible targets.',
   usage: ['export-check --model DIR [--json]'],
-  options: [{ name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder to check.' }, JSON_OPTION],
+  options: [{ name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder (or a dense llama GGUF file) to check.' }, JSON_OPTION],
   examples: ['llama-moe export-check --model models/tiny-moe', 'llama-moe export-check --model models/tiny-moe --json | jq .targets'],
   async run(args: CommandArgs): Promise<number> {
     const dir = args.options.model as string;
     const { model } = await loadModelFolder(dir);
-    const tok = fs.existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
+    const tok = tokenizerOf(dir);
     const targets = checkExportTargets(model, tok);
     args.io.stdout(args.options.json ? JSON.stringify({ model: dir, targets }, null, 2) + '\n' : renderTargets(dir, targets));
     return 0;

@@ -13,10 +13,10 @@ import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, qwen2MoeInc
 import { f16ToF32, f32ToBf16, bf16ToF32, f32ToF16, noGrad } from '@llama-moe/tensor-core';
 import {
   atomicWriteFile,
+  saveTokenizerFiles,
   dequantizeQ8_0,
   sentencePieceModelBytes,
   ggufTokenizerKind,
-  loadTokenizer,
   quantizeQ8_0,
   type GgufOutType,
   type LlamaForCausalLM,
@@ -24,7 +24,7 @@ import {
 } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, checkOutputFile, ensureParentDir } from '../paths.js';
-import { loadModelFolder } from '../model-io.js';
+import { loadFolderTokenizer, loadModelFolder } from '../model-io.js';
 import type { CommandArgs } from '../command.js';
 
 /** Formats `export --format` writes (besides `pytorch-training`, the training hand-off). */
@@ -47,8 +47,9 @@ export interface ExportTargetReport {
   measured_rel_logit_diff: number | null;
 }
 
-function tokenizerOf(dir: string): Tokenizer | null {
-  return fs.existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
+/** The model's tokenizer: tokenizer.json of a folder, or the tokenizer.ggml metadata of a GGUF file. */
+export function tokenizerOf(dir: string): Tokenizer | null {
+  return loadFolderTokenizer(dir);
 }
 
 /** Why `model` cannot be a `format` export, or null. */
@@ -140,7 +141,11 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
  * converters that read it, e.g. llama.cpp's convert_hf_to_gguf.py, tokenise as the project does).
  */
 export function copyTokenizerFiles(from: string, to: string, tok: Tokenizer | null): void {
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  if (fs.existsSync(from) && fs.statSync(from).isDirectory()) {
+    for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  } else if (tok) {
+    saveTokenizerFiles(to, { tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig });
+  }
   if (tok && !fs.existsSync(path.join(to, 'tokenizer.model'))) {
     const k = ggufTokenizerKind(tok);
     if ('model' in k && k.model === 'llama') atomicWriteFile(path.join(to, 'tokenizer.model'), sentencePieceModelBytes(tok));
