@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { parseLlamaConfig } from '../io/config.js';
 import { GgufFile } from '../io/gguf-reader.js';
 import { writeLlamaGguf } from '../model/gguf-export.js';
@@ -46,7 +47,9 @@ describe('tokenizer as GGUF metadata, tokenised by llama.cpp', () => {
       g.close();
       const run = await openInLlamaCpp(file);
       try {
-        const texts = corpus();
+        // Plus 300 random strings: words of the corpus with random Unicode (any plane) and ASCII punctuation.
+        const rnd = fc.sample(fc.array(fc.oneof(fc.constantFrom(' ', '  ', '\n', '\t', 'the', ' experts', 'ing', '123', '.', "'s"), fc.string({ unit: 'binary', maxLength: 3 }), fc.string({ unit: 'grapheme-ascii', maxLength: 4 })), { maxLength: 12 }).map((a) => a.join('')), { numRuns: 300, seed: 11 });
+        const texts = [...corpus(), ...rnd];
         expect(texts.length).toBeGreaterThanOrEqual(1000);
         let same = 0;
         const diffs: string[] = [];
