@@ -80,6 +80,35 @@ describe('GGUF v3 writer and reader', () => {
     }
   });
 
+  it("node-llama-cpp's own GGUF parser reads the same metadata, dims, types and absolute offsets", async () => {
+    const { readGgufFileInfo } = await import('node-llama-cpp');
+    const tensors: GgufTensorInput[] = [
+      { name: 'blk.0.w', type: 'Q8_0', shape: [3, 64], data: randn(192, 1) },
+      { name: 'blk.0.n', type: 'F32', shape: [5], data: randn(5, 2) },
+      { name: 'blk.1.w', type: 'BF16', shape: [2, 3, 4], data: randn(24, 3) },
+    ];
+    const meta: Array<[string, GgufValue]> = [['general.architecture', gguf.str('llama')], ['llama.block_count', gguf.u32(2)], ['llama.rope.freq_base', gguf.f32(10000)], ['tokenizer.ggml.tokens', gguf.strings(['<s>', '▁a', '日本'])], ['tokenizer.ggml.add_bos_token', gguf.bool(true)], ['general.alignment', gguf.u32(64)]];
+    const file = path.join(tmp, 'cross.gguf');
+    writeGguf(file, meta, tensors);
+    const info = await readGgufFileInfo(file, { logWarnings: false });
+    const ours = GgufFile.open(file);
+    try {
+      expect(info.version).toBe(3);
+      const m = info.metadata as unknown as { general: Record<string, unknown>; llama: Record<string, unknown> & { rope: Record<string, unknown> }; tokenizer: { ggml: Record<string, unknown> } };
+      expect(m.general.architecture).toBe('llama');
+      expect(m.general.alignment).toBe(64);
+      expect(m.llama.block_count).toBe(2);
+      expect(m.llama.rope.freq_base).toBe(10000);
+      expect(m.tokenizer.ggml.tokens).toEqual(['<s>', '▁a', '日本']);
+      expect(m.tokenizer.ggml.add_bos_token).toBe(true);
+      expect(info.tensorInfo!.map((t) => [t.name, t.dimensions.map(Number), t.ggmlType, Number(t.offset), Number(t.fileOffset)])).toEqual(
+        ours.keys().map((k) => { const i = ours.info(k); return [k, [...i.ne], { F32: 0, F16: 1, Q8_0: 8, BF16: 30 }[i.type], i.offset, ours.dataStart + i.offset]; }),
+      );
+    } finally {
+      ours.close();
+    }
+  });
+
   it('Q8_0 matches ggml block layout and stays within its quantisation bound', () => {
     const x = randn(32 * 64, 5, 3);
     x[7] = 0; // a zero block must be all zeros
