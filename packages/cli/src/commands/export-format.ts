@@ -13,6 +13,10 @@ import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, qwen2MoeInc
 import { f16ToF32, f32ToBf16, bf16ToF32, f32ToF16, noGrad } from '@llama-moe/tensor-core';
 import {
   atomicWriteFile,
+  openCheckpoint,
+  readLlamaConfig,
+  writeCheckpointGguf,
+  type LlamaConfig,
   saveTokenizerFiles,
   dequantizeQ8_0,
   sentencePieceModelBytes,
@@ -25,6 +29,7 @@ import {
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, checkOutputFile, ensureParentDir } from '../paths.js';
 import { loadFolderTokenizer, loadModelFolder } from '../model-io.js';
+import { isGgufFile } from '../gguf-source.js';
 import type { CommandArgs } from '../command.js';
 
 /** Formats `export --format` writes (besides `pytorch-training`, the training hand-off). */
@@ -152,6 +157,29 @@ export function copyTokenizerFiles(from: string, to: string, tok: Tokenizer | nu
   }
 }
 
+/** A dense folder to GGUF, one tensor at a time (a 7B model converts in about one layer's memory). */
+function streamDenseGguf(args: CommandArgs, dir: string, cfg: LlamaConfig, out: string, outtype: GgufOutType): number {
+  const tok = tokenizerOf(dir);
+  let why: string | null = null;
+  if (!tok) why = 'the model folder has no tokenizer.json, and llama.cpp needs the vocabulary in the GGUF';
+  else {
+    const k = ggufTokenizerKind(tok);
+    if ('reason' in k) why = `tokenizer: ${k.reason}`;
+    else if (tok.vocabSize > cfg.vocab_size) why = `tokenizer has ${tok.vocabSize} tokens, more than vocab_size ${cfg.vocab_size}`;
+    else if (cfg.head_dim % 2 !== 0) why = `head_dim ${cfg.head_dim} is odd`;
+  }
+  if (why) throw new CliError(`--format gguf: cannot export ${dir} exactly: ${why}`, 'run `llama-moe export-check --model DIR` to see which targets work');
+  ensureParentDir(out);
+  const ck = openCheckpoint(dir);
+  try {
+    const r = writeCheckpointGguf(ck, cfg, out, { tokenizer: tok!, outtype, name: path.basename(path.resolve(dir)) });
+    if (!args.quiet) args.io.stdout(`wrote ${out}: GGUF (llama, ${outtype}), ${r.tensors} tensors, ${r.byteLength} bytes\n`);
+  } finally {
+    ck.close();
+  }
+  return 0;
+}
+
 /** `export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype T]`. */
 export async function runFormatExport(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; out: string; format: string; outtype?: string; data?: string };
@@ -163,6 +191,10 @@ export async function runFormatExport(args: CommandArgs): Promise<number> {
   if (o.data !== undefined) throw new UsageError(`--data applies to --format ${PYTORCH_TRAINING_FORMAT} only`, 'drop --data');
   if (format === 'gguf') checkOutputFile(o.out);
   else checkOutputDir(o.out);
+  if (format === 'gguf' && !isGgufFile(o.model) && fs.existsSync(path.join(o.model, 'config.json'))) {
+    const cfg = readLlamaConfig(o.model);
+    if (cfg.model_type === 'llama' || cfg.model_type === 'mistral') return streamDenseGguf(args, o.model, cfg, o.out, outtype);
+  }
   const { model } = await loadModelFolder(o.model);
   const tok = tokenizerOf(o.model);
   const why = formatIncompatibility(model, format, tok);

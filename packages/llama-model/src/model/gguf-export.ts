@@ -15,13 +15,16 @@
  * The FFN of each layer is exported by a hook: the dense SwiGLU here; expert-partition supplies the
  * MoE mappings (stacked experts, shared experts).
  */
-import { GgufError } from '../io/errors.js';
+import { CheckpointError, GgufError } from '../io/errors.js';
+import { checkShapesAgainstConfig } from '../io/shape-check.js';
 import { gguf, LLAMA_FTYPE, type GgmlTypeName, type GgufValue } from '../io/gguf-format.js';
 import { writeGguf, type GgufMetadata, type GgufTensorInput, type GgufWriteResult } from '../io/gguf-writer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ggufTokenizerMetadata } from '../tokenizer/gguf-vocab.js';
 import { DenseFeedForward, type FeedForward } from './feed-forward.js';
 import type { LlamaForCausalLM } from './llama.js';
+import type { LlamaConfig } from '../io/config.js';
+import type { ReadableCheckpoint } from '../io/memory-checkpoint.js';
 
 export type GgufOutType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 export const GGUF_OUTTYPES: readonly GgufOutType[] = ['f32', 'f16', 'bf16', 'q8_0'];
@@ -133,9 +136,67 @@ export function llama3RopeFreqFactors(headDim: number, theta: number, s: { facto
   return out;
 }
 
+/** One tensor of a source, read only when the GGUF writer reaches it. */
+interface SourceParam {
+  shape: readonly number[];
+  data: () => Float32Array;
+}
+
+/** Where the export reads the model from: an in-memory model or a checkpoint on disk (one tensor at a time). */
+interface LlamaGgufSource {
+  config: LlamaConfig;
+  /** A parameter by its Hugging Face name, or null when absent. */
+  param(hfName: string): SourceParam | null;
+  /** The layer's FFN module (in-memory models only; FFN hooks need it). */
+  mlp(layer: number): FeedForward | null;
+}
+
+function modelSource(model: LlamaForCausalLM): LlamaGgufSource {
+  const byName = new Map(model.namedParameters());
+  if (model.config.tie_word_embeddings) byName.set('lm_head.weight', model.weights.lmHead);
+  return {
+    config: model.config,
+    param: (n) => {
+      const t = byName.get(n);
+      return t ? { shape: t.shape, data: () => t.f32() } : null;
+    },
+    mlp: (l) => model.weights.layers[l]!.mlp,
+  };
+}
+
 /** Metadata and tensors of the GGUF for `model` (nothing written). */
 export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions): { metadata: GgufMetadata; tensors: GgufTensorInput[] } {
-  const cfg = model.config;
+  return ggufPartsFrom(modelSource(model), opts);
+}
+
+/**
+ * Metadata and tensors of the GGUF for a dense checkpoint (a Hugging Face folder already opened),
+ * read lazily: the writer holds one tensor at a time, so a 7B model converts in about one layer's
+ * memory. Same bytes as `llamaGgufParts(loadLlama(dir))`.
+ */
+export function checkpointGgufParts(ckpt: ReadableCheckpoint, config: LlamaConfig, opts: Omit<LlamaGgufOptions, 'ffn'>): { metadata: GgufMetadata; tensors: GgufTensorInput[] } {
+  if (config.model_type !== 'llama' && config.model_type !== 'mistral') throw new GgufError(opts.file ?? '<export>', null, `checkpointGgufParts reads dense llama / mistral checkpoints; ${config.model_type} needs the MoE exporter`);
+  const r = checkShapesAgainstConfig(ckpt, config) as unknown as { ok?: boolean; problems?: { tensor: string; detail: string }[] } | undefined;
+  if (r && r.ok === false && r.problems?.length) {
+    const p = r.problems[0]!;
+    throw new CheckpointError(ckpt.dir, p.tensor, `${p.detail}${r.problems.length > 1 ? ` (and ${r.problems.length - 1} more problems)` : ''}`);
+  }
+  return ggufPartsFrom(
+    {
+      config,
+      param: (n) => {
+        if (!ckpt.has(n)) return null;
+        const info = ckpt.info(n);
+        return { shape: info.shape, data: () => ckpt.readF32(n) };
+      },
+      mlp: () => null,
+    },
+    opts,
+  );
+}
+
+function ggufPartsFrom(src: LlamaGgufSource, opts: LlamaGgufOptions): { metadata: GgufMetadata; tensors: GgufTensorInput[] } {
+  const cfg = src.config;
   const file = opts.file ?? '<export>';
   const outtype = opts.outtype ?? 'f32';
   if (!GGUF_OUTTYPES.includes(outtype)) throw new GgufError(file, null, `unknown outtype '${String(outtype)}' (expected one of ${GGUF_OUTTYPES.join(', ')})`);
@@ -144,37 +205,60 @@ export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions):
   const Hq = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads, hd = cfg.head_dim, D = cfg.hidden_size;
   if (hd % 2 !== 0) throw new GgufError(file, null, `head_dim ${hd} is odd; RoPE needs an even head_dim`);
 
-  const w = model.weights;
   const list: GgufExportTensor[] = [];
   const perm = opts.permuteQk ?? true;
   const pq = (d: Float32Array, heads: number, cols: number): Float32Array => (perm ? permuteQkRows(d, heads, cols) : d);
-  const f32 = (t: { f32(): Float32Array }): Float32Array => t.f32();
-  list.push({ name: 'token_embd.weight', shape: w.embed.shape, data: f32(w.embed), kind: 'matrix' });
+  const need = (n: string): SourceParam => {
+    const p = src.param(n);
+    if (!p) throw new GgufError(file, null, `the model has no '${n}'`);
+    return p;
+  };
+  const put = (name: string, hf: string, kind: 'matrix' | 'f32', fix?: (d: Float32Array) => Float32Array): void => {
+    const p = need(hf);
+    list.push({ name, shape: p.shape, data: fix ? () => fix(p.data()) : p.data, kind });
+  };
+  put('token_embd.weight', 'model.embed_tokens.weight', 'matrix');
   if (cfg.rope_scaling?.rope_type === 'llama3') {
     list.push({ name: 'rope_freqs.weight', shape: [hd / 2], data: llama3RopeFreqFactors(hd, cfg.rope_theta, cfg.rope_scaling), kind: 'f32' });
   }
-  w.layers.forEach((L, i) => {
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const p = `blk.${i}`;
-    list.push({ name: `${p}.attn_norm.weight`, shape: L.inputNorm.shape, data: f32(L.inputNorm), kind: 'f32' });
-    list.push({ name: `${p}.attn_q.weight`, shape: L.attn.q.shape, data: () => pq(f32(L.attn.q), Hq, D), kind: 'matrix' });
-    list.push({ name: `${p}.attn_k.weight`, shape: L.attn.k.shape, data: () => pq(f32(L.attn.k), Hkv, D), kind: 'matrix' });
-    list.push({ name: `${p}.attn_v.weight`, shape: L.attn.v.shape, data: f32(L.attn.v), kind: 'matrix' });
-    list.push({ name: `${p}.attn_output.weight`, shape: L.attn.o.shape, data: f32(L.attn.o), kind: 'matrix' });
-    if (L.attn.bias) {
-      list.push({ name: `${p}.attn_q.bias`, shape: [Hq * hd], data: () => pq(f32(L.attn.bias!.q), Hq, 1), kind: 'f32' });
-      list.push({ name: `${p}.attn_k.bias`, shape: [Hkv * hd], data: () => pq(f32(L.attn.bias!.k), Hkv, 1), kind: 'f32' });
-      list.push({ name: `${p}.attn_v.bias`, shape: [Hkv * hd], data: f32(L.attn.bias.v), kind: 'f32' });
-      list.push({ name: `${p}.attn_output.bias`, shape: [D], data: f32(L.attn.bias.o), kind: 'f32' });
+    const h = `model.layers.${i}`;
+    put(`${p}.attn_norm.weight`, `${h}.input_layernorm.weight`, 'f32');
+    put(`${p}.attn_q.weight`, `${h}.self_attn.q_proj.weight`, 'matrix', (d) => pq(d, Hq, D));
+    put(`${p}.attn_k.weight`, `${h}.self_attn.k_proj.weight`, 'matrix', (d) => pq(d, Hkv, D));
+    put(`${p}.attn_v.weight`, `${h}.self_attn.v_proj.weight`, 'matrix');
+    put(`${p}.attn_output.weight`, `${h}.self_attn.o_proj.weight`, 'matrix');
+    if (cfg.attention_bias) {
+      put(`${p}.attn_q.bias`, `${h}.self_attn.q_proj.bias`, 'f32', (d) => pq(d, Hq, 1));
+      put(`${p}.attn_k.bias`, `${h}.self_attn.k_proj.bias`, 'f32', (d) => pq(d, Hkv, 1));
+      put(`${p}.attn_v.bias`, `${h}.self_attn.v_proj.bias`, 'f32');
+      put(`${p}.attn_output.bias`, `${h}.self_attn.o_proj.bias`, 'f32');
     } else if (opts.zeroQkvBias) {
       list.push({ name: `${p}.attn_q.bias`, shape: [Hq * hd], data: new Float32Array(Hq * hd), kind: 'f32' });
       list.push({ name: `${p}.attn_k.bias`, shape: [Hkv * hd], data: new Float32Array(Hkv * hd), kind: 'f32' });
       list.push({ name: `${p}.attn_v.bias`, shape: [Hkv * hd], data: new Float32Array(Hkv * hd), kind: 'f32' });
     }
-    list.push({ name: `${p}.ffn_norm.weight`, shape: L.postNorm.shape, data: f32(L.postNorm), kind: 'f32' });
-    list.push(...(opts.ffn ?? denseFfnGguf)(i, L.mlp).tensors);
-  });
-  list.push({ name: 'output_norm.weight', shape: w.norm.shape, data: f32(w.norm), kind: 'f32' });
-  if (!cfg.tie_word_embeddings) list.push({ name: 'output.weight', shape: w.lmHead.shape, data: f32(w.lmHead), kind: 'matrix' });
+    put(`${p}.ffn_norm.weight`, `${h}.post_attention_layernorm.weight`, 'f32');
+    const mlp = src.mlp(i);
+    if (opts.ffn) {
+      if (!mlp) throw new GgufError(file, null, 'an FFN exporter needs the model in memory');
+      list.push(...opts.ffn(i, mlp).tensors);
+    } else if (mlp && !(mlp instanceof DenseFeedForward)) {
+      list.push(...denseFfnGguf(i, mlp).tensors); // throws the typed refusal
+    } else {
+      put(`${p}.ffn_gate.weight`, `${h}.mlp.gate_proj.weight`, 'matrix');
+      put(`${p}.ffn_up.weight`, `${h}.mlp.up_proj.weight`, 'matrix');
+      put(`${p}.ffn_down.weight`, `${h}.mlp.down_proj.weight`, 'matrix');
+      if (cfg.mlp_bias) {
+        put(`${p}.ffn_gate.bias`, `${h}.mlp.gate_proj.bias`, 'f32');
+        put(`${p}.ffn_up.bias`, `${h}.mlp.up_proj.bias`, 'f32');
+        put(`${p}.ffn_down.bias`, `${h}.mlp.down_proj.bias`, 'f32');
+      }
+    }
+  }
+  put('output_norm.weight', 'model.norm.weight', 'f32');
+  if (!cfg.tie_word_embeddings) put('output.weight', 'lm_head.weight', 'matrix');
 
   const tensors: GgufTensorInput[] = list.map((t) => {
     let type: GgmlTypeName = t.kind === 'f32' || t.shape.length < 2 ? 'F32' : mat;
@@ -206,6 +290,12 @@ export function llamaGgufParts(model: LlamaForCausalLM, opts: LlamaGgufOptions):
   md.push([k('vocab_size'), gguf.u32(cfg.vocab_size)]);
   md.push(...ggufTokenizerMetadata(opts.tokenizer, cfg.vocab_size, file));
   return { metadata: md, tensors };
+}
+
+/** Write a dense checkpoint folder as a llama.cpp GGUF, streaming one tensor at a time. */
+export function writeCheckpointGguf(ckpt: ReadableCheckpoint, config: LlamaConfig, path: string, opts: Omit<LlamaGgufOptions, 'ffn'>): GgufWriteResult {
+  const { metadata, tensors } = checkpointGgufParts(ckpt, config, { ...opts, file: opts.file ?? path });
+  return writeGguf(path, metadata, tensors);
 }
 
 /** Write `model` as a llama.cpp GGUF at `path` (atomically). */

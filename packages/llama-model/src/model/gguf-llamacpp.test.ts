@@ -19,7 +19,9 @@ import { sampleTokenizerTexts } from '../tokenizer/sample-text.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { trainLlamaTokenizer } from '../tokenizer/train.js';
 import { generate } from './generate.js';
-import { permuteQkRows, writeLlamaGguf, type GgufOutType } from './gguf-export.js';
+import { permuteQkRows, writeCheckpointGguf, writeLlamaGguf, type GgufOutType } from './gguf-export.js';
+import { loadLlama, saveLlama } from './pretrained.js';
+import { openCheckpoint } from '../io/checkpoint.js';
 import { loadLlamaGguf } from './gguf-import.js';
 import { LlamaForCausalLM } from './llama.js';
 import { PRESETS } from './presets.js';
@@ -113,6 +115,24 @@ describe('dense LLaMA GGUF in llama.cpp', () => {
         const orig = mine.get(n)!.f32();
         expect(t.f32(), `${outtype} ${n}`).toEqual(t.shape.length === 1 ? orig : round(orig));
       }
+    }
+  });
+
+  it('streaming from a checkpoint folder (one tensor at a time) writes the same bytes as from the loaded model', () => {
+    const m = model({ num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true, attention_bias: true }, 12);
+    const dir = path.join(tmp, 'ckpt');
+    saveLlama(m, dir, { dtype: 'bfloat16' });
+    const loaded = loadLlama(dir);
+    const ck = openCheckpoint(dir);
+    try {
+      for (const outtype of ['f32', 'q8_0'] as const) {
+        const a = path.join(tmp, `mem-${outtype}.gguf`), b = path.join(tmp, `ck-${outtype}.gguf`);
+        writeLlamaGguf(loaded, a, { tokenizer: tok, outtype });
+        writeCheckpointGguf(ck, loaded.config, b, { tokenizer: tok, outtype });
+        expect(fs.readFileSync(b).equals(fs.readFileSync(a)), outtype).toBe(true);
+      }
+    } finally {
+      ck.close();
     }
   });
 
