@@ -526,6 +526,61 @@ export function createTargets(libs, opts = {}) {
       allowed: (e) => ioTyped(e) && !String(e.message).includes('\n'),
     });
 
+    // --- GGUF as a model source --------------------------------------------------------------
+    // A tiny dense llama GGUF with a tokenizer (what `logits --model FILE.gguf` reads), then lies in
+    // its header: nasty u32 / u64 values over counts, lengths, value types, dims and offsets, byte
+    // flips, truncation. Property: loadLlamaGguf and the tokenizer rebuilt from tokenizer.ggml.*
+    // fail only with typed errors (GgufError / ConfigError / TokenizerError).
+    let gmBase = null;
+    let gmDir;
+    targets.push({
+      name: 'gguf model',
+      arb: fc.array(
+        fc.oneof(
+          fc.record({ kind: fc.constant('u64'), at: fc.nat(), v: fc.constantFrom(...NASTY64) }),
+          fc.record({ kind: fc.constant('u32'), at: fc.nat(), v: fc.constantFrom(...NASTY32) }),
+          fc.record({ kind: fc.constant('flip'), at: fc.nat(), v: fc.integer({ min: 1, max: 255 }) }),
+          fc.record({ kind: fc.constant('truncate'), at: fc.nat(), v: fc.constant(0) }),
+        ),
+        { minLength: 0, maxLength: 3 },
+      ),
+      setup() {
+        gmDir = tmp('gguf-model');
+        if (!gmBase) {
+          const tr = llama.trainLlamaTokenizer(['the experts route tokens to the experts', 'a b c d e f g'], { vocabSize: 300, style: 'llama2', padToVocabSize: true });
+          const tok = new llama.Tokenizer({ tokenizerJson: tr.tokenizerJson, tokenizerConfig: tr.tokenizerConfig });
+          const cfg = llama.parseLlamaConfig({ ...llama.PRESETS.tiny, vocab_size: 300, hidden_size: 32, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 });
+          const p = llama.llamaGgufParts(llama.LlamaForCausalLM.random(cfg, { seed: 1 }), { tokenizer: tok });
+          gmBase = llama.serializeGguf(p.metadata, p.tensors);
+        }
+      },
+      run(lies) {
+        let bytes = gmBase.slice();
+        // The header (metadata with ~300 tokens, then tensor infos) is the first ~8 KB.
+        const span = Math.min(bytes.byteLength, 9000);
+        for (const l of lies) {
+          const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          if (l.kind === 'u64' && bytes.byteLength >= 8) dv.setBigUint64(l.at % Math.max(1, Math.min(span, bytes.byteLength - 7)), l.v, true);
+          else if (l.kind === 'u32' && bytes.byteLength >= 4) dv.setUint32(l.at % Math.max(1, Math.min(span, bytes.byteLength - 3)), l.v, true);
+          else if (l.kind === 'flip' && bytes.byteLength > 0) bytes[l.at % Math.min(span, bytes.byteLength)] ^= l.v;
+          else if (l.kind === 'truncate') bytes = bytes.subarray(0, l.at % (bytes.byteLength + 1));
+        }
+        const file = path.join(gmDir, 'model.gguf');
+        fs.writeFileSync(file, bytes);
+        const m = llama.loadLlamaGguf(file);
+        m.logits([1, 2, 3]);
+        const g = llama.GgufFile.open(file);
+        let files;
+        try {
+          files = llama.ggufTokenizerFiles(g.metadata, file);
+        } finally {
+          g.close();
+        }
+        if (files) new llama.Tokenizer(files).encode('the experts, a b c');
+      },
+      allowed: (e) => (ioTyped(e) || isA(e, llama?.TokenizerError)) && !String(e.message).includes('\n'),
+    });
+
     // --- tokenizer.json ---------------------------------------------------------------------
     let tdir;
     let bases;

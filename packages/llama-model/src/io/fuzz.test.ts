@@ -16,7 +16,7 @@ import * as llama from '../index.js';
 const { targets, cleanupAll } = createTargets({ fc, llama });
 afterAll(() => cleanupAll());
 
-const RUNS: Record<string, number> = { safetensors: 500, 'config.json': 400, 'safetensors.index.json': 300, gguf: 500 };
+const RUNS: Record<string, number> = { safetensors: 500, 'config.json': 400, 'safetensors.index.json': 300, gguf: 500, 'gguf model': 200 };
 
 describe('checkpoint parsers under fuzzing', () => {
   for (const name of Object.keys(RUNS)) {
