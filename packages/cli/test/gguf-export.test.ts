@@ -7,7 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadAnyModel } from '@llama-moe/expert-partition';
+import { buildMoeFromDense, defaultMoeSpec, loadAnyModel, randomPartition } from '@llama-moe/expert-partition';
+import { loadTokenizer } from '@llama-moe/llama-model';
+import { checkExportTargets } from '../src/commands/export-format.js';
 import { compareLogits, openInLlamaCpp } from '../../llama-model/src/testing/llama-cpp.js';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 
@@ -70,6 +72,26 @@ describe('export to engines', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'qwen2_moe', num_experts: 8, num_experts_per_tok: 2, norm_topk_prob: true });
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+  });
+
+  test('export-check states the cost of folding shared experts into GGUF; a missing special_tokens_map.json is written', async () => {
+    const dm = loadAnyModel(dense);
+    const F = dm.config.intermediate_size, L = dm.config.num_hidden_layers;
+    const sizes = new Array(4).fill(32);
+    const parts = Array.from({ length: L }, (_, l) => randomPartition(F, [...sizes, F - 128], { seed: 1, layer: l }).experts);
+    const m = buildMoeFromDense(dm, { spec: { ...defaultMoeSpec(L, F, 4, 2), gateNetwork: 'linear', sizeExperts: parts.map(() => sizes), sizeSharedExperts: parts.map(() => [F - 128]) }, format: 'llama-moe', partition: parts.map((p) => p.slice(0, 4)), sharedPartition: parts.map((p) => p.slice(4)), gateInit: 'random', seed: 1 });
+    const t = checkExportTargets(m, loadTokenizer(dense), { measure: false });
+    const g = t.find((x) => x.target === 'gguf:f32')!;
+    expect(g.status).toBe('exact');
+    expect(g.reason).toBe(`shared experts folded into every routed expert: each grows from 32 to ${32 + F - 128} neurons (4× the shared weights stored, k× their compute per token)`);
+    expect(t.find((x) => x.target === 'mixtral')!.status).toBe('impossible');
+    expect(t.find((x) => x.target === 'qwen2_moe')!.status).toBe('exact');
+    const src = path.join(root, 'mixtral-no-map');
+    fs.cpSync(mixtral, src, { recursive: true });
+    fs.rmSync(path.join(src, 'special_tokens_map.json'));
+    const out = path.join(root, 'hf-from-no-map');
+    expect((await cli(['export', '--model', src, '--format', 'llama-moe', '--out', out, '--quiet'])).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'special_tokens_map.json'), 'utf8'))).toMatchObject({ bos_token: { content: '<s>' }, eos_token: { content: '</s>' }, unk_token: { content: '<unk>' } });
   });
 
   test('export --format mixtral / llama-moe write loadable HF folders with the tokenizer', async () => {

@@ -96,6 +96,20 @@ function roundedLogits(model: LlamaForCausalLM, outtype: GgufOutType, ids: Int32
   }
 }
 
+/** The cost of folding shared experts into every routed expert (GGUF), or null when there are none. */
+function sharedNote(model: LlamaForCausalLM): string | null {
+  let shared = 0, routed = 0, E = 0;
+  for (const L of model.weights.layers) {
+    const f = L.mlp as unknown as { shared?: { gate: { shape: readonly number[] } }[]; sizes?: number[] };
+    if (!f.shared?.length || !f.sizes) continue;
+    shared = Math.max(shared, f.shared.reduce((s, e) => s + e.gate.shape[0]!, 0));
+    routed = Math.max(routed, ...f.sizes);
+    E = f.sizes.length;
+  }
+  if (shared === 0) return null;
+  return `shared experts folded into every routed expert: each grows from ${routed} to ${routed + shared} neurons (${E}× the shared weights stored, k× their compute per token)`;
+}
+
 /** Every target with its exactness, computed before anything is written. */
 export function checkExportTargets(model: LlamaForCausalLM, tok: Tokenizer | null, opts: { measure?: boolean } = {}): ExportTargetReport[] {
   const out: ExportTargetReport[] = [];
@@ -114,7 +128,7 @@ export function checkExportTargets(model: LlamaForCausalLM, tok: Tokenizer | nul
       continue;
     }
     if (outtype === 'f32') {
-      out.push({ target, format: 'gguf', outtype, status: 'exact', reason: null, measured_rel_logit_diff: null });
+      out.push({ target, format: 'gguf', outtype, status: 'exact', reason: sharedNote(model), measured_rel_logit_diff: null });
       continue;
     }
     let rel: number | null = null;
@@ -150,6 +164,12 @@ export function copyTokenizerFiles(from: string, to: string, tok: Tokenizer | nu
     for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
   } else if (tok) {
     saveTokenizerFiles(to, { tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig });
+  }
+  if (tok && !fs.existsSync(path.join(to, 'special_tokens_map.json'))) {
+    const entry = (content: string | null) => (content === null ? undefined : { content, lstrip: false, normalized: false, rstrip: false, single_word: false });
+    const unk = tok.unkTokenId === null ? null : (tok.idToToken(tok.unkTokenId) ?? null);
+    const map = Object.fromEntries(Object.entries({ bos_token: entry(tok.bosToken), eos_token: entry(tok.eosToken), unk_token: entry(unk) }).filter(([, v]) => v !== undefined));
+    atomicWriteFile(path.join(to, 'special_tokens_map.json'), JSON.stringify(map, null, 2) + '\n');
   }
   if (tok && !fs.existsSync(path.join(to, 'tokenizer.model'))) {
     const k = ggufTokenizerKind(tok);
