@@ -25,6 +25,7 @@ export const EXPORT_FUNCTION_NAMES = ['exportForPytorch', 'exportForHf', 'export
 export async function run(args: CommandArgs): Promise<number> {
   if (args.options.format !== undefined && args.options.format !== PYTORCH_TRAINING_FORMAT) return runFormatExport(args);
   const o = args.options as { model: string; data: string; out: string; 'zero-stage': number };
+  if (args.options.outtype !== undefined) throw new CliError('--outtype applies to --format gguf only', 'add --format gguf, or drop --outtype', 2);
   if (o.data === undefined) throw new CliError('--data is required for the PyTorch training export', `pass --data DIR, or --format ${MODEL_FORMATS.join('|')} to export the model alone`, 2);
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a Hugging Face model folder');
