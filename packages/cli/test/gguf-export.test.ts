@@ -183,5 +183,8 @@ describe('export to engines', () => {
     const r = await cli(['export', '--model', dense, '--out', path.join(root, 'pt')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--data is required for the PyTorch training export/);
+    const o = await cli(['export', '--model', dense, '--outtype', 'q8_0', '--out', path.join(root, 'pt2')]);
+    expect(o.code).toBe(2);
+    expect(o.stderr).toMatch(/--outtype applies to --format gguf only/);
   });
 });
