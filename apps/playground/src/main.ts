@@ -8,6 +8,7 @@ import { gpujsRunDetail, kernelUsage, resetKernelCounts, selectBackend, type Bac
 import { LoadBars, RoutingHeatmap } from './heatmap.js';
 import { fetchModelFolder, filesFromList, loadModelFromFiles, type LoadedModel, type ModelFiles } from './model-loader.js';
 import { RoutingTrace } from './routing-trace.js';
+import { decodeStreamAfter } from './decode-after-prompt.js';
 
 function $<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -172,7 +173,7 @@ async function runGeneration(): Promise<void> {
     };
     setStatus(ui.genStatus, 'running', 'Prefill…');
     await nextFrame();
-    const stream = tokenizer.decodeStream();
+    const stream = decodeStreamAfter(tokenizer, prompt);
     const ids: number[] = [];
     const it = generateSteps(model, prompt, opts);
     const t0 = performance.now();

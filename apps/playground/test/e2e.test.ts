@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTokenizer } from '@llama-moe/llama-model';
 import { makeDemoModel, type DemoModelInfo } from '../scripts/demo-model.js';
 
 const APP = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -158,6 +159,13 @@ describe('playground in headless Chromium', () => {
     await generate(page, TOKENS);
     expect(await page.getAttribute('#gen-status', 'data-tokens')).toBe(String(TOKENS));
     expect(await page.locator('#output span.gen').count()).toBe(TOKENS);
+
+    // The page's text is the decode of prompt + generated ids as one sequence (a stream that began
+    // at the first generated token would drop that token's leading space).
+    const tok = loadTokenizer(demo.dir);
+    const promptText = await page.inputValue('#prompt');
+    const genIds = await page.$$eval('#output span.gen', (spans) => spans.map((s) => Number((s as HTMLElement).dataset.id)));
+    expect(await page.textContent('#output')).toBe(tok.decode([...tok.encode(promptText), ...genIds], { skipSpecialTokens: true }));
 
     const promptLength = await page.locator('#heatmap tr[data-kind="prompt"]').count();
     expect(promptLength).toBeGreaterThan(1);
