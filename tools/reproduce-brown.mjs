@@ -33,9 +33,12 @@ function atomicWrite(file, text) {
 export function stages(seeds) {
   const v = (method, [experts, topK]) => ({ method, experts, topK });
   const out = [];
-  for (const seed of seeds) out.push({ name: `paper methods, seed ${seed}`, seed, weighting: 'dynamic', variants: SHAPES.flatMap((s) => ['random', 'clustering'].map((m) => v(m, s))), denseControl: true });
+  const paper = (seed) => ({ name: `paper methods, seed ${seed}`, seed, weighting: 'dynamic', variants: SHAPES.flatMap((s) => ['random', 'clustering'].map((m) => v(m, s))), denseControl: true });
+  const weights = (seed, w) => ({ name: `domain weights ${w}, seed ${seed}`, seed, weighting: w, variants: [WEIGHTS_VARIANT], denseControl: false });
+  // Every claim gets its first evidence from seed 0, then more seeds, then the other methods.
+  out.push(paper(seeds[0]), weights(seeds[0], 'uniform'), weights(seeds[0], 'size'));
+  for (const seed of seeds.slice(1)) out.push(paper(seed), weights(seed, 'uniform'), weights(seed, 'size'));
   for (const seed of seeds) out.push({ name: `all methods, seed ${seed}`, seed, weighting: 'dynamic', variants: SHAPES.flatMap((s) => METHODS.map((m) => v(m, s))), denseControl: true });
-  for (const seed of seeds) for (const w of ['uniform', 'size']) out.push({ name: `domain weights ${w}, seed ${seed}`, seed, weighting: w, variants: [WEIGHTS_VARIANT], denseControl: false });
   return out;
 }
 
