@@ -8,13 +8,15 @@ import { MANIFEST_NAME, sourcesFromDir, sourcesFromPackedDataset, holdoutValidat
 import { getMoeInfo, loadAnyModel, saveMoeModel } from '@llama-moe/expert-partition';
 import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
 import {
-  evaluateMultipleChoice, evaluatePerplexity, loadMcTask, resolveConfig, train, type MetricRecord, type TrainableModel,
+  evaluateMultipleChoice, evaluatePerplexity, loadMcTask, resolveConfig, train, type TrainableModel, type TrainingInterruptedError,
 } from '@llama-moe/trainer';
 import { CliError, UsageError } from './errors.js';
 import { samplerTokenizer } from './commands/data-prepare.js';
+import { checkDataTokenizer } from './tokenizer-check.js';
+import { cleanupFailedRun, interruptedError, prepareRunFolder, stopOnSigint, writeFinal } from './train-run.js';
 
 /** Keys of a train config file that the CLI consumes (the rest is the trainer's TrainConfig). */
-export const CLI_TRAIN_KEYS = ['model', 'data', 'output_dir', 'tasks', 'text_column'] as const;
+export const CLI_TRAIN_KEYS = ['model', 'data', 'output_dir', 'tasks', 'text_column', 'allow_tokenizer_mismatch'] as const;
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 
@@ -45,15 +47,22 @@ export async function dataSources(dir: string, textColumn?: string): Promise<{ s
   return { sources: await sourcesFromDir(dir, textColumn ? { textColumn } : {}), seqLen: null, packed: false };
 }
 
-export interface TrainRunOptions { log?: (line: string) => void; quiet?: boolean; progress?: NodeJS.WritableStream | null }
+export interface TrainRunOptions {
+  log?: (line: string) => void;
+  /** Warnings, shown even with --quiet (default: log). */
+  warn?: (line: string) => void;
+  quiet?: boolean;
+  progress?: NodeJS.WritableStream | null;
+}
 
-export async function trainFromConfig(config: Record<string, unknown>, opts: TrainRunOptions = {}): Promise<{ step: number; outDir: string; checkpoint: string | null; report: string }> {
+export async function trainFromConfig(config: Record<string, unknown>, opts: TrainRunOptions = {}): Promise<{ step: number; outDir: string; checkpoint: string | null; final: string | null; report: string }> {
   for (const k of ['model', 'data', 'output_dir'] as const) {
     if (typeof config[k] !== 'string' || !(config[k] as string).length) throw new UsageError(`config key '${k}' is required (a path)`, `add '${k}: PATH' to the config or pass --${k.replace(/_/g, '-')} PATH`);
   }
   const modelDir = config.model as string, dataDir = config.data as string, outDir = resolve(config.output_dir as string);
   if (!existsSync(join(modelDir, 'config.json'))) throw new CliError(`model ${modelDir}: no config.json in the folder`, 'pass a Hugging Face model folder');
   const trainerKeys = Object.fromEntries(Object.entries(config).filter(([k]) => !(CLI_TRAIN_KEYS as readonly string[]).includes(k)));
+  checkDataTokenizer(dataDir, modelDir, { dataOption: 'data', modelOption: 'model', allowMismatch: config.allow_tokenizer_mismatch === true, warn: (line) => (opts.warn ?? opts.log)?.(line) });
   const data = await dataSources(dataDir, config.text_column as string | undefined);
   if (data.seqLen !== null) {
     if (trainerKeys.seq_len === undefined) trainerKeys.seq_len = data.seqLen;
@@ -64,38 +73,63 @@ export async function trainFromConfig(config: Record<string, unknown>, opts: Tra
   const { tok, sampler } = modelTokenizer(modelDir);
   const tasks = Array.isArray(config.tasks) ? (config.tasks as string[]).map((f) => ({ name: basename(f).replace(/\.jsonl$/i, ''), docs: loadMcTask(f) })) : undefined;
   const model = loadAnyModel(modelDir);
-  const r = await train(cfg, {
-    model: model as unknown as TrainableModel,
-    sources: data.sources,
-    tokenizer: sampler,
-    outDir,
-    saveModel: (m, dir) => saveAnyModel(m as unknown as LlamaForCausalLM, dir, modelDir),
-    loadModel: (dir) => loadAnyModel(dir) as unknown as TrainableModel,
-    ...(tasks ? { tasks: tasks as never } : {}),
-    onLog: (rec: MetricRecord) => {
-      if (!opts.log) return;
-      const r2 = rec as unknown as Record<string, unknown>;
-      if (r2.kind === 'eval') opts.log(`eval step ${String(r2.step)}: ${JSON.stringify(r2.perplexity ?? r2.val_loss ?? r2)}`);
-    },
-    progress: opts.quiet ? null : (opts.progress ?? process.stderr),
-  });
+  const say = opts.log ?? (() => undefined);
+  const { createdByUs } = prepareRunFolder(outDir, say);
+  const controller = new AbortController();
+  const uninstall = stopOnSigint(controller, say);
+  let r;
+  try {
+    r = await train(cfg, {
+      model: model as unknown as TrainableModel,
+      sources: data.sources,
+      tokenizer: sampler,
+      outDir,
+      saveModel: (m, dir) => saveAnyModel(m as unknown as LlamaForCausalLM, dir, modelDir),
+      loadModel: (dir) => loadAnyModel(dir) as unknown as TrainableModel,
+      ...(tasks ? { tasks: tasks as never } : {}),
+      progress: opts.quiet ? null : (opts.progress ?? process.stderr),
+      signal: controller.signal,
+    });
+  } catch (e) {
+    if (e instanceof Error && e.name === 'TrainingInterruptedError') {
+      const i = e as TrainingInterruptedError;
+      cleanupFailedRun(outDir, createdByUs);
+      throw interruptedError(i.step, i.checkpoint, outDir);
+    }
+    cleanupFailedRun(outDir, createdByUs);
+    throw e;
+  } finally {
+    uninstall();
+  }
   void tok;
-  return { step: r.step, outDir, checkpoint: r.checkpoint, report: join(outDir, 'report.html') };
+  const final = r.checkpoint ? writeFinal(outDir, r.checkpoint) : null;
+  return { step: r.step, outDir, checkpoint: r.checkpoint, final, report: join(outDir, 'report.html') };
 }
 
-export interface EvalOptions { modelDir: string; dataDir?: string; taskFile?: string; maxBlocks?: number; batchSize?: number }
+export interface EvalOptions {
+  modelDir: string; dataDir?: string; taskFile?: string;
+  /** Blocks per domain; undefined = every block of the split. */
+  maxBlocks?: number; batchSize?: number;
+  allowTokenizerMismatch?: boolean; warn?: (line: string) => void;
+}
 
 export async function evaluateModel(o: EvalOptions): Promise<{ metrics: Record<string, Record<string, number>> }> {
+  if (o.dataDir) checkDataTokenizer(o.dataDir, o.modelDir, { dataOption: '--data', modelOption: '--model', allowMismatch: !!o.allowTokenizerMismatch, warn: o.warn ?? (() => undefined) });
   const model = loadAnyModel(o.modelDir);
   const { tok, sampler } = modelTokenizer(o.modelDir);
   const metrics: Record<string, Record<string, number>> = {};
   if (o.dataDir) {
     const data = await dataSources(o.dataDir);
     const seqLen = data.seqLen ?? Math.min(256, model.config.max_position_embeddings);
-    const { validation } = await holdoutValidation({ sources: data.sources, tokenizer: sampler, seqLen, blocksPerDomain: o.maxBlocks ?? 8 });
+    // Without --max-blocks the whole split is evaluated, every domain with all the blocks it has.
+    const { validation } = await holdoutValidation({ sources: data.sources, tokenizer: sampler, seqLen, blocksPerDomain: o.maxBlocks ?? Number.MAX_SAFE_INTEGER, allowFewer: o.maxBlocks === undefined });
     const rep = evaluatePerplexity(model as never, validation, { batchSize: o.batchSize ?? 4 });
-    for (const [d, r] of Object.entries(rep.perDomain)) metrics[d] = { ...(r as unknown as Record<string, number>) };
-    metrics.overall = { ...(rep.overall as unknown as Record<string, number>) };
+    let blocks = 0;
+    for (const [d, r] of Object.entries(rep.perDomain)) {
+      metrics[d] = { blocks: validation[d]!.length, ...(r as unknown as Record<string, number>) };
+      blocks += validation[d]!.length;
+    }
+    metrics.overall = { blocks, ...(rep.overall as unknown as Record<string, number>) };
   }
   if (o.taskFile) {
     const docs = loadMcTask(o.taskFile);
