@@ -11,6 +11,7 @@ import { splitModel, FormatError, SplitError, PartitionError } from '@llama-moe/
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
+import { checkDataTokenizer } from '../tokenizer-check.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
@@ -20,6 +21,13 @@ export const DATA_METHODS: readonly SplitMethod[] = ['graph', 'gradient', 'shari
 /** Methods that split the FFN into equal disjoint parts (intermediate_size must divide by E). */
 const EQUAL_SPLIT: readonly SplitMethod[] = ['random', 'clustering', 'graph', 'gradient'];
 
+/**
+ * What `--gate-init centroids` does, in the one wording used by `split --help`, docs/cli.md and
+ * docs/expert-construction.md (a test keeps them equal).
+ */
+export const CENTROIDS_DESCRIPTION =
+  "centroids: row e of every gate is the mean FFN input of the --data calibration tokens, each token weighted by how strongly it activates expert e's neurons (the sum of |activation| over them), rescaled to the norm of a N(0, 0.02) row; works with every --method and needs --data";
+
 /** Kept for callers that look the converter up by name. */
 export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
@@ -28,6 +36,7 @@ export async function run(args: CommandArgs): Promise<number> {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
+    'allow-tokenizer-mismatch'?: boolean;
   };
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
@@ -52,7 +61,13 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
   checkOutputDir(o.out);
-  const calibration = o.data !== undefined ? await calibrationFromPacked(o.data, { sequences: o['calibration-sequences'], maxLen: o['calibration-length'], experts: o.experts, seed: o.seed }) : undefined;
+  // Calibration data feeds only the data-driven methods and centroid gates; elsewhere say that it is not read.
+  const usesData = DATA_METHODS.includes(o.method) || o['gate-init'] === 'centroids';
+  if (o.data !== undefined && !usesData) {
+    args.io.stderr(`llama-moe split: warning: --data has no effect with --method ${o.method} and --gate-init ${o['gate-init']}; it is not read (it is used by --method ${DATA_METHODS.join(', ')} and by --gate-init centroids)\n`);
+  }
+  if (o.data !== undefined && usesData) checkDataTokenizer(o.data, o.model, { dataOption: '--data', modelOption: '--model', allowMismatch: !!o['allow-tokenizer-mismatch'], warn: (line) => args.io.stderr(`llama-moe split: ${line}\n`) });
+  const calibration = o.data !== undefined && usesData ? await calibrationFromPacked(o.data, { sequences: o['calibration-sequences'], maxLen: o['calibration-length'], experts: o.experts, seed: o.seed }) : undefined;
   const bar = new Progress(args.io, `split (${o.method})`, { unit: 'items', noun: 'layers', quiet: args.quiet });
   const t0 = performance.now();
   let result;
@@ -96,8 +111,10 @@ export const splitCommand: CommandSpec = {
     'graph partition, needs --data), gradient (importance from gradients, needs --data), sharing-inner / sharing-inter ' +
     '(neuron sharing within / across experts, needs --data), upcycle (every expert a full FFN copy, Sparse Upcycling). ' +
     'The result is written as a LLaMA-MoE checkpoint (model_type llama_moe) or as a Mixtral checkpoint (--format mixtral, ' +
-    'equal experts only) that transformers loads directly. Gate weights start random, at zero, or at the k-means ' +
-    'centroids of calibration hidden states (needs --data); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
+    'equal experts only) that transformers loads directly. Gate weights start random (N(0, 0.02)), at zero, or at ' +
+    'centroids (see --gate-init); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor). ' +
+    '--data is read only by the data-driven methods and by centroid gates (a warning says when it is ignored), and must ' +
+    'have been packed with the model\'s tokenizer.',
   usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
@@ -106,9 +123,10 @@ export const splitCommand: CommandSpec = {
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
     { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
-    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: 'Gate initialisation: random (default), zeros, centroids (needs --data).' },
+    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: `Gate initialisation: random (N(0, 0.02), the default), zeros, or ${CENTROIDS_DESCRIPTION}.` },
     { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },
-    { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for graph, gradient and sharing methods.' },
+    { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for the graph, gradient and sharing methods and for --gate-init centroids; ignored (with a warning) otherwise.' },
+    { name: 'allow-tokenizer-mismatch', type: 'boolean', description: "Use --data even if it was packed with another tokenizer than the model's (default: refuse)." },
     { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of random splits and gate init.' },
     { name: 'calibration-sequences', type: 'int', min: 1, default: 64, valueName: 'N', description: 'Calibration blocks drawn from --data (default 64).' },
     { name: 'calibration-length', type: 'int', min: 2, default: 256, valueName: 'T', description: 'Tokens per calibration block (default 256).' },
@@ -117,7 +135,7 @@ export const splitCommand: CommandSpec = {
   ],
   examples: [
     'llama-moe split --model models/tiny --out models/tiny-moe --experts 4 --top-k 2 --method random',
-    'llama-moe split --model models/llama2-7b --out models/llama-moe-3.5b --experts 16 --top-k 4 --method clustering --gate-init centroids',
+    'llama-moe split --model models/tiny --out models/tiny-moe-clustered --experts 4 --top-k 2 --method clustering --gate-init centroids --data data/packed',
     'llama-moe split --model models/tiny --out models/tiny-mixtral --experts 8 --top-k 2 --method graph --data data/packed --format mixtral',
   ],
   run,
