@@ -22,7 +22,7 @@ import {
   OPTIMIZER_NAME, TRAINER_STATE_FORMAT, latestCheckpoint, pruneCheckpoints, readOptimizerState, readTrainerStateFile, removePartialCheckpoints, writeCheckpoint,
   type CheckpointPhase,
 } from './checkpoint.js';
-import { CheckpointStateError, NonFiniteError, TrainConfigError } from './errors.js';
+import { CheckpointStateError, NonFiniteError, TrainConfigError, TrainingInterruptedError } from './errors.js';
 import { evaluatePerplexity } from './eval/perplexity.js';
 import { evaluateMultipleChoice, type McDoc } from './eval/multiple-choice.js';
 import { trainingFlopsPerToken } from './flops.js';
@@ -70,6 +70,12 @@ export interface TrainInputs {
   progress?: ProgressStream | null;
   /** 'auto' (default): resume from the latest complete checkpoint in outDir if there is one. */
   resume?: boolean | 'auto';
+  /**
+   * Stop between two steps once aborted: run() then throws TrainingInterruptedError naming the last
+   * complete checkpoint. With a signal, each step first yields to the event loop (one setImmediate),
+   * so that a SIGINT handler gets to run during a loop that otherwise never waits on I/O.
+   */
+  signal?: AbortSignal;
 }
 
 export type ResumeInputs = Omit<TrainInputs, 'model' | 'outDir' | 'resume'> & {
@@ -246,6 +252,10 @@ export class Trainer {
     const hooks = this.inputs.hooks ?? {};
     try {
       while (this.step < cfg.max_steps) {
+        if (this.inputs.signal) {
+          await new Promise<void>((r) => setImmediate(r));
+          if (this.inputs.signal.aborted) throw new TrainingInterruptedError(this.step, this.lastCheckpoint);
+        }
         const i = this.step;
         const s = stageIndexAt(cfg.stages, i);
         if (s !== stage) {

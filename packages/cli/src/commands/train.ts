@@ -89,8 +89,12 @@ export async function run(args: CommandArgs): Promise<number> {
     args.io.stdout(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  const r = await trainFromConfig(config, { log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'), quiet: args.quiet });
-  if (!args.quiet) args.io.stdout(`trained ${r.step} steps; last checkpoint ${r.checkpoint ?? '(none)'}; report ${r.report}\n`);
+  const r = await trainFromConfig(config, {
+    log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'),
+    warn: (line) => args.io.stderr(`llama-moe train: ${line}\n`),
+    quiet: args.quiet,
+  });
+  if (!args.quiet) args.io.stdout(`trained ${r.step} steps; last checkpoint ${r.checkpoint ?? '(none)'}; final model ${r.final ?? '(none)'}; report ${r.report}\n`);
   return 0;
 }
 
