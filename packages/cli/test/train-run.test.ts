@@ -83,9 +83,11 @@ describe('train output folder', () => {
   }, 120_000);
 
   test('a finished run has final/: the last checkpoint\'s model files, no optimizer state', async () => {
-    const { conf, out } = config('final', { max_steps: 3 });
+    const { conf, out } = config('final', { max_steps: 3, eval_every: 2 });
     const r = await cli(['train', '--config', conf]);
     expect(r.code, r.stderr).toBe(0);
+    // The trainer's formatted eval line only, not a raw debug dump of the record.
+    expect(r.stderr).not.toMatch(/^eval step \d+: /m);
     expect(r.stdout).toContain(`final model ${path.join(out, 'final')}`);
     const files = fs.readdirSync(path.join(out, 'final')).sort();
     expect(files).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
