@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { MANIFEST_NAME } from '@llama-moe/data-sampler';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { exportForPytorch } from '../pipeline.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
@@ -28,6 +29,7 @@ export async function run(args: CommandArgs): Promise<number> {
   requireInputDir(o.data, '--data', 'dataset folder');
   if (!fs.existsSync(path.join(o.data, MANIFEST_NAME))) throw new CliError(`--data ${o.data}: no ${MANIFEST_NAME}; not a packed dataset`, 'prepare it with `llama-moe data prepare`');
   checkOutputDir(o.out);
+  removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
   await exportForPytorch({ modelDir: o.model, dataDir: o.data, outDir: o.out, zeroStage: o['zero-stage'] });
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: model/, data/ and a ZeRO-${o['zero-stage']} launch config\n`);
   return 0;

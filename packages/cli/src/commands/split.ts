@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { readLlamaConfig } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { splitModel, FormatError, SplitError, PartitionError } from '@llama-moe/expert-partition';
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
@@ -61,6 +62,7 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
   checkOutputDir(o.out);
+  removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
   // Calibration data feeds only the data-driven methods and centroid gates; elsewhere say that it is not read.
   const usesData = DATA_METHODS.includes(o.method) || o['gate-init'] === 'centroids';
   if (o.data !== undefined && !usesData) {
