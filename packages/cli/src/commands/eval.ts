@@ -79,7 +79,7 @@ export const evalCommand: CommandSpec = {
   ],
   examples: [
     'llama-moe eval --model models/tiny-moe --data data/packed --max-blocks 20',
-    'llama-moe eval --model models/tiny-moe --task tasks/choices.jsonl --json',
+    'llama-moe eval --model models/tiny-moe --task examples/choices.jsonl --json',
   ],
   run,
 };

@@ -153,7 +153,7 @@ export const inspectCommand: CommandSpec = {
   usage: ['inspect DIR [--json]'],
   positionals: [{ name: 'DIR', description: 'Model folder to inspect.', required: true }],
   options: [JSON_OPTION],
-  examples: ['llama-moe inspect models/tiny', 'llama-moe inspect models/llama2-7b-4l --json | jq .parameters'],
+  examples: ['llama-moe inspect models/tiny', 'llama-moe inspect models/tiny-moe --json'],
   async run(args: CommandArgs) {
     const dir = args.positionals[0]!;
     requireInputDir(dir, '', 'model folder');

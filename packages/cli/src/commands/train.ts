@@ -114,11 +114,11 @@ export const trainCommand: CommandSpec = {
   ],
   allowUnknownOptions: true,
   notes: {
-    Overrides: '  --lr 1e-4 --max-steps 100 --batch-size 8 --output-dir runs/a --weights sheared_llama --dynamic.rule llama_moe',
+    Overrides: '  llama-moe train --config configs/tiny-moe.yaml --lr 1e-3 --max-steps 30 --batch-size 8 --output-dir runs/tiny-moe-b --domain-weights sheared_llama --eval-every 10 --dynamic.rule llama_moe',
   },
   examples: [
     'llama-moe train --config configs/tiny-moe.yaml',
-    'llama-moe train --config configs/tiny-moe.yaml --lr 1e-4 --max-steps 100',
+    'llama-moe train --config configs/tiny-moe.yaml --lr 1e-4 --max-steps 40',
     'llama-moe train --config configs/tiny-moe.yaml --max-steps 5 --print-config',
   ],
   run,
