@@ -32,12 +32,22 @@ export const CENTROIDS_DESCRIPTION =
 /** Kept for callers that look the converter up by name. */
 export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
+/** `--expert-sizes 20,24,...`: E positive integers. */
+export function parseExpertSizes(text: string, experts: number): number[] {
+  const parts = text.split(',').map((t) => t.trim());
+  if (parts.length !== experts) throw new UsageError(`--expert-sizes lists ${parts.length} sizes, --experts is ${experts}`, `give one size per expert, e.g. --expert-sizes ${Array.from({ length: experts }, () => 8).join(',')}`);
+  return parts.map((p, i) => {
+    if (!/^\d+$/.test(p) || Number(p) < 1) throw new UsageError(`--expert-sizes: '${p}' (item ${i + 1}) is not a positive integer`, 'pass comma-separated neuron counts');
+    return Number(p);
+  });
+}
+
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
-    'allow-tokenizer-mismatch'?: boolean;
+    'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string;
   };
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
@@ -50,6 +60,9 @@ export async function run(args: CommandArgs): Promise<number> {
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
+  const expertSizes = o['expert-sizes'] === undefined ? undefined : parseExpertSizes(o['expert-sizes'], o.experts);
+  if (expertSizes && o.method === 'upcycle') throw new UsageError('--expert-sizes does not apply to --method upcycle (every expert is a full copy of the FFN)', 'drop --expert-sizes');
+  if (o['shared-size'] !== undefined && o.method !== 'sharing-inter') throw new UsageError(`--shared-size applies only to --method sharing-inter, not ${o.method}`, 'drop --shared-size or use --method sharing-inter');
   // Then the inputs (exit 1).
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a dense Hugging Face LLaMA model folder');
@@ -57,7 +70,13 @@ export async function run(args: CommandArgs): Promise<number> {
   if (cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral') {
     throw new CliError(`--model ${o.model}: is already a ${cfg.model_type} MoE model`, 'pass a dense llama model, or use `llama-moe merge-experts` first');
   }
-  if (EQUAL_SPLIT.includes(o.method) && cfg.intermediate_size % o.experts !== 0) {
+  if (expertSizes) {
+    const sum = expertSizes.reduce((a, b) => a + b, 0);
+    const want = o.method === 'sharing-inter' ? cfg.intermediate_size - (o['shared-size'] ?? 0) : cfg.intermediate_size;
+    if (o.method === 'sharing-inter' ? (o['shared-size'] !== undefined && sum !== want) || sum >= cfg.intermediate_size : o.method !== 'sharing-inner' && sum !== want) {
+      throw new UsageError(`--expert-sizes sum to ${sum}, but ${o.method === 'sharing-inter' ? `intermediate_size ${cfg.intermediate_size} minus --shared-size is ${want}` : `the model's intermediate_size is ${cfg.intermediate_size}`}`, 'sizes of a disjoint split add up to intermediate_size');
+    }
+  } else if (EQUAL_SPLIT.includes(o.method) && cfg.intermediate_size % o.experts !== 0) {
     throw new UsageError(`--experts ${o.experts} does not divide the model's intermediate_size ${cfg.intermediate_size}`, `pick a divisor of ${cfg.intermediate_size}`);
   }
   if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
@@ -86,6 +105,7 @@ export async function run(args: CommandArgs): Promise<number> {
       seed: o.seed,
       calibration,
       ...(o['shared-size'] !== undefined ? { sharedSize: o['shared-size'] } : {}),
+      ...(expertSizes ? { sizeExperts: expertSizes } : {}),
       ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
       onProgress: ({ layer, layers }) => {
         bar.total = layers;
@@ -93,7 +113,10 @@ export async function run(args: CommandArgs): Promise<number> {
       },
     });
   } catch (e) {
-    // The converter's own validation errors are usage errors of this command.
+    // The converter's checks of the options are usage errors of this command (exit 2); its findings
+    // about the model's own files (model_type, mlp_bias, a tensor's shape) are runtime errors (exit 1),
+    // as every other command reports a damaged checkpoint.
+    if ((e instanceof SplitError || e instanceof FormatError) && e.message.startsWith(`${o.model}:`)) throw new CliError(e.message, 'the checkpoint does not match its config.json; re-save or re-download it');
     if (e instanceof SplitError || e instanceof FormatError || e instanceof PartitionError) throw new UsageError(e.message, 'see `llama-moe split --help`');
     throw e;
   } finally {
@@ -132,7 +155,8 @@ export const splitCommand: CommandSpec = {
     { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of random splits and gate init.' },
     { name: 'calibration-sequences', type: 'int', min: 1, default: 64, valueName: 'N', description: 'Calibration blocks drawn from --data (default 64).' },
     { name: 'calibration-length', type: 'int', min: 2, default: 256, valueName: 'T', description: 'Tokens per calibration block (default 256).' },
-    { name: 'shared-size', type: 'int', min: 1, valueName: 'N', description: 'sharing-inter: neurons moved into the always-on shared expert (default F/E).' },
+    { name: 'shared-size', type: 'int', min: 1, valueName: 'N', description: "sharing-inter: neurons moved into the always-on shared expert (default: what --expert-sizes leave of intermediate_size F, else about F/E, raised until the routed experts are equal: 24 for F 176 and 8 experts)." },
+    { name: 'expert-sizes', type: 'string', valueName: 'N,N,...', description: 'Unequal experts: the neurons of each of the E experts, the same in every layer (random, clustering, graph and gradient: they sum to F; sharing-inter: to F minus the shared size).' },
     { name: 'dtype', type: 'string', choices: ['float32', 'bfloat16', 'float16'], valueName: 'DT', description: "Storage dtype of the output (default: the dense model's torch_dtype)." },
   ],
   examples: [

@@ -70,6 +70,19 @@ export interface SplitResult {
   streamed: boolean;
 }
 
+/**
+ * sharing-inter's shared-expert size: the given one; else what `sizeExperts` leaves of F; else about
+ * F/E, raised to the nearest size that leaves the routed experts equal (176 neurons, 8 experts: 24
+ * shared + 8 × 19), so the default works for every intermediate_size.
+ */
+export function sharingInterSharedSize(F: number, E: number, sharedSize?: number, sizeExperts?: readonly number[]): number {
+  if (sharedSize !== undefined) return sharedSize;
+  if (sizeExperts) return F - sizeExperts.reduce((a, b) => a + b, 0);
+  let shared = Math.max(1, Math.floor(F / E));
+  while ((F - shared) % E !== 0) shared++;
+  return shared;
+}
+
 export class SplitError extends Error {
   constructor(message: string) {
     super(message);
@@ -100,10 +113,11 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     sizes = o.sizeExperts ?? (F % E === 0 ? new Array<number>(E).fill(F / E) : []);
     if (!sizes.length) throw new SplitError(`intermediate_size ${F} is not divisible by ${E} experts; pass size_experts explicitly`);
   } else if (o.method === 'sharing-inter') {
-    const shared = o.sharedSize ?? Math.floor(F / E);
+    const shared = sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts);
     const rest = F - shared;
     sizes = o.sizeExperts ?? (rest % E === 0 ? new Array<number>(E).fill(rest / E) : []);
-    if (!sizes.length) throw new SplitError(`intermediate_size ${F} minus ${shared} shared neurons is not divisible by ${E} experts; pass size_experts or a different shared size`);
+    if (!sizes.length) throw new SplitError(`intermediate_size ${F} minus ${shared} shared neurons (--shared-size) is not divisible by ${E} experts; pass a shared size that leaves a multiple of ${E}, or --expert-sizes`);
+    if (sizes.reduce((a, b) => a + b, 0) + shared !== F) throw new SplitError(`--expert-sizes sum to ${sizes.reduce((a, b) => a + b, 0)} and --shared-size is ${shared}; together they must be intermediate_size ${F}`);
   } else {
     try {
       sizes = resolveSizes(F, E, o.sizeExperts ?? null);
@@ -118,7 +132,7 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     gateNetwork,
     sizeExperts: Array.from({ length: L }, () => [...sizes]),
     scoreScaleFactor: o.scoreScale ?? E / k,
-    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [o.sharedSize ?? Math.floor(F / E)]) : [],
+    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts)]) : [],
   };
   if (!(Number.isFinite(scoreScaleAt(spec, 0)) && scoreScaleAt(spec, 0) > 0)) throw new SplitError(`--score-scale must be a positive number, got ${o.scoreScale}`);
   if (format === 'mixtral') {

@@ -400,20 +400,28 @@ export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): 
 /**
  * MoE → dense: put every expert's rows/columns back at their neuron ids. With the partition file
  * written by split, a partition method returns the original weights bit for bit; without it the
- * experts are concatenated in order (an equivalent FFN up to a neuron permutation).
+ * experts are concatenated in order (an equivalent FFN up to a neuron permutation). Shared experts
+ * (sharing-inter) hold the neurons the routed ones do not, so they are merged back the same way,
+ * at the ids of `sharedPartition` (after the routed neurons when it is not given).
  */
-export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | null, foldedScale: number | number[] | null = null): LlamaForCausalLM {
+export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | null, foldedScale: number | number[] | null = null, sharedPartition: number[][][] | null = null): LlamaForCausalLM {
   const cfg = model.config;
   const D = cfg.hidden_size;
   const layers = model.weights.layers.map((L, l) => {
     const ffn = L.mlp as MoeFeedForward;
     if (!(ffn instanceof MoeFeedForward)) throw new FormatError(`layer ${l} is not an MoE layer`);
-    if (ffn.shared.length) throw new FormatError('merge-experts: models with shared experts (sharing-inter) have overlapping neurons and cannot be merged back');
-    const parts = partition?.[l] ?? (() => { let o = 0; return ffn.experts.map((e) => Array.from({ length: e.gate.shape[0]! }, () => o++)); })();
+    let next = 0;
+    const inOrder = (list: readonly ExpertWeights[]) => list.map((e) => Array.from({ length: e.gate.shape[0]! }, () => next++));
+    const routedParts = partition?.[l] ?? inOrder(ffn.experts);
+    if (!partition?.[l]) next = routedParts.reduce((a, p) => a + p.length, 0);
+    const sharedParts = ffn.shared.length ? (sharedPartition?.[l] ?? inOrder(ffn.shared)) : [];
+    if (sharedParts.length !== ffn.shared.length) throw new FormatError(`layer ${l}: the partition file lists ${sharedParts.length} shared experts, the model has ${ffn.shared.length}`);
+    const parts = [...routedParts, ...sharedParts];
+    const weights = [...ffn.experts, ...ffn.shared];
     const F = parts.reduce((a, p) => a + p.length, 0);
     const seen = new Uint8Array(F);
     for (const p of parts) for (const i of p) {
-      if (i < 0 || i >= F || seen[i]) throw new FormatError(`merge-experts: layer ${l}: neuron ${i} appears twice or is out of range; only disjoint partitions (random, clustering, graph, gradient) merge back`);
+      if (i < 0 || i >= F || seen[i]) throw new FormatError(`layer ${l}: neuron ${i} appears twice or is out of range; only partitions that hold every neuron once (random, clustering, graph, gradient, sharing-inter) merge back`);
       seen[i] = 1;
     }
     const gate = new Float32Array(F * D), up = new Float32Array(F * D), down = new Float32Array(D * F);
@@ -421,7 +429,7 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
     const folded = foldedScale === null ? 1 : Array.isArray(foldedScale) ? foldedScale[l]! : foldedScale;
     const scaleDown = 1 / folded;
     parts.forEach((p, j) => {
-      const e = ffn.experts[j]!;
+      const e = weights[j]!;
       const g = e.gate.f32(), u = e.up.f32(), dn = e.down.f32();
       const s = p.length;
       p.forEach((neuron, r) => {
@@ -448,6 +456,7 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
   const pfPath = path.join(o.modelDir, PARTITION_FILE);
   let partition: number[][][] | null = null;
   let folded: number | number[] | null = null;
+  let sharedPartition: number[][][] | null = null;
   if (fs.existsSync(pfPath)) {
     let pf: { experts?: unknown; folded_score_scale?: unknown };
     try {
@@ -458,8 +467,9 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
     if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle); there is no dense FFN to merge back to`);
     partition = (pf.experts as number[][][] | undefined) ?? null;
     folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
+    sharedPartition = ((pf as { shared_experts?: unknown }).shared_experts as number[][][] | null | undefined) ?? null;
   }
-  const dense = mergeExperts(moe, partition, folded);
+  const dense = mergeExperts(moe, partition, folded, sharedPartition);
   const extraFiles: Record<string, unknown> = {};
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
     if (fs.existsSync(path.join(o.modelDir, f))) extraFiles[f] = fs.readFileSync(path.join(o.modelDir, f), 'utf8');
