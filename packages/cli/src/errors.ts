@@ -52,6 +52,14 @@ const LIBRARY_HINTS: Record<string, string> = {
   TokenizerError: 'pass a Hugging Face tokenizer.json (or a model folder that has one)',
 };
 
+/**
+ * Library errors about what the user wrote (a training config's values and keys, from the file or
+ * from --key value overrides): usage errors, exit code 2, like a bad option.
+ */
+const USAGE_CLASSES: Record<string, string> = {
+  TrainConfigError: "fix the config key it names (in the --config file or its --key override); keys and ranges: docs/training.md",
+};
+
 /** Node's fs error codes, in words, with what to do. */
 const FS_CODES: Record<string, [string, string]> = {
   ENOENT: ['no such file or folder', 'check the path'],
@@ -87,6 +95,8 @@ export function formatError(command: string | null, err: unknown): FormattedErro
   if (err instanceof Error) {
     const e = err as Error & { code?: unknown; path?: unknown; syscall?: unknown };
     const msg = oneLine(e.message || e.name);
+    const usage = USAGE_CLASSES[e.name];
+    if (usage) return { line: `${prefix}${msg} (${usage})`, exitCode: EXIT_USAGE };
     const hint = LIBRARY_HINTS[e.name];
     if (hint) return { line: `${prefix}${msg} (${hint})`, exitCode: EXIT_RUNTIME };
     if (typeof e.code === 'string' && FS_CODES[e.code]) {

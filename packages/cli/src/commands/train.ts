@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { parse as parseYaml, parseDocument } from 'yaml';
-import { CliError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { suggest } from '../args.js';
 import { requireInputFile } from '../paths.js';
 import { DEFAULT_TRAIN_CONFIG } from '@llama-moe/trainer';
@@ -44,11 +44,11 @@ export function readTrainConfig(file: string): Record<string, unknown> {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = e.linePos?.[0]?.line ?? (e.pos ? text.slice(0, e.pos[0]).split('\n').length : undefined);
-    throw new CliError(`--config ${file}: ${line ? `line ${line}: ` : ''}${e.message.split('\n')[0]}`, 'fix the YAML / JSON syntax');
+    throw new UsageError(`--config ${file}: ${line ? `line ${line}: ` : ''}${e.message.split('\n')[0]}`, 'fix the YAML / JSON syntax');
   }
   const v = doc.toJS() as unknown;
   if (v === null || v === undefined) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new CliError(`--config ${file}: must hold a mapping of settings, got ${Array.isArray(v) ? 'a list' : typeof v}`, 'write key: value lines');
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--config ${file}: must hold a mapping of settings, got ${Array.isArray(v) ? 'a list' : typeof v}`, 'write key: value lines');
   return v as Record<string, unknown>;
 }
 
