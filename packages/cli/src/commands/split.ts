@@ -13,6 +13,7 @@ import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
 import { checkDataTokenizer } from '../tokenizer-check.js';
+import { checkSplitFits } from '../split-size-check.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
@@ -81,6 +82,11 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   if (o.data !== undefined) requireInputDir(o.data, '--data', 'calibration dataset folder');
   checkOutputDir(o.out);
+  checkSplitFits({
+    cfg, experts: o.experts, method: o.method, format: o.format, dtype: o.dtype ?? cfg.torch_dtype ?? 'float32', out: o.out,
+    inMemory: DATA_METHODS.includes(o.method) || o['gate-init'] === 'centroids',
+    what: `--experts ${o.experts} --method ${o.method}`,
+  });
   removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
   // Calibration data feeds only the data-driven methods and centroid gates; elsewhere say that it is not read.
   const usesData = DATA_METHODS.includes(o.method) || o['gate-init'] === 'centroids';
