@@ -412,6 +412,7 @@ export class Trainer {
   private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: Record<string, unknown>[][]): void {
     const load: number[][] = [];
     const imp: number[][] = [];
+    const dropped: number[] = [];
     micro.forEach((mb, a) => {
       for (const r of records[a] ?? []) {
         const layer = r.layer as number;
@@ -419,6 +420,7 @@ export class Trainer {
         if (typeof layer !== 'number' || !Array.isArray(l)) continue;
         const i = (r.importance as number[] | undefined) ?? [];
         load[layer] = addInto(load[layer], l);
+        dropped[layer] = (dropped[layer] ?? 0) + (typeof r.dropped === 'number' ? r.dropped : 0);
         imp[layer] = addInto(imp[layer], i);
         this.routing ??= { layers: [], domains: {} };
         this.routing.layers[layer] = addInto(this.routing.layers[layer], l);
@@ -428,6 +430,7 @@ export class Trainer {
     if (load.length) {
       rec.expert_load = Array.from(load, (x) => x ?? []);
       rec.expert_importance = Array.from(imp, (x) => x ?? []);
+      rec.dropped_tokens = Array.from(dropped, (x) => x ?? 0);
       if (this.routing) this.routing.layers = Array.from(this.routing.layers, (x) => x ?? []);
     }
   }

@@ -48,7 +48,7 @@ export async function run(args: CommandArgs): Promise<number> {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
-    'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string;
+    'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string; gate: 'noisy-topk' | 'switch'; 'capacity-factor'?: number; 'balance-loss-weight'?: number; 'z-loss-weight'?: number;
   };
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
@@ -58,6 +58,10 @@ export async function run(args: CommandArgs): Promise<number> {
   if (o['gate-init'] === 'centroids' && o.data === undefined) {
     throw new UsageError('--gate-init centroids needs calibration data', 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
+  if (o.gate === 'switch' && o['top-k'] !== 1) throw new UsageError(`--gate switch routes every token to one expert; pass --top-k 1, not ${o['top-k']}`, 'the switch gate is top-1 with an expert capacity (--capacity-factor)');
+  if (o.gate === 'switch' && o.format === 'mixtral') throw new UsageError('--format mixtral cannot hold the switch gate (Mixtral routes top-k with softmax and drops no tokens)', 'use --format llama-moe');
+  if (o['z-loss-weight'] !== undefined && o.format === 'mixtral') throw new UsageError('--z-loss-weight needs --format llama-moe (a Mixtral config.json has no z-loss key)', 'use --format llama-moe');
+  if (o['capacity-factor'] !== undefined && o.gate !== 'switch') throw new UsageError('--capacity-factor applies only to --gate switch', 'add --gate switch --top-k 1, or drop --capacity-factor');
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
@@ -112,6 +116,10 @@ export async function run(args: CommandArgs): Promise<number> {
       calibration,
       ...(o['shared-size'] !== undefined ? { sharedSize: o['shared-size'] } : {}),
       ...(expertSizes ? { sizeExperts: expertSizes } : {}),
+      ...(o.gate === 'switch' ? { gateType: 'SwitchBalancedGate' as const } : {}),
+      ...(o['capacity-factor'] !== undefined ? { capacityFactor: o['capacity-factor'] } : {}),
+      ...(o['balance-loss-weight'] !== undefined ? { balanceLossWeight: o['balance-loss-weight'] } : {}),
+      ...(o['z-loss-weight'] !== undefined ? { zLossWeight: o['z-loss-weight'] } : {}),
       ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
       onProgress: ({ layer, layers }) => {
         bar.total = layers;
@@ -155,6 +163,10 @@ export const splitCommand: CommandSpec = {
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
     { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
     { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: `Gate initialisation: random (N(0, 0.02), the default), zeros, or ${CENTROIDS_DESCRIPTION}.` },
+    { name: 'gate', type: 'string', choices: ['noisy-topk', 'switch'], default: 'noisy-topk', valueName: 'GATE', description: "Gate of the llama-moe format: noisy-topk (TopKBalancedNoisyGate, LLaMA-MoE's default; balance loss cv²(importance) + cv²(load)) or switch (SwitchBalancedGate: top-1, each expert takes at most floor(capacity_factor · T / E) tokens and drops the rest; balance loss E·Σ f·P). Stored in config.json, so train, eval, generate and routing use it." },
+    { name: 'capacity-factor', type: 'number', min: 0, minExclusive: true, valueName: 'X', description: 'Switch gate: expert capacity factor (default 1.25).' },
+    { name: 'balance-loss-weight', type: 'number', min: 0, valueName: 'W', description: "Weight of the gate's balance loss in training (gate_balance_loss_weight; default 0.01)." },
+    { name: 'z-loss-weight', type: 'number', min: 0, valueName: 'W', description: 'ST-MoE router z-loss weight, W · mean(logsumexp(gate logits)²) added to the balance loss in training (config key gate_z_loss_weight; llama-moe format; default 0, off).' },
     { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },
     { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for the graph, gradient and sharing methods and for --gate-init centroids; ignored (with a warning) otherwise.' },
     { name: 'allow-tokenizer-mismatch', type: 'boolean', description: "Use --data even if it was packed with another tokenizer than the model's (default: refuse)." },
@@ -169,6 +181,7 @@ export const splitCommand: CommandSpec = {
     'llama-moe split --model models/tiny --out models/tiny-moe --experts 4 --top-k 2 --method random',
     'llama-moe split --model models/tiny --out models/tiny-moe-clustered --experts 4 --top-k 2 --method clustering --gate-init centroids --data data/packed',
     'llama-moe split --model models/tiny --out models/tiny-mixtral --experts 8 --top-k 2 --method graph --data data/packed --format mixtral',
+    'llama-moe split --model models/tiny --out models/tiny-switch --experts 4 --top-k 1 --method random --gate switch --capacity-factor 1.0',
   ],
   run,
 };

@@ -19,7 +19,7 @@ import {
 import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
-import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
+import { defaultMoeSpec, scoreScaleAt, type GateType, type MoeSpec } from '../formats/moe-spec.js';
 import { PARTITION_FILE, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
@@ -41,6 +41,14 @@ export interface SplitOptions {
   gateNetwork?: 'mlp' | 'linear';
   /** score_scale_factor (default E/k). */
   scoreScale?: number;
+  /** LLaMA-MoE gate: TopKBalancedNoisyGate (default) or SwitchBalancedGate (top-1, capacity, token dropping). */
+  gateType?: GateType;
+  /** Switch gate: expert capacity = floor(capacity_factor · T / E) tokens (default 1.25). */
+  capacityFactor?: number;
+  /** Weight of the gate's balance loss (gate_balance_loss_weight, default 0.01). */
+  balanceLossWeight?: number;
+  /** ST-MoE router z-loss weight (llama-moe format; default 0 = off). */
+  zLossWeight?: number;
   /** Per-expert sizes (unequal experts), applied to every layer. */
   sizeExperts?: number[];
   /** sharing-inter: neurons moved into always-on shared experts (default F/E). */
@@ -132,8 +140,17 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     gateNetwork,
     sizeExperts: Array.from({ length: L }, () => [...sizes]),
     scoreScaleFactor: o.scoreScale ?? E / k,
+    ...(o.gateType === 'SwitchBalancedGate' ? { gateType: 'SwitchBalancedGate' as const, calculatorType: 'SwitchDropTokenCalculator' as const } : {}),
+    ...(o.capacityFactor !== undefined ? { capacityFactor: o.capacityFactor } : {}),
+    ...(o.balanceLossWeight !== undefined ? { gateBalanceLossWeight: o.balanceLossWeight } : {}),
+    ...(o.zLossWeight !== undefined ? { gateZLossWeight: o.zLossWeight } : {}),
     sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts)]) : [],
   };
+  if (spec.gateType === 'SwitchBalancedGate' && k !== 1) throw new SplitError(`the switch gate routes every token to one expert; pass --top-k 1, not ${k}`);
+  if (!(spec.capacityFactor > 0)) throw new SplitError(`--capacity-factor must be a positive number, got ${spec.capacityFactor}`);
+  if (!(spec.gateZLossWeight >= 0)) throw new SplitError(`--z-loss-weight must be >= 0, got ${spec.gateZLossWeight}`);
+  if (format === 'mixtral' && spec.gateZLossWeight > 0) throw new SplitError('--format mixtral: config.json has no z-loss key; use --format llama-moe for --z-loss-weight');
+  if (!(spec.gateBalanceLossWeight >= 0)) throw new SplitError(`--balance-loss-weight must be >= 0, got ${spec.gateBalanceLossWeight}`);
   if (!(Number.isFinite(scoreScaleAt(spec, 0)) && scoreScaleAt(spec, 0) > 0)) throw new SplitError(`--score-scale must be a positive number, got ${o.scoreScale}`);
   if (format === 'mixtral') {
     const why = mixtralIncompatibility(cfg, spec);
@@ -329,7 +346,8 @@ export function splitStreaming(o: SplitOptions): SplitResult {
     } else {
       if (spec.gateNetwork === 'mlp') plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, 0), E, D), gateInput(l, llamaMoeNames.gateNetwork(l, 2), E, E));
       else plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, null), E, D));
-      plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
+      // Only the noisy top-k gate has a noise network (the switch gate's noise is Gumbel, parameter-free).
+      if (spec.gateType !== 'SwitchBalancedGate') plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
       for (const role of ['gate', 'up', 'down'] as const) sizes.forEach((s, j) => plan.push(expertInput(l, role, j, role === 'down' ? [D, s] : [s, D])));
     }
     plan.push(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype), passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));

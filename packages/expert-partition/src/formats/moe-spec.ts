@@ -28,6 +28,8 @@ export interface MoeSpec {
   routerAuxLossCoef: number;
   /** Always-on shared experts per layer (sharing-inter), sizes [L][Es]; empty for none. */
   sizeSharedExperts: number[][];
+  /** ST-MoE router z-loss weight of the gate (config key gate_z_loss_weight, written when > 0; 0 = off). */
+  gateZLossWeight: number;
 }
 
 export function defaultMoeSpec(layers: number, intermediate: number, numExperts: number, numSelects: number): MoeSpec {
@@ -37,7 +39,7 @@ export function defaultMoeSpec(layers: number, intermediate: number, numExperts:
   return {
     numExperts, numSelects, sizeExperts: sizes, gateType: 'TopKBalancedNoisyGate', gateNetwork: 'mlp', gateUseSoftmax: true, gateUseBalance: true,
     gateBalanceLossWeight: 0.01, gateAddNoise: true, gateNoiseEpsilon: 0.01, calculatorType: 'UniversalCalculator', multiplyGateScores: true,
-    scoreScaleFactor: numExperts / numSelects, dropTokens: true, droppedPadding: 'zero', capacityFactor: 1.25, routerAuxLossCoef: 0.001, sizeSharedExperts: [],
+    scoreScaleFactor: numExperts / numSelects, dropTokens: true, droppedPadding: 'zero', capacityFactor: 1.25, routerAuxLossCoef: 0.001, sizeSharedExperts: [], gateZLossWeight: 0,
   };
 }
 

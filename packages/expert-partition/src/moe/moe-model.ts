@@ -116,11 +116,11 @@ export function initGate(spec: MoeSpec, D: number, format: MoeFormat, g: GateIni
     ? [first, g.init === 'centroids' ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
     : [first];
   if (spec.gateType === 'SwitchBalancedGate') {
-    return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+    return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
   }
   return new NoisyTopKGate({
     hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
-    balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+    balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon, zLossCoef: spec.gateZLossWeight,
   }, net);
 }
 
@@ -259,6 +259,7 @@ export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFo
         droppedPadding: (cfg.dropped_padding ?? 'zero') as 'zero' | 'input',
         capacityFactor: cfg.capacity_factor ?? 1.25,
         sizeSharedExperts: (extra?.size_shared_experts as number[][] | undefined) ?? [],
+        gateZLossWeight: typeof extra?.gate_z_loss_weight === 'number' ? extra.gate_z_loss_weight : 0,
       },
     };
   }
@@ -282,12 +283,12 @@ function loadMoeFfn(l: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig, spec:
       ? [readParam(ckpt, llamaMoeNames.gateNetwork(l, 0), [E, D]), readParam(ckpt, llamaMoeNames.gateNetwork(l, 2), [E, E])]
       : [readParam(ckpt, llamaMoeNames.gateNetwork(l, null), [E, D])];
     if (spec.gateType === 'SwitchBalancedGate') {
-      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
     } else {
       const wn = ckpt.has(llamaMoeNames.weightNoise(l)) ? readParam(ckpt, llamaMoeNames.weightNoise(l), [E, D]) : undefined;
       gate = new NoisyTopKGate({
         hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
-        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon, zLossCoef: spec.gateZLossWeight,
       }, net, wn);
     }
     for (let j = 0; j < E; j++) {

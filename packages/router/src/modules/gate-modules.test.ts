@@ -161,3 +161,28 @@ describe('SwitchGate', () => {
     expect(r.ok, r.message).toBe(true);
   });
 });
+
+describe('router z-loss on the LLaMA-MoE gates', () => {
+  it('adds coef · mean(logsumexp²) of the clean logits to the balance loss in training, with exact gradients', () => {
+    const D = 4, E = 3, T = 5;
+    const x = rand([T, D], 31), w = rand([E, D], 32);
+    const plain = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false }, [w]);
+    const withZ = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.1 }, [w]);
+    const ctx = { training: true, rng: createRng(0) };
+    const logits = plain.logits(x).f32();
+    let z = 0;
+    for (let t = 0; t < T; t++) {
+      const row = Array.from(logits.subarray(t * E, (t + 1) * E));
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+      z += lse * lse;
+    }
+    expect(withZ.forward(x, ctx).auxLoss!.item() - plain.forward(x, ctx).auxLoss!.item()).toBeCloseTo((0.1 * z) / T, 5);
+    // Not at inference.
+    expect(withZ.forward(x, { training: false, rng: createRng(0) }).auxLoss?.item() ?? 0).toBeCloseTo(plain.forward(x, { training: false, rng: createRng(0) }).auxLoss?.item() ?? 0, 9);
+    for (const gate of [(ww: Tensor) => new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.05 }, [ww]), (ww: Tensor) => new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.05 }, [ww])]) {
+      const r = gradCheck((xx, ww) => objective(gate(ww), xx, true, 0), [rand([T, D], 33), rand([E, D], 34)], { eps: 1e-3, rtol: 3e-2 });
+      expect(r.ok, r.message).toBe(true);
+    }
+  });
+});

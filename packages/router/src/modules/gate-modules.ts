@@ -99,6 +99,15 @@ export interface NoisyTopKGateConfig {
   noiseEpsilon?: number;
   /** Reproduce the reference's is_in comparison of the noise term (see the package docs). */
   referenceIsInQuirk?: boolean;
+  /** ST-MoE router z-loss on the clean gate logits, added to the balance loss in training (0 = off). */
+  zLossCoef?: number;
+}
+
+/** balance + coef · z-loss(logits) when training with coef > 0 (the z-loss keeps the gate's logits small). */
+function withZLoss(aux: Tensor | null, logits: Tensor, coef: number, training: boolean): Tensor | null {
+  if (!(training && coef > 0)) return aux;
+  const z = scale(zLossOp(logits), coef);
+  return aux ? add(aux, z) : z;
 }
 
 /** LLaMA-MoE's TopKBalancedNoisyGate. */
@@ -112,7 +121,7 @@ export class NoisyTopKGate implements GateModule {
   weightNoise: Tensor;
 
   constructor(cfg: NoisyTopKGateConfig, network: Tensor[], weightNoise?: Tensor) {
-    this.cfg = { useSoftmax: true, useBalance: true, balanceLossWeight: 0.01, addNoise: true, noiseEpsilon: 0.01, referenceIsInQuirk: false, ...cfg };
+    this.cfg = { useSoftmax: true, useBalance: true, balanceLossWeight: 0.01, addNoise: true, noiseEpsilon: 0.01, referenceIsInQuirk: false, zLossCoef: 0, ...cfg };
     this.numExperts = cfg.numExperts;
     this.topK = cfg.numSelects;
     if (!(this.topK >= 1 && this.topK <= this.numExperts)) throw new RangeError(`NoisyTopKGate: num_selects ${this.topK} must be in [1, num_experts ${this.numExperts}]`);
@@ -188,7 +197,7 @@ export class NoisyTopKGate implements GateModule {
     } else {
       loadT = new Tensor(Float32Array.from(countsPerExpert(kIdx, E)), [E]);
     }
-    const auxLoss = this.cfg.useBalance ? scale(add(cvSquaredOp(importanceT), cvSquaredOp(loadT)), this.cfg.balanceLossWeight) : null;
+    const auxLoss = withZLoss(this.cfg.useBalance ? scale(add(cvSquaredOp(importanceT), cvSquaredOp(loadT)), this.cfg.balanceLossWeight) : null, clean, this.cfg.zLossCoef, ctx.training);
     return {
       topkIndices: kIdx,
       scores,
@@ -292,6 +301,8 @@ export interface SwitchGateConfig {
   /** Gumbel noise on the logits in training (the reference's add_noise). */
   addNoise?: boolean;
   useBalance?: boolean;
+  /** ST-MoE router z-loss coefficient (0 = off). */
+  zLossCoef?: number;
 }
 
 /** LLaMA-MoE's SwitchBalancedGate: top-1; its score is the raw top-1 logit as in the reference. */
@@ -300,7 +311,7 @@ export class SwitchGate implements GateModule {
   readonly topK = 1;
   readonly cfg: Required<SwitchGateConfig>;
   constructor(cfg: SwitchGateConfig, public network: Tensor[]) {
-    this.cfg = { balanceLossWeight: 0.01, addNoise: true, useBalance: true, ...cfg };
+    this.cfg = { balanceLossWeight: 0.01, addNoise: true, useBalance: true, zLossCoef: 0, ...cfg };
     this.numExperts = cfg.numExperts;
   }
   namedParameters(): [string, Tensor][] {
@@ -325,9 +336,9 @@ export class SwitchGate implements GateModule {
     }
     const scores = gatherLast(logits, indices(idx, [T, 1]));
     const counts = countsPerExpert(idx, E);
-    const auxLoss = this.cfg.useBalance
+    const auxLoss = withZLoss(this.cfg.useBalance
       ? scale(sum(mul(mean(probs, 0), new Tensor(Float32Array.from(counts, (c) => c / T), [E]))), E * this.cfg.balanceLossWeight)
-      : null;
+      : null, logits, this.cfg.zLossCoef, ctx.training);
     const importance = new Float64Array(E);
     const pm = probs.f32();
     for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) importance[e]! += pm[t * E + e]! / T;
