@@ -5,7 +5,7 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MANIFEST_NAME, sourcesFromDir, sourcesFromPackedDataset, holdoutValidation, resolveWeights, type DomainSource, type WeightPreset } from '@llama-moe/data-sampler';
-import { getMoeInfo, loadAnyModel, saveMoeModel } from '@llama-moe/expert-partition';
+import { getMoeInfo, loadAnyModel, saveMoeModel, setMoeLossSettings, type MoeLossSettings } from '@llama-moe/expert-partition';
 import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
 import {
   evaluateMultipleChoice, evaluatePerplexity, loadMcTask, resolveConfig, train, type TrainableModel, type TrainingInterruptedError,
@@ -16,8 +16,42 @@ import { checkDataTokenizer } from './tokenizer-check.js';
 import { launchFiles } from './pytorch-export.js';
 import { cleanupFailedRun, interruptedError, prepareRunFolder, stopOnSigint, writeFinal } from './train-run.js';
 
+/**
+ * Train-config keys that set the MoE model's gate losses for the run (and in the checkpoints it
+ * writes): the same settings `split --balance-loss-weight / --z-loss-weight / --capacity-factor` store.
+ */
+export const MOE_LOSS_KEYS = ['balance_loss_weight', 'z_loss_weight', 'capacity_factor'] as const;
+
+/** The MOE_LOSS_KEYS of a config, checked (usage errors name the key); null when none is set. */
+export function moeLossSettings(config: Record<string, unknown>): MoeLossSettings | null {
+  const out: MoeLossSettings = {};
+  const num = (k: string, positive: boolean) => {
+    const v = config[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive ? !(v > 0) : !(v >= 0))) throw new UsageError(`config.${k}: must be a number ${positive ? '> 0' : '>= 0'}, got ${JSON.stringify(v)}`, 'fix the config key (or its --key override)');
+    return v;
+  };
+  const b = num('balance_loss_weight', false), z = num('z_loss_weight', false), c = num('capacity_factor', true);
+  if (b !== undefined) out.balanceLossWeight = b;
+  if (z !== undefined) out.zLossWeight = z;
+  if (c !== undefined) out.capacityFactor = c;
+  return Object.keys(out).length ? out : null;
+}
+
+function applyMoeLosses(model: LlamaForCausalLM, s: MoeLossSettings | null, modelDir: string): LlamaForCausalLM {
+  if (!s) return model;
+  if (!getMoeInfo(model)) throw new UsageError(`config keys ${MOE_LOSS_KEYS.join(' / ')}: model ${modelDir} is dense, it has no gate`, 'drop them, or train an MoE model');
+  try {
+    setMoeLossSettings(model, s);
+  } catch (e) {
+    if (e instanceof Error && e.name === 'FormatError') throw new UsageError(`config.${e.message}`, 'fix the config key, or split the model with the gate it needs');
+    throw e;
+  }
+  return model;
+}
+
 /** Keys of a train config file that the CLI consumes (the rest is the trainer's TrainConfig). */
-export const CLI_TRAIN_KEYS = ['model', 'data', 'output_dir', 'tasks', 'text_column', 'allow_tokenizer_mismatch'] as const;
+export const CLI_TRAIN_KEYS = ['model', 'data', 'output_dir', 'tasks', 'text_column', 'allow_tokenizer_mismatch', ...MOE_LOSS_KEYS] as const;
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 
@@ -73,7 +107,8 @@ export async function trainFromConfig(config: Record<string, unknown>, opts: Tra
   const cfg = resolveConfig(trainerKeys);
   const { tok, sampler } = modelTokenizer(modelDir);
   const tasks = Array.isArray(config.tasks) ? (config.tasks as string[]).map((f) => ({ name: basename(f).replace(/\.jsonl$/i, ''), docs: loadMcTask(f) })) : undefined;
-  const model = loadAnyModel(modelDir);
+  const losses = moeLossSettings(config);
+  const model = applyMoeLosses(loadAnyModel(modelDir), losses, modelDir);
   const say = opts.log ?? (() => undefined);
   const { createdByUs } = prepareRunFolder(outDir, say);
   const controller = new AbortController();
@@ -86,7 +121,7 @@ export async function trainFromConfig(config: Record<string, unknown>, opts: Tra
       tokenizer: sampler,
       outDir,
       saveModel: (m, dir) => saveAnyModel(m as unknown as LlamaForCausalLM, dir, modelDir),
-      loadModel: (dir) => loadAnyModel(dir) as unknown as TrainableModel,
+      loadModel: (dir) => applyMoeLosses(loadAnyModel(dir), losses, dir) as unknown as TrainableModel,
       ...(tasks ? { tasks: tasks as never } : {}),
       progress: opts.quiet ? null : (opts.progress ?? process.stderr),
       signal: controller.signal,
@@ -182,7 +217,11 @@ export async function exportForPytorch(o: ExportOptions): Promise<{ outDir: stri
   try {
     cpSync(o.modelDir, join(staging, 'model'), { recursive: true, filter: (src) => !basename(src).startsWith('.') });
     cpSync(o.dataDir, join(staging, 'data'), { recursive: true, filter: (src) => !basename(src).startsWith('.') });
-    const files = launchFiles({ modelType: cfg.model_type, zeroStage: o.zeroStage, numProcesses, seqLen: manifest.seq_len, config: train, domainWeights, modelLoss: modelLossSettings(o.modelDir) });
+    const modelLoss = modelLossSettings(o.modelDir);
+    const losses = moeLossSettings(o.config ?? {});
+    if (losses?.balanceLossWeight !== undefined) modelLoss[cfg.model_type === 'mixtral' ? 'router_aux_loss_coef' : 'gate_balance_loss_weight'] = losses.balanceLossWeight;
+    if (losses?.zLossWeight) warn('warning: z_loss_weight is not exported (transformers\' Mixtral and LLaMA-MoE\'s modelling code have no router z-loss)');
+    const files = launchFiles({ modelType: cfg.model_type, zeroStage: o.zeroStage, numProcesses, seqLen: manifest.seq_len, config: train, domainWeights, modelLoss });
     for (const [name, text] of Object.entries(files)) {
       writeFileSync(join(staging, name), text, { mode: name.endsWith('.sh') ? 0o755 : 0o644 });
     }

@@ -90,4 +90,21 @@ describe('switch gate from the CLI', () => {
     // Same weights and noise: the difference is the z-loss, 0.5 · 2 layers · mean(lse²) > 0 (lse ≈ ln 4 for a fresh gate).
     expect(losses[1]! - losses[0]!).toBeGreaterThan(0.5 * 2 * Math.log(4) ** 2 * 0.5);
   });
+
+  test('the training config sets the gate losses: balance_loss_weight trains with it and is saved; capacity_factor needs a switch gate', async () => {
+    const moe = path.join(root, 'gate-noz');
+    const conf = path.join(root, 'bal.yaml');
+    const run = path.join(root, 'run-bal');
+    fs.writeFileSync(conf, `model: ${moe}\ndata: ${packed}\noutput_dir: ${run}\nmax_steps: 1\nbatch_size: 2\nwarmup_steps: 1\neval_every: 0\neval_blocks: 1\nbalance_loss_weight: 0.5\n`);
+    const t = await cli(['train', '--config', conf, '--quiet']);
+    expect(t.code, t.stderr).toBe(0);
+    const withW = JSON.parse(fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n')[0]!).balance_loss;
+    const base = JSON.parse(fs.readFileSync(path.join(root, 'run-noz', 'metrics.jsonl'), 'utf8').split('\n')[0]!).balance_loss;
+    expect(withW / base).toBeCloseTo(0.5 / 0.01, 3);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'final', 'config.json'), 'utf8')).gate_balance_loss_weight).toBe(0.5);
+    const bad = await cli(['train', '--config', conf, '--output-dir', path.join(root, 'run-cap'), '--capacity-factor', '2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^llama-moe train: config\.capacity_factor: only a switch gate drops tokens/);
+  });
 });
+

@@ -1,8 +1,8 @@
 export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord } from './moe/moe-ffn.js';
 export {
-  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo,
+  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo, setMoeLossSettings,
   takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
-  type MoeFormat, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
+  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
 } from './moe/moe-model.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
