@@ -9,6 +9,6 @@ export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
 export { mixtralConfigJson, mixtralIncompatibility, mixtralNames, FormatError } from './formats/mixtral.js';
 export { benchMoeFfn, type MoeFfnBench } from './bench.js';
 export * from './partition/index.js';
-export { splitStreaming, validateSplitOptions, weightOnlyPartition, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
+export { splitStreaming, validateSplitOptions, weightOnlyPartition, sharingInterSharedSize, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
 export { calibrate, CentroidAccumulator, type CalibrationSink, type CalibrateOptions } from './convert/calibrate.js';
 export { splitModel, clusterSequences, type SplitModelOptions, type CalibrationData } from './convert/split-model.js';
