@@ -33,8 +33,8 @@ export function routingHtml(r: RoutingReport, title: string): string {
   const names = r.domains.map((d) => d.name);
   const sections = r.layers.map((L) => {
     const rows = names.filter((d) => L.domains[d]);
-    const parts = [`<h2>Layer ${L.layer}</h2>`, heatmap({ title: `layer ${L.layer}: share of each domain's expert assignments`, rowLabels: rows, colLabels: experts, values: rows.map((d) => L.domains[d]!.load) })];
-    if (rows.some((d) => L.domains[d]!.dense)) parts.push(heatmap({ title: `layer ${L.layer}: share of tokens whose most active neuron is in the expert`, rowLabels: rows, colLabels: experts, values: rows.map((d) => L.domains[d]!.dense ?? []) }));
+    const parts = [`<h2>Layer ${L.layer}</h2>`, heatmap({ title: `layer ${L.layer}: share of each domain's expert assignments`, rowLabels: rows, colLabels: experts, values: rows.map((d) => L.domains[d]!.load), min: 0 })];
+    if (rows.some((d) => L.domains[d]!.dense)) parts.push(heatmap({ title: `layer ${L.layer}: share of tokens whose most active neuron is in the expert`, rowLabels: rows, colLabels: experts, values: rows.map((d) => L.domains[d]!.dense ?? []), min: 0 }));
     parts.push(`<table><tr><th>domain</th><th>tokens</th><th>entropy (nats)</th><th>dropped</th>${rows.map((d) => `<th>top-${r.topK} overlap with ${esc(d)}</th>`).join('')}</tr>${rows
       .map((d) => `<tr><td>${esc(d)}</td><td>${L.domains[d]!.tokens}</td><td>${L.domains[d]!.entropy.toFixed(3)}</td><td>${L.domains[d]!.dropped}</td>${rows.map((b) => `<td>${L.topkOverlap[d]![b]!.toFixed(2)}</td>`).join('')}</tr>`)
       .join('')}</table>`);
@@ -44,7 +44,7 @@ export function routingHtml(r: RoutingReport, title: string): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse;margin:8px 0 24px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
 figure{margin:8px 0}figcaption{font-weight:600}.tick,.label{font-size:11px}</style></head><body>
 <h1>${esc(title)}</h1><p>${r.experts} experts, top-${r.topK}. ${r.domains.map((d) => `${esc(d.name)}: ${d.blocks} blocks, ${d.tokens} tokens`).join('; ')}.
-Colour scales run from each chart's minimum to its maximum.</p>
+Colour scales run from 0 to each chart's maximum (a uniform load over E experts is 1/E).</p>
 ${sections.join('\n')}
 </body></html>
 `;
