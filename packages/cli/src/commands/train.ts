@@ -106,7 +106,9 @@ export const trainCommand: CommandSpec = {
     'dynamic, ...) and applies command-line overrides: any other --key value pair sets that key (kebab-case becomes ' +
     'snake_case, dotted keys reach into nested settings, values are read as YAML scalars, so --lr 1e-4 is a number). ' +
     'Training samples the domains with static or dynamic weights, logs loss per domain and saves resumable checkpoints ' +
-    'in output_dir. --print-config shows the merged config without training.',
+    'in output_dir (checkpoint-<step>/), and when it finishes output_dir/final/ with the model alone. A folder holding ' +
+    'a checkpoint is resumed (the run says from which); Ctrl-C stops after the current step and says how to resume. ' +
+    '--print-config shows the merged config without training.',
   usage: ['train --config FILE [--key value ...] [--print-config]'],
   options: [
     { name: 'config', type: 'string', required: true, valueName: 'FILE', description: 'Training config, YAML or JSON.' },
