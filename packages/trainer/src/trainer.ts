@@ -251,6 +251,12 @@ export class Trainer {
     let stage = Number.NaN;
     const hooks = this.inputs.hooks ?? {};
     try {
+      // The step-0 point of the validation curves: the model as it came in, before any update (a new run only).
+      if (this.step === 0 && cfg.eval_at_start && cfg.eval_every > 0 && this.validation && cfg.max_steps > 0) {
+        const e = this.evaluate({ updateWeights: false });
+        this.log(e, metricsPath);
+        progress.note(`eval @ step 0: val_loss ${e.val_loss.toFixed(4)} ppl ${e.val_ppl.toFixed(2)}`);
+      }
       while (this.step < cfg.max_steps) {
         if (this.inputs.signal) {
           await new Promise<void>((r) => setImmediate(r));
@@ -345,14 +351,14 @@ export class Trainer {
   }
 
   /** Per-domain perplexity (+ tasks); feeds the dynamic weights when an update is due. */
-  evaluate(): EvalRecord {
+  evaluate(opts: { updateWeights?: boolean } = {}): EvalRecord {
     const c = this.config;
     const v = this.validation ?? {};
     const ppl = evaluatePerplexity(this.model, v, { batchSize: c.eval_batch_size });
     const lossPer = Object.fromEntries(Object.entries(ppl.perDomain).map(([d, r]) => [d, r.loss]));
     const dyn = c.dynamic ? (c.dynamic.update_every ?? c.eval_every) : 0;
     let updated = false;
-    if (dyn > 0 && this.step % dyn === 0) {
+    if (opts.updateWeights !== false && dyn > 0 && this.step % dyn === 0) {
       this.sampler.update(lossPer);
       updated = true;
     }
