@@ -218,6 +218,9 @@ export async function exportForPytorch(o: ExportOptions): Promise<{ outDir: stri
     cpSync(o.modelDir, join(staging, 'model'), { recursive: true, filter: (src) => !basename(src).startsWith('.') });
     cpSync(o.dataDir, join(staging, 'data'), { recursive: true, filter: (src) => !basename(src).startsWith('.') });
     const modelLoss = modelLossSettings(o.modelDir);
+    if (JSON.parse(readFileSync(join(o.modelDir, 'config.json'), 'utf8')).gate_type === 'ExpertChoiceGate') {
+      warn('warning: the model routes by expert choice (gate_type ExpertChoiceGate), which LLaMA-MoE\'s modelling code does not implement; train_hf.py needs a modelling file that does');
+    }
     const losses = moeLossSettings(o.config ?? {});
     if (losses?.balanceLossWeight !== undefined) modelLoss[cfg.model_type === 'mixtral' ? 'router_aux_loss_coef' : 'gate_balance_loss_weight'] = losses.balanceLossWeight;
     if (losses?.zLossWeight) warn('warning: z_loss_weight is not exported (transformers\' Mixtral and LLaMA-MoE\'s modelling code have no router z-loss)');

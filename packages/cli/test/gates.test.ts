@@ -91,7 +91,7 @@ describe('switch gate from the CLI', () => {
     expect(losses[1]! - losses[0]!).toBeGreaterThan(0.5 * 2 * Math.log(4) ** 2 * 0.5);
   });
 
-  test('the training config sets the gate losses: balance_loss_weight trains with it and is saved; capacity_factor needs a switch gate', async () => {
+  test('the training config sets the gate losses: balance_loss_weight trains with it and is saved; capacity_factor needs a switch or expert-choice gate', async () => {
     const moe = path.join(root, 'gate-noz');
     const conf = path.join(root, 'bal.yaml');
     const run = path.join(root, 'run-bal');
@@ -104,7 +104,35 @@ describe('switch gate from the CLI', () => {
     expect(JSON.parse(fs.readFileSync(path.join(run, 'final', 'config.json'), 'utf8')).gate_balance_loss_weight).toBe(0.5);
     const bad = await cli(['train', '--config', conf, '--output-dir', path.join(root, 'run-cap'), '--capacity-factor', '2']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^llama-moe train: config\.capacity_factor: only a switch gate drops tokens/);
+    expect(bad.stderr).toMatch(/^llama-moe train: config\.capacity_factor: only a switch or expert-choice gate has a capacity/);
+  });
+
+  test('--gate expert-choice: each expert picks floor(k · T / E) tokens; trains, saves, loads, generates; routing counts unchosen tokens', async () => {
+    const ec = path.join(root, 'ec');
+    const s = await cli(['split', '--model', model, '--out', ec, '--experts', '4', '--top-k', '2', '--method', 'random', '--gate', 'expert-choice', '--quiet']);
+    expect(s.code, s.stderr).toBe(0);
+    const cfg = JSON.parse(fs.readFileSync(path.join(ec, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ gate_type: 'ExpertChoiceGate', capacity_factor: 2 });
+    const run = path.join(root, 'run-ec');
+    const conf = path.join(root, 'ec.yaml');
+    fs.writeFileSync(conf, `model: ${ec}\ndata: ${packed}\noutput_dir: ${run}\nmax_steps: 2\nbatch_size: 2\nwarmup_steps: 1\nstats_every: 1\neval_every: 0\neval_blocks: 1\n`);
+    const t = await cli(['train', '--config', conf, '--quiet']);
+    expect(t.code, t.stderr).toBe(0);
+    const recs = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'train');
+    for (const r of recs) {
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.balance_loss).toBe(0);
+      // 64 tokens, 4 experts, capacity factor 2: every expert takes exactly 32.
+      for (const layer of r.expert_load) expect(layer).toEqual([32, 32, 32, 32]);
+    }
+    const final = path.join(run, 'final');
+    expect((await cli(['generate', '--model', final, '--tokens', '1,5,9', '--max-new-tokens', '3', '--json'])).code).toBe(0);
+    const r = await cli(['routing', '--model', final, '--data', packed, '--max-blocks', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const L of JSON.parse(r.stdout).layers) for (const d of Object.values(L.domains) as { counts: number[]; tokens: number; dropped: number }[]) {
+      expect(d.counts.reduce((a, b) => a + b, 0)).toBe(2 * d.tokens);
+      expect(d.dropped).toBeGreaterThanOrEqual(0);
+    }
   });
 });
 

@@ -48,7 +48,7 @@ export async function run(args: CommandArgs): Promise<number> {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
-    'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string; gate: 'noisy-topk' | 'switch'; 'capacity-factor'?: number; 'balance-loss-weight'?: number; 'z-loss-weight'?: number;
+    'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string; gate: 'noisy-topk' | 'switch' | 'expert-choice'; 'capacity-factor'?: number; 'balance-loss-weight'?: number; 'z-loss-weight'?: number;
   };
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
@@ -59,9 +59,9 @@ export async function run(args: CommandArgs): Promise<number> {
     throw new UsageError('--gate-init centroids needs calibration data', 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
   if (o.gate === 'switch' && o['top-k'] !== 1) throw new UsageError(`--gate switch routes every token to one expert; pass --top-k 1, not ${o['top-k']}`, 'the switch gate is top-1 with an expert capacity (--capacity-factor)');
-  if (o.gate === 'switch' && o.format === 'mixtral') throw new UsageError('--format mixtral cannot hold the switch gate (Mixtral routes top-k with softmax and drops no tokens)', 'use --format llama-moe');
+  if (o.gate !== 'noisy-topk' && o.format === 'mixtral') throw new UsageError(`--format mixtral cannot hold the ${o.gate} gate (Mixtral routes top-k with softmax and drops no tokens)`, 'use --format llama-moe');
   if (o['z-loss-weight'] !== undefined && o.format === 'mixtral') throw new UsageError('--z-loss-weight needs --format llama-moe (a Mixtral config.json has no z-loss key)', 'use --format llama-moe');
-  if (o['capacity-factor'] !== undefined && o.gate !== 'switch') throw new UsageError('--capacity-factor applies only to --gate switch', 'add --gate switch --top-k 1, or drop --capacity-factor');
+  if (o['capacity-factor'] !== undefined && o.gate === 'noisy-topk') throw new UsageError('--capacity-factor applies only to --gate switch and --gate expert-choice', 'add --gate switch (with --top-k 1) or --gate expert-choice, or drop --capacity-factor');
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
@@ -116,7 +116,7 @@ export async function run(args: CommandArgs): Promise<number> {
       calibration,
       ...(o['shared-size'] !== undefined ? { sharedSize: o['shared-size'] } : {}),
       ...(expertSizes ? { sizeExperts: expertSizes } : {}),
-      ...(o.gate === 'switch' ? { gateType: 'SwitchBalancedGate' as const } : {}),
+      ...(o.gate === 'switch' ? { gateType: 'SwitchBalancedGate' as const } : o.gate === 'expert-choice' ? { gateType: 'ExpertChoiceGate' as const } : {}),
       ...(o['capacity-factor'] !== undefined ? { capacityFactor: o['capacity-factor'] } : {}),
       ...(o['balance-loss-weight'] !== undefined ? { balanceLossWeight: o['balance-loss-weight'] } : {}),
       ...(o['z-loss-weight'] !== undefined ? { zLossWeight: o['z-loss-weight'] } : {}),
@@ -163,8 +163,8 @@ export const splitCommand: CommandSpec = {
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
     { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
     { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: `Gate initialisation: random (N(0, 0.02), the default), zeros, or ${CENTROIDS_DESCRIPTION}.` },
-    { name: 'gate', type: 'string', choices: ['noisy-topk', 'switch'], default: 'noisy-topk', valueName: 'GATE', description: "Gate of the llama-moe format: noisy-topk (TopKBalancedNoisyGate, LLaMA-MoE's default; balance loss cv²(importance) + cv²(load)) or switch (SwitchBalancedGate: top-1, each expert takes at most floor(capacity_factor · T / E) tokens and drops the rest; balance loss E·Σ f·P). Stored in config.json, so train, eval, generate and routing use it." },
-    { name: 'capacity-factor', type: 'number', min: 0, minExclusive: true, valueName: 'X', description: 'Switch gate: expert capacity factor (default 1.25).' },
+    { name: 'gate', type: 'string', choices: ['noisy-topk', 'switch', 'expert-choice'], default: 'noisy-topk', valueName: 'GATE', description: "Gate of the llama-moe format: noisy-topk (TopKBalancedNoisyGate, LLaMA-MoE's default; balance loss cv²(importance) + cv²(load)), switch (SwitchBalancedGate: top-1, each expert takes at most floor(capacity_factor · T / E) tokens and drops the rest; balance loss E·Σ f·P) or expert-choice (each expert picks its top floor(capacity_factor · T / E) tokens, so a token gets any number of experts, k on average; no balance loss needed; runs here, not in LLaMA-MoE's released code). Stored in config.json, so train, eval, generate and routing use it." },
+    { name: 'capacity-factor', type: 'number', min: 0, minExclusive: true, valueName: 'X', description: 'Switch and expert-choice gates: expert capacity factor (default: 1.25 for switch, --top-k for expert-choice).' },
     { name: 'balance-loss-weight', type: 'number', min: 0, valueName: 'W', description: "Weight of the gate's balance loss in training (gate_balance_loss_weight; default 0.01)." },
     { name: 'z-loss-weight', type: 'number', min: 0, valueName: 'W', description: 'ST-MoE router z-loss weight, W · mean(logsumexp(gate logits)²) added to the balance loss in training (config key gate_z_loss_weight; llama-moe format; default 0, off).' },
     { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },

@@ -141,6 +141,8 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     sizeExperts: Array.from({ length: L }, () => [...sizes]),
     scoreScaleFactor: o.scoreScale ?? E / k,
     ...(o.gateType === 'SwitchBalancedGate' ? { gateType: 'SwitchBalancedGate' as const, calculatorType: 'SwitchDropTokenCalculator' as const } : {}),
+    // Expert choice: on average k experts per token unless a capacity factor is given.
+    ...(o.gateType === 'ExpertChoiceGate' ? { gateType: 'ExpertChoiceGate' as const, capacityFactor: k } : {}),
     ...(o.capacityFactor !== undefined ? { capacityFactor: o.capacityFactor } : {}),
     ...(o.balanceLossWeight !== undefined ? { gateBalanceLossWeight: o.balanceLossWeight } : {}),
     ...(o.zLossWeight !== undefined ? { gateZLossWeight: o.zLossWeight } : {}),
@@ -347,7 +349,7 @@ export function splitStreaming(o: SplitOptions): SplitResult {
       if (spec.gateNetwork === 'mlp') plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, 0), E, D), gateInput(l, llamaMoeNames.gateNetwork(l, 2), E, E));
       else plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, null), E, D));
       // Only the noisy top-k gate has a noise network (the switch gate's noise is Gumbel, parameter-free).
-      if (spec.gateType !== 'SwitchBalancedGate') plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
+      if (spec.gateType === 'TopKBalancedNoisyGate') plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
       for (const role of ['gate', 'up', 'down'] as const) sizes.forEach((s, j) => plan.push(expertInput(l, role, j, role === 'down' ? [D, s] : [s, D])));
     }
     plan.push(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype), passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));

@@ -2,7 +2,11 @@
  * MoeSpec: everything that turns a dense LLaMA config into an MoE one, with LLaMA-MoE's
  * defaults (pjlab-sys4nlp/llama-moe LlamaMoEConfig). Both output formats are written from it.
  */
-export type GateType = 'TopKBalancedNoisyGate' | 'SwitchBalancedGate';
+/**
+ * LLaMA-MoE's gate classes, plus 'ExpertChoiceGate' (expert-choice routing, Zhou et al. 2022), which
+ * LLaMA-MoE's released code does not have: such a model runs here, not in its modelling code.
+ */
+export type GateType = 'TopKBalancedNoisyGate' | 'SwitchBalancedGate' | 'ExpertChoiceGate';
 
 export interface MoeSpec {
   numExperts: number;

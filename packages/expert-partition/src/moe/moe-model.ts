@@ -10,7 +10,7 @@ import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
-import { MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
+import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
@@ -115,6 +115,9 @@ export function initGate(spec: MoeSpec, D: number, format: MoeFormat, g: GateIni
     // mlp: centroids feed the first layer; the second starts as the identity so the centroid scores pass through.
     ? [first, g.init === 'centroids' ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
     : [first];
+  if (spec.gateType === 'ExpertChoiceGate') {
+    return new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, capacityFactor: spec.capacityFactor, zLossCoef: spec.gateZLossWeight }, net);
+  }
   if (spec.gateType === 'SwitchBalancedGate') {
     return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
   }
@@ -282,7 +285,9 @@ function loadMoeFfn(l: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig, spec:
     const net = spec.gateNetwork === 'mlp'
       ? [readParam(ckpt, llamaMoeNames.gateNetwork(l, 0), [E, D]), readParam(ckpt, llamaMoeNames.gateNetwork(l, 2), [E, E])]
       : [readParam(ckpt, llamaMoeNames.gateNetwork(l, null), [E, D])];
-    if (spec.gateType === 'SwitchBalancedGate') {
+    if (spec.gateType === 'ExpertChoiceGate') {
+      gate = new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, capacityFactor: spec.capacityFactor, zLossCoef: spec.gateZLossWeight }, net);
+    } else if (spec.gateType === 'SwitchBalancedGate') {
       gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
     } else {
       const wn = ckpt.has(llamaMoeNames.weightNoise(l)) ? readParam(ckpt, llamaMoeNames.weightNoise(l), [E, D]) : undefined;
@@ -498,7 +503,7 @@ export function setMoeLossSettings(model: LlamaForCausalLM, s: MoeLossSettings):
   const info = getMoeInfo(model);
   if (!info) throw new FormatError('not an MoE model: there is no gate whose losses could be set');
   if (s.zLossWeight !== undefined && s.zLossWeight > 0 && info.format === 'mixtral') throw new FormatError('z_loss_weight: a Mixtral config.json has no z-loss key; split with --format llama-moe');
-  if (s.capacityFactor !== undefined && info.spec.calculatorType !== 'SwitchDropTokenCalculator') throw new FormatError(`capacity_factor: only a switch gate drops tokens (this model's gate is ${info.spec.gateType}); split with --gate switch`);
+  if (s.capacityFactor !== undefined && info.spec.calculatorType !== 'SwitchDropTokenCalculator' && info.spec.gateType !== 'ExpertChoiceGate') throw new FormatError(`capacity_factor: only a switch or expert-choice gate has a capacity (this model's gate is ${info.spec.gateType}); split with --gate switch or --gate expert-choice`);
   const spec = { ...info.spec };
   if (s.balanceLossWeight !== undefined) {
     if (info.format === 'mixtral') spec.routerAuxLossCoef = s.balanceLossWeight;
@@ -512,9 +517,10 @@ export function setMoeLossSettings(model: LlamaForCausalLM, s: MoeLossSettings):
     const g = ffn.gate as GateModule & { cfg?: Record<string, unknown> };
     if (g instanceof MixtralGate) {
       if (s.balanceLossWeight !== undefined) (g.cfg as { routerAuxLossCoef: number }).routerAuxLossCoef = s.balanceLossWeight;
-    } else if (g instanceof NoisyTopKGate || g instanceof SwitchGate) {
+    } else if (g instanceof NoisyTopKGate || g instanceof SwitchGate || g instanceof ExpertChoiceGate) {
       if (s.balanceLossWeight !== undefined) (g.cfg as { balanceLossWeight: number }).balanceLossWeight = s.balanceLossWeight;
       if (s.zLossWeight !== undefined) (g.cfg as { zLossCoef: number }).zLossCoef = s.zLossWeight;
+      if (s.capacityFactor !== undefined && g instanceof ExpertChoiceGate) (g.cfg as { capacityFactor: number }).capacityFactor = s.capacityFactor;
     }
     if (s.capacityFactor !== undefined) (ffn.opts as { capacityFactor: number }).capacityFactor = s.capacityFactor;
   }

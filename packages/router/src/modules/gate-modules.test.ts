@@ -186,3 +186,28 @@ describe('router z-loss on the LLaMA-MoE gates', () => {
     }
   });
 });
+
+describe('ExpertChoiceGate', () => {
+  it('each expert takes its top-C tokens as expertChoiceGate does; combine weights are their probabilities, with exact gradients', async () => {
+    const { ExpertChoiceGate } = await import('./gate-modules.js');
+    const { expertChoiceGate } = await import('../gates/expert-choice.js');
+    const D = 4, E = 3, T = 7;
+    const x = rand([T, D], 41), w = rand([E, D], 42);
+    const gate = new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 2 }, [w]);
+    const out = gate.forward(x, { training: true, rng: createRng(0) });
+    // The oracle: the dependency-free routing function on the same logits x · wᵀ.
+    const logits = new Float32Array(T * E);
+    const xf = x.f32(), wf = w.f32();
+    for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) for (let d = 0; d < D; d++) logits[t * E + e]! += xf[t * D + d]! * wf[e * D + d]!;
+    const ref = expertChoiceGate(logits, E, { capacity_factor: 2 });
+    expect(ref.capacity).toBe(Math.floor((2 * T) / E));
+    expect(Array.from(out.plan!.permutation.subarray(0, E * ref.capacity))).toEqual(Array.from(ref.tokenIndices));
+    const sc = out.scores.f32();
+    for (let i = 0; i < sc.length; i++) expect(sc[i]).toBeCloseTo(ref.weights[i]!, 5);
+    expect(out.auxLoss).toBeNull();
+    expect(out.unrouted).toBe(ref.tokensWithoutExpert);
+    expect(Array.from(out.load)).toEqual([ref.capacity, ref.capacity, ref.capacity]);
+    const r = gradCheck((xx, ww) => sum(mul(new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 2 }, [ww]).forward(xx, { training: true, rng: createRng(0) }).scores, new Tensor(Float32Array.from({ length: E * ref.capacity }, (_, i) => 0.3 + 0.1 * i), [E * ref.capacity]))), [rand([T, D], 43), rand([E, D], 44)], { eps: 1e-3, rtol: 3e-2 });
+    expect(r.ok, r.message).toBe(true);
+  });
+});

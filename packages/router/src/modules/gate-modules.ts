@@ -8,10 +8,12 @@
  *   Mixtral:   gate.weight
  */
 import {
-  Tensor, add, addScalar, div, gatherLast, indexAdd, indices, linear, mean, mul, record, reshape, scale, softmax, softplus, sub, sum, tanh, topk, zeros,
+  Tensor, add, addScalar, div, gatherLast, indexAdd, indexSelect, indices, linear, mean, mul, record, reshape, scale, softmax, softplus, sub, sum, tanh, topk, zeros,
   type Rng,
 } from '@llama-moe/tensor-core';
 import { normalCdf, normalPdf } from '../math.js';
+import { expertChoiceGate } from '../gates/expert-choice.js';
+import type { DispatchPlan } from '../dispatch.js';
 import { CV_SQUARED_EPS } from '../losses.js';
 
 export interface GateContext {
@@ -33,6 +35,13 @@ export interface GateOutput {
   load: Float64Array;
   /** [T, E] routing probabilities for statistics (softmax of the clean logits). */
   probs: Float32Array;
+  /**
+   * A dispatch plan the gate built itself (expert-choice routing): its slotSelection indexes
+   * `scores` (then [E·C]); topkIndices is empty. Absent for token-choice gates.
+   */
+  plan?: DispatchPlan<Float32Array>;
+  /** Tokens no expert processes (expert choice: chosen by none). */
+  unrouted?: number;
 }
 
 export interface GateModule {
@@ -343,5 +352,55 @@ export class SwitchGate implements GateModule {
     const pm = probs.f32();
     for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) importance[e]! += pm[t * E + e]! / T;
     return { topkIndices: idx, scores, auxLoss, importance, load: counts, probs: Float32Array.from(pm) };
+  }
+}
+
+export interface ExpertChoiceGateConfig {
+  hiddenSize: number;
+  numExperts: number;
+  gateNetwork: 'mlp' | 'linear';
+  /** Each expert takes C = max(1, floor(capacity_factor · T / E)) tokens: on average capacity_factor experts per token. */
+  capacityFactor: number;
+  /** ST-MoE router z-loss coefficient (0 = off). Expert choice is balanced by construction: there is no balance loss. */
+  zLossCoef?: number;
+}
+
+/**
+ * Expert-choice routing (Zhou et al. 2022) as a trainable gate: softmax over experts per token,
+ * each expert takes its top-C tokens; the combine weight of a choice is its probability
+ * (differentiable, picked from the [T, E] softmax). Same gate network and parameter names as the
+ * LLaMA-MoE gates. topK reports the average experts per token (the capacity factor, rounded).
+ */
+export class ExpertChoiceGate implements GateModule {
+  readonly numExperts: number;
+  readonly topK: number;
+  readonly cfg: Required<ExpertChoiceGateConfig>;
+  constructor(cfg: ExpertChoiceGateConfig, public network: Tensor[]) {
+    this.cfg = { zLossCoef: 0, ...cfg };
+    if (!(cfg.capacityFactor > 0)) throw new RangeError(`ExpertChoiceGate: capacity_factor must be > 0, got ${cfg.capacityFactor}`);
+    this.numExperts = cfg.numExperts;
+    this.topK = Math.max(1, Math.min(cfg.numExperts, Math.round(cfg.capacityFactor)));
+  }
+  namedParameters(): [string, Tensor][] {
+    return this.cfg.gateNetwork === 'mlp'
+      ? [['gate.gate_network.0.weight', this.network[0]!], ['gate.gate_network.2.weight', this.network[1]!]]
+      : [['gate.gate_network.weight', this.network[0]!]];
+  }
+  forward(x: Tensor, ctx: GateContext): GateOutput {
+    const E = this.numExperts, T = x.shape[0]!;
+    const logits = this.cfg.gateNetwork === 'mlp' ? linear(tanh(linear(x, this.network[0]!)), this.network[1]!) : linear(x, this.network[0]!);
+    const probs = softmax(logits);
+    const ec = expertChoiceGate(logits.f32(), E, { capacity_factor: this.cfg.capacityFactor });
+    const C = ec.capacity;
+    const flat = new Int32Array(E * C);
+    for (let i = 0; i < E * C; i++) flat[i] = ec.tokenIndices[i]! * E + Math.floor(i / C);
+    /** [E·C] combine weight of each choice, differentiable */
+    const scores = reshape(indexSelect(reshape(probs, [T * E, 1]), indices(flat)), [E * C]);
+    const importance = new Float64Array(E);
+    for (let i = 0; i < E * C; i++) importance[Math.floor(i / C)]! += ec.weights[i]!;
+    return {
+      topkIndices: new Int32Array(0), scores, auxLoss: withZLoss(null, logits, this.cfg.zLossCoef, ctx.training), importance,
+      load: Float64Array.from(ec.plan.counts.subarray(0, E)), probs: Float32Array.from(probs.f32()), plan: ec.plan, unrouted: ec.tokensWithoutExpert,
+    };
   }
 }
