@@ -132,7 +132,8 @@ export function heatmap(o: HeatmapOptions): string {
   const head = `<figure class="chart heatmap"><figcaption>${esc(o.title)}</figcaption>`;
   if (R === 0 || C === 0) return `${head}<p class="empty">no data yet</p></figure>`;
   const cell = Math.max(10, Math.min(36, Math.floor(520 / C)));
-  const m = { l: 110, t: 12, b: 44, r: 90 };
+  // Room for the longest row label (about 6.5 px per character at the tick font size).
+  const m = { l: Math.max(110, Math.ceil(Math.max(...o.rowLabels.map((x) => x.length)) * 6.5) + 12), t: 12, b: 44, r: 90 };
   const W = m.l + C * cell + m.r, H = m.t + R * cell + m.b;
   const flat = o.values.flat().filter(Number.isFinite);
   const lo = o.min !== undefined ? Math.min(o.min, ...flat) : flat.length ? Math.min(...flat) : 0;
