@@ -1,5 +1,17 @@
 #!/usr/bin/env node
-// A small-scale reproduction of the LLaMA-MoE paper's main comparison (Zhu et al. 2024, §4 / Table 2):
+// The LLaMA-MoE paper's comparison at small scale, on real text by default.
+//
+// Real text (default; tools/reproduce-brown.mjs): the shipped Brown model (packages/cli/assets/brown-model)
+// split with every construction method at 2/8 and 4/16, 3 seeds, the same continual pre-training budget,
+// a dense-continued control, the three domain-weight schemes for one method and routing specialisation;
+// test-split perplexity; the section between `<!-- brown:begin -->` / `<!-- brown:end -->` of --doc,
+// docs/REPRODUCTION-brown.json and docs/reproduction/brown-routing.html are rewritten after every stage.
+// Resumable: run the same command again and finished runs (their result.json in --work) are reused.
+//
+//   pnpm nx run-many -t build && node tools/reproduce-paper.mjs [--work DIR] [--seeds N] [--steps N] [--test-blocks N] [--max-stages N] [--quiet]
+// (--max-stages N: stop after the first N stages of this invocation, e.g. to spread the work over several sessions)
+//
+// Synthetic corpus (--synthetic), as before:
 // split one dense LLaMA into MoEs with the weight-only neuron partitions `random` (the paper's
 // "Neuron-Independent Random") and `clustering` ("Neuron-Independent Clustering") at the paper's
 // 2/8 and 4/16 settings, continue pre-training each on the SAME token budget with Sheared-LLaMA
@@ -14,7 +26,7 @@
 // --doc (the rest of the file, e.g. the discussion, is kept); the full summary goes to --json.
 // The matmul backend is tensor-core's default chain (native, wasm, cpu); LLAMA_MOE_BACKEND=cpu overrides it.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root, stderrProgress } from './lib/cli-dist.mjs';
@@ -23,6 +35,10 @@ let opts;
 try {
   ({ values: opts } = parseArgs({
     options: {
+      synthetic: { type: 'boolean', default: false },
+      seeds: { type: 'string', default: '3' },
+      'test-blocks': { type: 'string', default: '16' },
+      'max-stages': { type: 'string' },
       pretrain: { type: 'boolean', default: false },
       model: { type: 'string' },
       steps: { type: 'string' },
@@ -38,7 +54,8 @@ try {
   fail(`reproduce-paper: ${e.message} (see --help)`);
 }
 if (opts.help) {
-  process.stdout.write('usage: node tools/reproduce-paper.mjs [--pretrain] [--model DIR] [--steps N] [--work DIR] [--doc FILE] [--json FILE] [--no-control] [--quiet]\n');
+  process.stdout.write('usage: node tools/reproduce-paper.mjs [--model DIR] [--work DIR] [--seeds N] [--steps N] [--test-blocks N] [--max-stages N] [--doc FILE] [--quiet]\n' +
+    '       node tools/reproduce-paper.mjs --synthetic [--pretrain] [--model DIR] [--steps N] [--work DIR] [--doc FILE] [--json FILE] [--no-control] [--quiet]\n');
   process.exit(0);
 }
 if (opts.pretrain && opts.model) fail('reproduce-paper: --pretrain and --model exclude each other (pretrain makes the dense model)');
@@ -49,6 +66,26 @@ const demo = await loadDemo();
 const log = (line) => { if (!opts.quiet) process.stderr.write(`== ${line}\n`); };
 const progress = opts.quiet ? null : stderrProgress;
 const backend = await demo.useFastestBackend();
+
+if (!opts.synthetic) {
+  if (opts.pretrain) fail('reproduce-paper: --pretrain goes with --synthetic (the Brown model is made by tools/pretrain-brown.mjs)');
+  const seeds = Number(opts.seeds);
+  if (!(Number.isInteger(seeds) && seeds > 0)) fail(`reproduce-paper: --seeds ${opts.seeds}: expected a positive integer`);
+  const testBlocks = opts['test-blocks'] === 'all' ? Infinity : Number(opts['test-blocks']);
+  if (!(testBlocks === Infinity || (Number.isInteger(testBlocks) && testBlocks > 0))) fail(`reproduce-paper: --test-blocks ${opts['test-blocks']}: expected a positive integer or all`);
+  const maxStages = opts['max-stages'] === undefined ? Infinity : Number(opts['max-stages']);
+  if (!(maxStages === Infinity || (Number.isInteger(maxStages) && maxStages > 0))) fail(`reproduce-paper: --max-stages ${opts['max-stages']}: expected a positive integer`);
+  const { reproduceBrown } = await import('./reproduce-brown.mjs');
+  const args = process.argv.slice(2).join(' ');
+  await reproduceBrown({
+    demo, log, progress, backend, root,
+    opts: { ...opts, seeds, steps, testBlocks, maxStages, work: opts.work ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'llama-moe', 'reproduce-brown') },
+    command: `node tools/reproduce-paper.mjs${args ? ` ${args}` : ''}`,
+  });
+  process.stdout.write(`wrote ${relative(process.cwd(), resolve(opts.doc))} (Brown section), docs/REPRODUCTION-brown.json and docs/reproduction/brown-routing.html\n`);
+  process.exit(0);
+}
+
 const work = resolve(opts.work ?? mkdtempSync(join(tmpdir(), 'llama-moe-reproduction-')));
 mkdirSync(work, { recursive: true });
 log(`matmul backend: ${backend}; work folder ${work}`);
@@ -58,7 +95,7 @@ let denseDir = opts.model ? resolve(opts.model) : demo.demoModelDir();
 if (opts.pretrain) {
   denseDir = join(work, 'dense');
   log(`pretraining a fresh dense model into ${denseDir} (DEMO_RECIPE.pretrain)`);
-  await demo.pretrainDemoModel({ out: denseDir, overwrite: true, progress, log, backend, command: 'node tools/reproduce-paper.mjs --pretrain' });
+  await demo.pretrainDemoModel({ out: denseDir, overwrite: true, progress, log, backend, command: 'node tools/reproduce-paper.mjs --synthetic --pretrain' });
 }
 const variants = [];
 for (const [experts, topK] of [[8, 2], [16, 4]]) for (const method of ['random', 'clustering']) variants.push({ method, experts, topK });

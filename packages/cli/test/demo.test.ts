@@ -7,7 +7,9 @@ import { main } from '../src/main.js';
 import { memoryIO } from '../src/io.js';
 import { demoBudget, DEMO_VARIANTS } from '../src/commands/demo.js';
 import { DEMO_RECIPE } from '../src/demo/recipe.js';
-import { demoModelDir } from '../src/demo/assets.js';
+import { BROWN_RECIPE } from '../src/brown/recipe.js';
+import { brownModelDir } from '../src/demo/assets.js';
+import { BROWN_DOMAINS } from '@llama-moe/data-sampler';
 import { buildFolderAtomically } from '../src/demo/staging.js';
 import { renderIndexHtml, renderSummaryMarkdown, renderSummaryText, summaryRows } from '../src/demo/summary.js';
 import type { ExperimentSummary } from '../src/demo/experiment.js';
@@ -60,7 +62,8 @@ describe('llama-moe demo --quick', () => {
     const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as ExperimentSummary & { mode: string };
     expect(s.mode).toBe('quick');
     expect(s.budget).toEqual(demoBudget(true));
-    expect(s.domains.sort()).toEqual([...DEMO_RECIPE.corpus.domains].sort());
+    expect(s.domains).toEqual([...BROWN_DOMAINS]);
+    expect(s.corpus).toMatchObject({ preset: 'brown' });
     expect(s.runs.map((r) => r.name)).toEqual(['random-2of8', 'clustering-2of8']);
     const finite = (r: { overall: { ppl: number }; perDomain: Record<string, { ppl: number }> }) => {
       expect(Number.isFinite(r.overall.ppl) && r.overall.ppl > 1).toBe(true);
@@ -148,21 +151,24 @@ describe('llama-moe demo: output folder rules', () => {
 });
 
 describe('demo pieces', () => {
-  test('the shipped model is a small dense LLaMA whose FFN splits evenly into 8 and 16 experts', () => {
-    const dir = demoModelDir();
+  test('the shipped Brown model is a small dense LLaMA (≤ 12 MB) whose FFN splits evenly into 8 and 16 experts, made by its recipe', () => {
+    const dir = brownModelDir();
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     expect(cfg.model_type).toBe('llama');
     expect(cfg.intermediate_size % 16).toBe(0);
     expect(cfg.num_key_value_heads).toBeLessThan(cfg.num_attention_heads);
+    for (const k of ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'vocab_size']) expect(cfg[k], k).toBe(BROWN_RECIPE.model[k]);
     const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
-    expect(bytes).toBeLessThan(5 * 1024 * 1024);
-    expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain(`seed: ${DEMO_RECIPE.corpus.seed}`);
+    expect(bytes).toBeLessThan(12 * 1024 * 1024);
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    expect(results.steps).toBe(BROWN_RECIPE.pretrain.steps);
+    expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain(`${BROWN_RECIPE.pretrain.steps} steps × ${BROWN_RECIPE.pretrain.batchSize} sequences`);
   });
 
   test('demoBudget: --steps sets the length; evaluation and warm-up fit inside it', () => {
     fc.assert(fc.property(fc.boolean(), fc.option(fc.integer({ min: 1, max: 5000 }), { nil: undefined }), (quick, steps) => {
       const b = demoBudget(quick, steps);
-      const base = quick ? DEMO_RECIPE.quick : DEMO_RECIPE.demo;
+      const base = quick ? BROWN_RECIPE.quick : BROWN_RECIPE.demo;
       expect(b.steps).toBe(steps ?? base.steps);
       expect(b.evalEvery).toBeGreaterThanOrEqual(1);
       expect(b.evalEvery).toBeLessThanOrEqual(b.steps);
@@ -199,7 +205,7 @@ describe('demo pieces', () => {
     fc.assert(fc.property(fc.array(fc.record({ moe: fc.boolean(), before: fc.double({ min: 1.5, max: 1e4, noNaN: true }), after: fc.double({ min: 1.5, max: 1e4, noNaN: true }) }), { maxLength: 5 }), (rs) => {
       const s = {
         created: 'now', denseModel: 'dense', backend: 'cpu', machine: { cpus: 2, cpuModel: 'x', memoryGiB: 1, platform: 'p', node: 'v' },
-        corpus: { ...DEMO_RECIPE.corpus, bytes: 1 }, budget: DEMO_RECIPE.quick, seed: 0, domains: ['a', 'b'], validation: { blocksPerDomain: 1, seqLen: 6, tokensPerDomain: 5 },
+        corpus: { ...DEMO_RECIPE.corpus, bytes: 1, description: 'synthetic' }, budget: DEMO_RECIPE.quick, seed: 0, domains: ['a', 'b'], validation: { blocksPerDomain: 1, seqLen: 6, tokensPerDomain: 5 },
         dense: rep(10), seconds: { total: 1, data: 0, denseEval: 0, runs: {} },
         runs: rs.map((r, i) => ({
           name: `run<${i}>`, kind: r.moe ? 'moe' : 'dense', method: r.moe ? 'random' : 'dense', experts: r.moe ? 8 : 1, topK: r.moe ? 2 : 1, activeFfnFraction: 0.25,

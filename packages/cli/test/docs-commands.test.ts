@@ -127,6 +127,9 @@ const SETUP = [
 beforeAll(async () => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), 'llama-moe-docs-base-'));
   for (const d of ['configs', 'examples']) fs.cpSync(path.join(repo, d), path.join(base, d), { recursive: true });
+  // The shipped models the docs name (packages/cli/assets/...), read in place.
+  fs.mkdirSync(path.join(base, 'packages', 'cli'), { recursive: true });
+  fs.symlinkSync(path.join(repo, 'packages', 'cli', 'assets'), path.join(base, 'packages', 'cli', 'assets'));
   for (const line of SETUP) await runIn(base, line);
 }, 300_000);
 afterAll(() => {

@@ -48,3 +48,21 @@ export {
 export { generateCorpus, writeCorpus, corpusBytes, REDPAJAMA_SET_NAME, type SyntheticCorpus, type CorpusDomain, type GenerateCorpusOptions } from './corpus.js';
 export { holdoutValidation, type HoldoutResult } from './split.js';
 export { benchPack, type BenchPackResult } from './bench.js';
+export {
+  BROWN_GENRES,
+  BROWN_DOMAINS,
+  BROWN_SPLITS,
+  BROWN_HELD_OUT_SHARE,
+  brownWord,
+  detokenizeBrown,
+  detokenizeBrownSentence,
+  brownGenreSplit,
+  brownCorpusDir,
+  loadBrownCorpus,
+  brownSources,
+  brownCounts,
+  type BrownGenre,
+  type BrownSplit,
+  type BrownDocument,
+  type BrownCorpus,
+} from './brown.js';

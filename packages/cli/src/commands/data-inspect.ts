@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MANIFEST_NAME, WEIGHT_PRESET_NAMES, resolveWeights, type PackedDatasetManifest } from '@llama-moe/data-sampler';
-import { CliError } from '../errors.js';
+import { BROWN_GENRES, BROWN_SPLITS, MANIFEST_NAME, WEIGHT_PRESET_NAMES, brownCounts, loadBrownCorpus, resolveWeights, type PackedDatasetManifest } from '@llama-moe/data-sampler';
+import { CliError, UsageError } from '../errors.js';
 import { requireInputDir } from '../paths.js';
 import { formatBytes, renderPairs, renderTable, withCommas } from '../format.js';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
@@ -99,6 +99,38 @@ function render(r: DataInspectReport): string {
   return s;
 }
 
+export interface BrownInspectReport {
+  preset: 'brown';
+  dir: string;
+  /** Per genre: title, and documents / UTF-8 bytes in each split. */
+  domains: { name: string; title: string; train: { documents: number; bytes: number }; validation: { documents: number; bytes: number }; test: { documents: number; bytes: number } }[];
+  total: Record<(typeof BROWN_SPLITS)[number], { documents: number; bytes: number }>;
+}
+
+/** The Brown Corpus split: documents and bytes per genre and split. */
+export function inspectBrown(): BrownInspectReport {
+  const corpus = loadBrownCorpus();
+  const c = brownCounts(corpus);
+  const total = Object.fromEntries(BROWN_SPLITS.map((s) => [s, Object.values(c[s]).reduce((a, v) => ({ documents: a.documents + v.documents, bytes: a.bytes + v.bytes }), { documents: 0, bytes: 0 })])) as BrownInspectReport['total'];
+  return {
+    preset: 'brown',
+    dir: corpus.dir,
+    domains: BROWN_GENRES.map((g) => ({ name: g.name, title: g.title, train: c.train[g.name]!, validation: c.validation[g.name]!, test: c.test[g.name]! })),
+    total,
+  };
+}
+
+function renderBrown(r: BrownInspectReport): string {
+  const cell = (v: { documents: number; bytes: number }) => `${v.documents} (${formatBytes(v.bytes)})`;
+  let s = `Brown Corpus (${r.dir}): documents (text size) per genre and split, split by document\n\n`;
+  s += renderTable(
+    ['domain', 'genre', 'train', 'validation', 'test'],
+    [...r.domains.map((d) => [d.name, d.title, cell(d.train), cell(d.validation), cell(d.test)]), ['total', '', cell(r.total.train), cell(r.total.validation), cell(r.total.test)]],
+    ['left', 'left', 'right', 'right', 'right'],
+  );
+  return s;
+}
+
 export const dataInspectCommand: CommandSpec = {
   name: 'data inspect',
   summary: 'Show a packed dataset: documents, tokens and blocks per domain, weight presets',
@@ -106,12 +138,21 @@ export const dataInspectCommand: CommandSpec = {
     'Reads llama_moe_dataset.json of a folder written by `llama-moe data prepare` and checks its files exist. ' +
     'Prints the packing settings, a per-domain table (documents, tokens, blocks, share of blocks, files, size) and ' +
     'the domain weights of each preset (uniform, llama1, sheared_llama) for the dataset\'s domains.',
-  usage: ['data inspect DIR [--json]'],
-  positionals: [{ name: 'DIR', description: 'Packed dataset folder.', required: true }],
-  options: [JSON_OPTION],
-  examples: ['llama-moe data inspect data/packed', 'llama-moe data inspect data/packed --json'],
+  usage: ['data inspect DIR [--json]', 'data inspect --preset brown [--json]'],
+  positionals: [{ name: 'DIR', description: 'Packed dataset folder.' }],
+  options: [
+    { name: 'preset', type: 'string', choices: ['brown'], valueName: 'NAME', description: 'Instead of DIR: the documents and text size per domain and split of a shipped corpus (brown).' },
+    JSON_OPTION,
+  ],
+  examples: ['llama-moe data inspect data/packed', 'llama-moe data inspect data/packed --json', 'llama-moe data inspect --preset brown'],
   async run(args: CommandArgs) {
-    const dir = args.positionals[0]!;
+    const dir = args.positionals[0];
+    if ((dir === undefined) === (args.options.preset === undefined)) throw new UsageError(dir === undefined ? 'missing DIR (or --preset)' : 'DIR and --preset exclude each other', 'pass a packed dataset folder, or --preset brown');
+    if (dir === undefined) {
+      const r = inspectBrown();
+      args.io.stdout(args.options.json ? JSON.stringify(r, null, 2) + '\n' : renderBrown(r));
+      return 0;
+    }
     requireInputDir(dir, '', 'dataset folder');
     const r = inspectDataset(dir);
     args.io.stdout(args.options.json ? JSON.stringify(r, null, 2) + '\n' : render(r));

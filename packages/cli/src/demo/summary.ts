@@ -68,6 +68,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #e2e2e2;padding:3px 8px;font-size:13px}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.dense td{background:#f3f6fb}td.best{font-weight:700;color:#0a6b2d}
 .muted{color:#666}code{background:#f0f0f0;padding:0 3px;border-radius:3px}
+.scroll{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}
 `;
 
 /** index.html: the table (best "after" value per column in bold), links to each run's report and model. */
@@ -98,15 +99,108 @@ export function renderIndexHtml(s: ExperimentSummary, title = 'llama-moe demo'):
 <p class="muted">${esc(s.created)} · dense model <code>${esc(s.denseModel)}</code> · backend ${esc(s.backend)} · ${esc(String(s.machine.cpus))} × ${esc(s.machine.cpuModel)} · ${esc(s.seconds.total.toFixed(1))} s</p>
 <p>Per-domain perplexity on ${esc(String(s.validation.blocksPerDomain))} held-out blocks of ${esc(String(s.validation.seqLen))} tokens per domain (documents no model was trained on). Every MoE was split from the same dense model and trained on the same budget: ${esc(String(b.steps))} steps × ${esc(String(b.batchSize))} sequences × ${esc(String(b.seqLen))} tokens, peak learning rate ${esc(String(b.lr))}, Sheared-LLaMA dynamic domain weights with the dense model's losses as reference. Lower is better; the best trained value per column is in bold green.</p>
 <h2>Perplexity</h2>
-<table><thead><tr><th>model</th><th>stage</th><th>active FFN</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead>
+<div class="scroll"><table><thead><tr><th>model</th><th>stage</th><th>active FFN</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead>
 <tbody>
 ${body.join('\n')}
-</tbody></table>
+</tbody></table></div>
+<h2>Perplexity per domain</h2>
+${comparisonChart(s)}
+${continuationsHtml(s)}
 <h2>Runs</h2>
 <ul>
 ${runsList.join('\n')}
 </ul>
-<p class="muted">Machine-readable: <a href="summary.json">summary.json</a>. Corpus: synthetic SlimPajama-like, seed ${esc(String(s.corpus.seed))}, ${esc((s.corpus.bytes / 1e6).toFixed(2))} MB, regenerated on every run.</p>
+<p class="muted">Machine-readable: <a href="summary.json">summary.json</a>. Corpus: ${esc(s.corpus.description)}, ${esc((s.corpus.bytes / 1e6).toFixed(2))} MB.</p>
 </body></html>
 `;
+}
+
+/** The prompt and each model's greedy continuation, as printed by the demo (empty without a prompt). */
+export function renderContinuationsText(s: ExperimentSummary, source?: string): string {
+  if (!s.continuation) return '';
+  const lines = [`Greedy continuations of a test-set prompt${source ? ` (${source})` : ''}:`, `  prompt: ${s.continuation.prompt}`, `  dense: …${oneLine(s.continuation.dense)}`];
+  for (const r of s.runs) {
+    if (!r.continuation) continue;
+    if (r.continuation.split !== null) lines.push(`  ${r.name}, after split: …${oneLine(r.continuation.split)}`);
+    lines.push(`  ${r.name}, trained: …${oneLine(r.continuation.trained)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function oneLine(t: string): string {
+  return t.replace(/\n/g, ' ⏎ ');
+}
+
+const SERIES_COLOURS = ['#333333', '#9ecae1', '#2171b5', '#fdae6b', '#d94801', '#a1d99b', '#238b45', '#bcbddc', '#6a51a3'];
+
+/**
+ * Grouped bars, one group per domain (and "all"): the dense model, then each run after the split
+ * (light) and after training (dark). Log-scale y axis from the smallest value shown: a split can
+ * multiply perplexity, and training brings it back near the dense value, so a linear axis would
+ * hide the difference that matters.
+ */
+export function comparisonChart(s: ExperimentSummary): string {
+  const series: { label: string; value: (d: string) => number }[] = [{ label: 'dense', value: (d) => pick(s.dense, d) }];
+  for (const r of s.runs) {
+    if (r.kind === 'moe') series.push({ label: `${r.name}, after split`, value: (d) => pick(r.before, d) });
+    series.push({ label: `${r.name}, trained`, value: (d) => pick(r.after, d) });
+  }
+  const groups = [...s.domains, 'all'];
+  const values = groups.flatMap((g) => series.map((x) => x.value(g))).filter((v) => Number.isFinite(v) && v > 0);
+  if (values.length === 0) return '<p class="muted">no perplexities to chart</p>';
+  const lo = Math.log(Math.min(...values)) - 0.1, hi = Math.log(Math.max(...values)) + 0.05;
+  const bar = 7, gap = 10, left = 52, top = 10, plotH = 220, bottom = 96;
+  const groupW = series.length * bar + gap;
+  const W = left + groups.length * groupW + 10, H = top + plotH + bottom;
+  const y = (v: number) => top + plotH - ((Math.log(v) - lo) / (hi - lo)) * plotH;
+  const parts: string[] = [`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="perplexity per domain">`];
+  for (const t of logTicks(Math.exp(lo), Math.exp(hi))) {
+    parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#e5e5e5"/><text x="${left - 4}" y="${(y(t) + 3).toFixed(1)}" text-anchor="end" font-size="10">${esc(fmtTick(t))}</text>`);
+  }
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * groupW;
+    series.forEach((sr, si) => {
+      const v = sr.value(g);
+      if (!(Number.isFinite(v) && v > 0)) return;
+      parts.push(`<rect x="${x0 + si * bar}" y="${y(v).toFixed(1)}" width="${bar - 1}" height="${(top + plotH - y(v)).toFixed(1)}" fill="${SERIES_COLOURS[si % SERIES_COLOURS.length]}"><title>${esc(g)} · ${esc(sr.label)}: ${esc(ppl(v))}</title></rect>`);
+    });
+    const cx = x0 + (series.length * bar) / 2;
+    parts.push(`<text x="${cx}" y="${top + plotH + 8}" font-size="10" text-anchor="end" transform="rotate(-45 ${cx} ${top + plotH + 8})"${g === 'all' ? ' font-weight="700"' : ''}>${esc(g)}</text>`);
+  });
+  parts.push('</svg>');
+  const legend = series.map((sr, si) => `<span style="white-space:nowrap;margin-right:12px"><span style="display:inline-block;width:10px;height:10px;background:${SERIES_COLOURS[si % SERIES_COLOURS.length]};margin-right:4px"></span>${esc(sr.label)}</span>`).join(' ');
+  return `<figure style="margin:0;overflow-x:auto">${parts.join('')}<figcaption class="muted" style="font-size:12px">${legend}<br>Validation perplexity, log scale (lower is better).</figcaption></figure>`;
+}
+
+function pick(r: PerplexityReport, d: string): number {
+  return d === 'all' ? r.overall.ppl : (r.perDomain[d]?.ppl ?? NaN);
+}
+
+/** 1-2-5 ticks between lo and hi. */
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) for (const m of [1, 2, 5]) {
+    const t = m * 10 ** p;
+    if (t >= lo && t <= hi) out.push(t);
+  }
+  return out;
+}
+
+function fmtTick(t: number): string {
+  return t >= 1000 ? `${t / 1000}k` : String(t);
+}
+
+function continuationsHtml(s: ExperimentSummary): string {
+  if (!s.continuation) return '';
+  const rows = [`<tr class="dense"><td>dense</td><td>pre-trained</td><td>…${esc(s.continuation.dense)}</td></tr>`];
+  for (const r of s.runs) {
+    if (!r.continuation) continue;
+    if (r.continuation.split !== null) rows.push(`<tr><td>${esc(r.name)}</td><td>after split</td><td>…${esc(r.continuation.split)}</td></tr>`);
+    rows.push(`<tr><td>${esc(r.name)}</td><td>trained</td><td>…${esc(r.continuation.trained)}</td></tr>`);
+  }
+  return `<h2>What the numbers mean: greedy continuations of a test-set prompt</h2>
+<p>Prompt: <b>${esc(s.continuation.prompt)}</b></p>
+<table><thead><tr><th>model</th><th>stage</th><th>continuation (32 tokens, greedy)</th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>`;
 }
