@@ -110,11 +110,13 @@ export async function trainFromConfig(config: Record<string, unknown>, opts: Tra
   const losses = moeLossSettings(config);
   const model = applyMoeLosses(loadAnyModel(modelDir), losses, modelDir);
   const say = opts.log ?? (() => undefined);
-  const { createdByUs } = prepareRunFolder(outDir, say);
+  // Ctrl-C from here on stops at the next step boundary (also while the run is being set up).
   const controller = new AbortController();
   const uninstall = stopOnSigint(controller, say);
+  let createdByUs = false;
   let r;
   try {
+    createdByUs = prepareRunFolder(outDir, say).createdByUs;
     r = await train(cfg, {
       model: model as unknown as TrainableModel,
       sources: data.sources,
