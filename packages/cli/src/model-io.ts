@@ -41,7 +41,7 @@ export async function loadModelFolder(dir: string, option = '--model'): Promise<
 /** The folder's tokenizer, or null when it has no tokenizer.json. */
 export function loadFolderTokenizer(dir: string): Tokenizer | null {
   if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) return null;
-  return loadTokenizer(dir);
+  return loadTokenizer(dir, { engine: 'auto' });
 }
 
 /** `1,5,9` (or `1 5 9`) → ids, each checked against the vocabulary. */

@@ -18,7 +18,7 @@ export const ALLOW_MISMATCH_FLAG = '--allow-tokenizer-mismatch';
 export function modelTokenizerHash(modelDir: string): string | null {
   const file = join(modelDir, 'tokenizer.json');
   if (!existsSync(file)) return null;
-  return tokenizerHash(samplerTokenizer(loadTokenizer(modelDir), file));
+  return tokenizerHash(samplerTokenizer(loadTokenizer(modelDir, { engine: 'auto' }), file));
 }
 
 export interface TokenizerCheck {

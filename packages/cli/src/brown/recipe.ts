@@ -49,7 +49,7 @@ export const BROWN_RECIPE: BrownRecipe = {
   // 40 minutes on 2 cores.
   pretrain: { initSeed: 0, seed: 0, steps: 1500, batchSize: 16, seqLen: 128, lr: 2e-3, warmupSteps: 100, evalEvery: 250, evalBlocks: 8 },
   dtype: 'bfloat16',
-  demo: { steps: 60, batchSize: 4, seqLen: 128, lr: 5e-4, warmupSteps: 6, evalEvery: 20, evalBlocks: 4 },
-  quick: { steps: 6, batchSize: 2, seqLen: 64, lr: 5e-4, warmupSteps: 1, evalEvery: 3, evalBlocks: 1 },
+  demo: { steps: 60, batchSize: 4, seqLen: 128, lr: 5e-4, warmupSteps: 6, evalEvery: 20, evalBlocks: 4, shuffleBuffer: 4 },
+  quick: { steps: 6, batchSize: 2, seqLen: 64, lr: 5e-4, warmupSteps: 1, evalEvery: 3, evalBlocks: 1, shuffleBuffer: 2 },
   reproduce: { steps: 200, batchSize: 8, seqLen: 128, lr: 5e-4, warmupSteps: 20, evalEvery: 100, evalBlocks: 8 },
 };

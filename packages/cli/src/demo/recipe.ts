@@ -40,6 +40,11 @@ export interface TrainBudget {
   evalEvery: number;
   /** Validation blocks per domain (of seqLen tokens), packed from the held-out documents. */
   evalBlocks: number;
+  /**
+   * Documents per domain in the sampler's shuffle buffer (default 200, LLaMA-MoE's). The buffer is
+   * filled (and its documents tokenised) before the first step, so a short run uses a small one.
+   */
+  shuffleBuffer?: number;
 }
 
 /** The dense model's pre-training: a budget like the MoEs', plus the seeds it starts from. */
