@@ -12,6 +12,7 @@ import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { routingCommand } from './commands/routing.js';
+import { exportCheckCommand } from './commands/export-check.js';
 import { demoCommand } from './commands/demo.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   evalCommand,
   routingCommand,
   exportCommand,
+  exportCheckCommand,
   demoCommand,
 ];
 

@@ -12,3 +12,5 @@ export * from './partition/index.js';
 export { splitStreaming, validateSplitOptions, weightOnlyPartition, sharingInterSharedSize, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
 export { calibrate, CentroidAccumulator, type CalibrationSink, type CalibrateOptions } from './convert/calibrate.js';
 export { splitModel, clusterSequences, type SplitModelOptions, type CalibrationData } from './convert/split-model.js';
+export { qwen2MoeIncompatibility, qwen2MoeConfigJson, qwen2MoeTensors, qwen2MoeSizes, saveQwen2Moe } from './formats/qwen2-moe.js';
+export { ggufMoeIncompatibility, ggufMoeLayerIncompatibility, ggufExpertWidth, moeFfnGguf, moeGgufParts, writeMoeGguf, type MoeGgufOptions } from './formats/gguf.js';

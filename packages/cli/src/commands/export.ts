@@ -12,6 +12,7 @@ import { removeStaleStaging } from '../staging-leftovers.js';
 import { exportForPytorch } from '../pipeline.js';
 import { readTrainConfig } from './train.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
+import { MODEL_FORMATS, OUTTYPES, PYTORCH_TRAINING_FORMAT, runFormatExport } from './export-format.js';
 
 export interface ExportOptions {
   modelDir: string;
@@ -24,7 +25,10 @@ export type ExportFn = (o: ExportOptions) => unknown;
 export const EXPORT_FUNCTION_NAMES = ['exportForPytorch', 'exportForHf', 'exportHf'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
+  if (args.options.format !== undefined && args.options.format !== PYTORCH_TRAINING_FORMAT) return runFormatExport(args);
   const o = args.options as { model: string; data: string; out: string; 'zero-stage': number; config?: string; 'num-processes': number; 'allow-tokenizer-mismatch'?: boolean };
+  if (args.options.outtype !== undefined) throw new CliError('--outtype applies to --format gguf only', 'add --format gguf, or drop --outtype', 2);
+  if (o.data === undefined) throw new CliError('--data is required for the PyTorch training export', `pass --data DIR, or --format ${MODEL_FORMATS.join('|')} to export the model alone`, 2);
   const config = o.config !== undefined ? readTrainConfig(o.config) : undefined;
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a Hugging Face model folder');
@@ -51,10 +55,12 @@ export const exportCommand: CommandSpec = {
     'config of `llama-moe train`; its defaults without it): lr schedule with warm-up and floor, max_steps, global batch, ' +
     'accumulation, AdamW settings, clipping, seed and static domain weights, plus the model\'s balance-loss weight; padding ' +
     'is masked out of the loss. The README.md of the export says what a llama_moe model needs in transformers.',
-  usage: ['export --model DIR --data DIR --out DIR [--config FILE] [--zero-stage N] [--num-processes N]'],
+  usage: ['export --model DIR --data DIR --out DIR [--config FILE] [--zero-stage N] [--num-processes N]   (--format pytorch-training, the default)', 'export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype f32|f16|bf16|q8_0]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder to export.' },
-    { name: 'data', type: 'string', required: true, valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`).' },
+    { name: 'data', type: 'string', valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`); pytorch-training only.' },
+    { name: 'format', type: 'string', choices: [PYTORCH_TRAINING_FORMAT, ...MODEL_FORMATS], valueName: 'FMT', description: 'pytorch-training (default: model + data + launch config), gguf (llama.cpp; --out is a file), mixtral, qwen2_moe or llama-moe (Hugging Face folders).' },
+    { name: 'outtype', type: 'string', choices: [...OUTTYPES], valueName: 'T', description: 'GGUF tensor type for matrices: f32 (default, exact), f16, bf16 or q8_0.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New export folder (must not exist, or be empty).' },
     { name: 'zero-stage', type: 'int', min: 0, max: 3, default: 2, description: 'DeepSpeed ZeRO stage of the launch config (0-3, default 2).' },
     { name: 'config', type: 'string', valueName: 'FILE', description: 'Training config (YAML / JSON, as for `llama-moe train`) whose hyperparameters train_hf.py uses (default: the training defaults, docs/training.md).' },
@@ -64,6 +70,7 @@ export const exportCommand: CommandSpec = {
   examples: [
     'llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe',
     'llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe-4gpu --config configs/tiny-moe.yaml --num-processes 4 --zero-stage 3',
+    'llama-moe export --model models/tiny-moe --format gguf --out tiny-moe.gguf --outtype q8_0',
   ],
   run,
 };

@@ -14,6 +14,8 @@ import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
 import { checkDataTokenizer } from '../tokenizer-check.js';
 import { checkSplitFits } from '../split-size-check.js';
+import { ggufToFolder, isGgufFile } from '../gguf-source.js';
+import { splitToEngineFormat } from './split-export.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
@@ -45,11 +47,12 @@ export function parseExpertSizes(text: string, experts: number): number[] {
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as {
-    model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
+    model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral' | 'gguf' | 'qwen2_moe'; 'gate-network'?: 'mlp' | 'linear';
     'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
     'allow-tokenizer-mismatch'?: boolean; 'expert-sizes'?: string; gate: 'noisy-topk' | 'switch' | 'expert-choice'; 'capacity-factor'?: number; 'balance-loss-weight'?: number; 'z-loss-weight'?: number;
   };
+  if (o.format === 'gguf' || o.format === 'qwen2_moe') return splitToEngineFormat(args, run);
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
   if (DATA_METHODS.includes(o.method) && o.data === undefined) {
@@ -68,7 +71,17 @@ export async function run(args: CommandArgs): Promise<number> {
   const expertSizes = o['expert-sizes'] === undefined ? undefined : parseExpertSizes(o['expert-sizes'], o.experts);
   if (expertSizes && o.method === 'upcycle') throw new UsageError('--expert-sizes does not apply to --method upcycle (every expert is a full copy of the FFN)', 'drop --expert-sizes');
   if (o['shared-size'] !== undefined && o.method !== 'sharing-inter') throw new UsageError(`--shared-size applies only to --method sharing-inter, not ${o.method}`, 'drop --shared-size or use --method sharing-inter');
-  // Then the inputs (exit 1).
+  // Then the inputs (exit 1). A dense GGUF is first written as a Hugging Face folder beside --out.
+  if (isGgufFile(o.model)) {
+    checkOutputDir(o.out);
+    const src = `${path.resolve(o.out)}.gguf-source-${process.pid}`;
+    try {
+      ggufToFolder(o.model, src);
+      return await run({ ...args, options: { ...args.options, model: src } });
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true });
+    }
+  }
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a dense Hugging Face LLaMA model folder');
   const cfg = readLlamaConfig(o.model);
@@ -110,6 +123,7 @@ export async function run(args: CommandArgs): Promise<number> {
       topK: o['top-k'],
       method: o.method,
       format: o.format,
+      ...(o['gate-network'] !== undefined ? { gateNetwork: o['gate-network'] } : {}),
       gateInit: o['gate-init'],
       scoreScale: o['score-scale'],
       seed: o.seed,
@@ -154,14 +168,15 @@ export const splitCommand: CommandSpec = {
     'centroids (see --gate-init); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor). ' +
     '--data is read only by the data-driven methods and by centroid gates (a warning says when it is ignored), and must ' +
     'have been packed with the model\'s tokenizer.',
-  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
+  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral|qwen2_moe|gguf] [--gate-network mlp|linear] [--gate noisy-topk|switch|expert-choice] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S] [--expert-sizes N,N,...] [--shared-size N]'],
   options: [
-    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
+    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder, or a dense llama GGUF file.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New MoE model folder (must not exist, or be empty).' },
     { name: 'experts', type: 'int', required: true, min: 1, valueName: 'E', description: 'Experts per layer.' },
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
-    { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
+    { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral', 'qwen2_moe', 'gguf'], default: 'llama-moe', valueName: 'FMT', description: 'Output: llama-moe (default), mixtral, qwen2_moe (folders) or gguf (--out is a file; llama.cpp). qwen2_moe and gguf use a linear gate.' },
+    { name: 'gate-network', type: 'string', choices: ['mlp', 'linear'], valueName: 'NET', description: "llama-moe gate: mlp (LLaMA-MoE's default) or linear (the router Mixtral, qwen2_moe and llama.cpp run)." },
     { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: `Gate initialisation: random (N(0, 0.02), the default), zeros, or ${CENTROIDS_DESCRIPTION}.` },
     { name: 'gate', type: 'string', choices: ['noisy-topk', 'switch', 'expert-choice'], default: 'noisy-topk', valueName: 'GATE', description: "Gate of the llama-moe format: noisy-topk (TopKBalancedNoisyGate, LLaMA-MoE's default; balance loss cv²(importance) + cv²(load)), switch (SwitchBalancedGate: top-1, each expert takes at most floor(capacity_factor · T / E) tokens and drops the rest; balance loss E·Σ f·P) or expert-choice (each expert picks its top floor(capacity_factor · T / E) tokens, so a token gets any number of experts, k on average; no balance loss needed; runs here, not in LLaMA-MoE's released code). Stored in config.json, so train, eval, generate and routing use it." },
     { name: 'capacity-factor', type: 'number', min: 0, minExclusive: true, valueName: 'X', description: 'Switch and expert-choice gates: expert capacity factor (default: 1.25 for switch, --top-k for expert-choice).' },
