@@ -37,13 +37,17 @@ export function fencedCommands(markdown: string): string[] {
   return out;
 }
 
-/** Command lines of a `--help` text: lines starting `llama-moe ` in every section but Usage (examples, notes). */
-function helpCommands(help: string): string[] {
+/**
+ * Command lines of a `--help` text: the lines starting `llama-moe ` in its Examples section and in
+ * the notes sections (`sections`), not in Usage or in wrapped option descriptions.
+ */
+function helpCommands(help: string, sections: readonly string[] = []): string[] {
   const out: string[] = [];
+  const wanted = new Set(['Examples:', ...sections.map((t) => `${t}:`)]);
   let section = '';
   for (const line of help.split('\n')) {
     if (/^\S.*:$/.test(line)) section = line;
-    else if (section !== 'Usage:' && /^\s+llama-moe /.test(line)) out.push(stripComment(line.trim().slice('llama-moe '.length)));
+    else if (wanted.has(section) && /^\s+llama-moe /.test(line)) out.push(stripComment(line.trim().slice('llama-moe '.length)));
   }
   return out;
 }
@@ -97,6 +101,9 @@ let base: string;
 const work: string[] = [];
 
 async function runIn(cwd: string, line: string): Promise<void> {
+  // `... --json | jq FILTER` is run without the pipe; what jq would read must then be JSON.
+  const pipe = /^(.*?)\s*\|\s*jq\s+\S+\s*$/.exec(line);
+  if (pipe) line = pipe[1]!;
   const argv = shellWords(line);
   const out = outputOf(argv, cwd);
   if (out) fs.rmSync(path.join(cwd, out), { recursive: true, force: true });
@@ -105,6 +112,7 @@ async function runIn(cwd: string, line: string): Promise<void> {
   try {
     const r = await cli([...argv, '--quiet']);
     expect(r.code, `llama-moe ${line}\n${r.stderr}`).toBe(0);
+    if (pipe) expect(() => JSON.parse(r.stdout), `llama-moe ${line} | jq: stdout is not JSON`).not.toThrow();
   } finally {
     process.chdir(here);
   }
@@ -161,7 +169,7 @@ describe('documented commands', () => {
   }
 
   for (const spec of COMMANDS) {
-    const lines = runnable(helpCommands(commandHelp(spec)));
+    const lines = runnable(helpCommands(commandHelp(spec), Object.keys(spec.notes ?? {})));
     if (lines.length === 0) continue;
     test(`every example of 'llama-moe ${spec.name} --help' runs`, async () => {
       for (const line of lines) await runIn(workspace(), line);
@@ -169,7 +177,7 @@ describe('documented commands', () => {
   }
 
   test('what is not run is only what NOT_RUN names, and every NOT_RUN entry still matches a documented command', () => {
-    const all = [...docs.flatMap((d) => fencedCommands(fs.readFileSync(path.join(repo, d), 'utf8'))), ...COMMANDS.flatMap((c) => helpCommands(commandHelp(c)))];
+    const all = [...docs.flatMap((d) => fencedCommands(fs.readFileSync(path.join(repo, d), 'utf8'))), ...COMMANDS.flatMap((c) => helpCommands(commandHelp(c), Object.keys(c.notes ?? {})))];
     for (const n of NOT_RUN) expect(all.some((l) => n.match.test(l)), n.why).toBe(true);
   });
 });

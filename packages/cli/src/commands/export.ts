@@ -70,7 +70,7 @@ export const exportCommand: CommandSpec = {
   examples: [
     'llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe',
     'llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe-4gpu --config configs/tiny-moe.yaml --num-processes 4 --zero-stage 3',
-    'llama-moe export --model models/tiny-moe --format gguf --out tiny-moe.gguf --outtype q8_0',
+    'llama-moe export --model models/tiny --format gguf --out tiny.gguf --outtype q8_0',
   ],
   run,
 };
