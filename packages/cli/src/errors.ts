@@ -53,6 +53,44 @@ const LIBRARY_HINTS: Record<string, string> = {
   TokenizerError: 'pass a Hugging Face tokenizer.json (or a model folder that has one)',
 };
 
+/**
+ * Library errors about what the user wrote (a training config's values and keys, from the file or
+ * from --key value overrides): usage errors, exit code 2, like a bad option.
+ */
+const USAGE_CLASSES: Record<string, string> = {
+  TrainConfigError: "fix the config key it names (in the --config file or its --key override); keys and ranges: docs/training.md",
+};
+
+/**
+ * Library messages name the library's API (`seqLen`, `set textColumn`, `remainder 'pad'`); a user
+ * typed the command's options or the config's keys. Per command, the names to show instead.
+ */
+const USER_TERMS: Record<string, [RegExp, string][]> = {
+  'data prepare': [
+    [/\bset textColumn\b/g, 'pass --text-column'], [/\btextColumn\b/g, '--text-column'], [/\bseqLen=(\d+)/g, '--seq-len $1'], [/\bseqLen\b/g, '--seq-len'],
+    [/\bremainder '(\w+)'/g, '--remainder $1'], [/\bshuffleBuffer\b/g, '--shuffle-buffer'],
+  ],
+  train: [
+    [/\bset textColumn\b/g, 'set text_column in the config'], [/\btextColumn\b/g, 'text_column'], [/\bseqLen=(\d+)/g, 'seq_len $1'], [/\bseqLen\b/g, 'seq_len'],
+    [/\bremainder '(\w+)'/g, "`llama-moe data prepare --remainder $1`"], [/\bblocksPerDomain\b/g, 'eval_blocks'],
+  ],
+  eval: [[/\bblocksPerDomain\b/g, '--max-blocks'], [/\bseqLen=(\d+)/g, 'the dataset\'s seq_len $1'], [/\bseqLen\b/g, 'the dataset\'s seq_len']],
+  split: [[/\bseqLen\b/g, '--calibration-length']],
+};
+
+function inUserTerms(command: string | null, msg: string): string {
+  for (const [re, to] of USER_TERMS[command ?? ''] ?? []) msg = msg.replace(re, to);
+  return msg;
+}
+
+/** What to do about a reader error: its kind decides (a record, a column, or the file as a whole). */
+function readerHint(e: { code?: unknown; row?: unknown }, command: string | null): string {
+  const textColumn = command === 'train' ? 'text_column in the config' : '--text-column';
+  if (e.code === 'column') return `pick the text column with ${textColumn}`;
+  if (typeof e.row === 'number') return 'fix or remove the record it names';
+  return 'check that the file is complete and in the format its extension says (or set --format)';
+}
+
 /** Node's fs error codes, in words, with what to do. */
 const FS_CODES: Record<string, [string, string]> = {
   ENOENT: ['no such file or folder', 'check the path'],
@@ -87,7 +125,10 @@ export function formatError(command: string | null, err: unknown): FormattedErro
   }
   if (err instanceof Error) {
     const e = err as Error & { code?: unknown; path?: unknown; syscall?: unknown };
-    const msg = oneLine(e.message || e.name);
+    const msg = inUserTerms(command, oneLine(e.message || e.name));
+    if (e.name === 'ReaderError') return { line: `${prefix}${msg} (${readerHint(e as { code?: unknown; row?: unknown }, command)})`, exitCode: EXIT_RUNTIME };
+    const usage = USAGE_CLASSES[e.name];
+    if (usage) return { line: `${prefix}${msg} (${usage})`, exitCode: EXIT_USAGE };
     const hint = LIBRARY_HINTS[e.name];
     if (hint) return { line: `${prefix}${msg} (${hint})`, exitCode: EXIT_RUNTIME };
     if (typeof e.code === 'string' && FS_CODES[e.code]) {

@@ -53,7 +53,7 @@ export function mainHelp(): string {
       ['-q, --quiet', 'No progress bars or statistics.'],
     ]),
     '',
-    'Exit codes: 0 success, 1 runtime error (files, data, model), 2 usage error (options).',
+    'Exit codes: 0 success, 1 runtime error (files, data, model), 2 usage error (options, config keys and values), 130 interrupted (Ctrl-C).',
     "Run 'llama-moe <command> --help' for a command's options and examples.",
     '',
   ].join('\n');

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { generateCorpus, writeCorpus } from './corpus.js';
-import { encodeDocument, packDocuments } from './pack.js';
+import { checkPackOptions, encodeDocument, packDocuments } from './pack.js';
 import { readJsonl } from './readers/jsonl.js';
 import { MultiDomainSampler } from './sampler.js';
 import { sourcesFromDir } from './source.js';
@@ -47,4 +47,13 @@ test('holdout on files: training sources resume after the held-out prefix, every
   const sampler = new MultiDomainSampler({ sources: train, tokenizer: tok, seqLen: 64 });
   expect((await sampler.nextBatch(4)).domains).toHaveLength(4);
   await expect(holdoutValidation({ sources, tokenizer: tok, seqLen: 64, blocksPerDomain: 100000 })).rejects.toThrow(/domain "book" has only \d+ block/);
+});
+
+test('allowFewer: a domain shorter than blocksPerDomain gives every block it has', async () => {
+  const docs = Array.from({ length: 5 }, (_, i) => `document ${i} `.repeat(20));
+  const seqLen = 32;
+  const total = docs.reduce((n, d) => n + encodeDocument(tok, d, checkPackOptions({ seqLen })).length, 0);
+  const { validation } = await holdoutValidation({ sources: [{ name: 'd', documents: docs }], tokenizer: tok, seqLen, blocksPerDomain: 1_000_000, allowFewer: true });
+  expect(validation.d!.length).toBe(Math.floor(total / seqLen));
+  await expect(holdoutValidation({ sources: [{ name: 'd', documents: ['too short'] }], tokenizer: tok, seqLen, blocksPerDomain: 4, allowFewer: true })).rejects.toThrow(/has only 0 block/);
 });

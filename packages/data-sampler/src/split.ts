@@ -15,9 +15,16 @@ export interface HoldoutResult {
  * Per-domain validation split: hold out the first `blocksPerDomain` packed blocks of each domain
  * (files in listed order, no shuffle) and return training sources that start after the last
  * document used. The document that completes block N is held out whole; its tail is discarded
- * rather than leaking into training.
+ * rather than leaking into training. With `allowFewer`, a domain shorter than that gives all its
+ * blocks, and `train` may then be empty (evaluation only).
  */
-export async function holdoutValidation(o: PackOptions & { sources: DomainSource[]; tokenizer?: Tokenizer; blocksPerDomain: number }): Promise<HoldoutResult> {
+export async function holdoutValidation(o: PackOptions & {
+  sources: DomainSource[];
+  tokenizer?: Tokenizer;
+  blocksPerDomain: number;
+  /** At most `blocksPerDomain`: a domain with fewer (but at least one) keeps all it has (evaluating a whole split). */
+  allowFewer?: boolean;
+}): Promise<HoldoutResult> {
   const pack = checkPackOptions(o);
   if (!Number.isInteger(o.blocksPerDomain) || o.blocksPerDomain < 1) throw new DataError('argument', `blocksPerDomain: must be a positive integer, got ${o.blocksPerDomain}`);
   const validation: Record<string, Int32Array[]> = {};
@@ -44,7 +51,7 @@ export async function holdoutValidation(o: PackOptions & { sources: DomainSource
         await gen.return(undefined);
       }
     }
-    if (blocks.length < o.blocksPerDomain) {
+    if (blocks.length < o.blocksPerDomain && !(o.allowFewer && blocks.length > 0)) {
       throw new WeightError('domain', s.name, `holdout: domain "${s.name}" has only ${blocks.length} block(s) of ${pack.seqLen} tokens, fewer than the ${o.blocksPerDomain} to hold out; lower blocksPerDomain or add data`);
     }
     validation[s.name] = blocks;
@@ -59,7 +66,7 @@ export async function holdoutValidation(o: PackOptions & { sources: DomainSource
     } else {
       rest = { ...s, files: units.slice(lastUnit), startCursors };
     }
-    if ((rest.files?.length ?? 0) === 0 && (rest.documents?.length ?? 0) === 0) {
+    if (!o.allowFewer && (rest.files?.length ?? 0) === 0 && (rest.documents?.length ?? 0) === 0) {
       throw new WeightError('domain', s.name, `holdout: domain "${s.name}" has no documents left for training after holding out ${o.blocksPerDomain} block(s); lower blocksPerDomain`);
     }
     train.push(rest);

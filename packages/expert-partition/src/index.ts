@@ -1,15 +1,15 @@
 export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord } from './moe/moe-ffn.js';
 export {
-  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo,
+  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo, setMoeLossSettings,
   takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
-  type MoeFormat, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
+  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
 } from './moe/moe-model.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
 export { mixtralConfigJson, mixtralIncompatibility, mixtralNames, FormatError } from './formats/mixtral.js';
 export { benchMoeFfn, type MoeFfnBench } from './bench.js';
 export * from './partition/index.js';
-export { splitStreaming, validateSplitOptions, weightOnlyPartition, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
+export { splitStreaming, validateSplitOptions, weightOnlyPartition, sharingInterSharedSize, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
 export { calibrate, CentroidAccumulator, type CalibrationSink, type CalibrateOptions } from './convert/calibrate.js';
 export { splitModel, clusterSequences, type SplitModelOptions, type CalibrationData } from './convert/split-model.js';
 export { qwen2MoeIncompatibility, qwen2MoeConfigJson, qwen2MoeTensors, qwen2MoeSizes, saveQwen2Moe } from './formats/qwen2-moe.js';

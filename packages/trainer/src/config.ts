@@ -56,6 +56,8 @@ export interface TrainConfig {
   clip_grad_norm: number;
   /** Evaluate (per-domain perplexity) every N steps; 0 = never. */
   eval_every: number;
+  /** Also evaluate once before the first step of a new run (the step-0 point of the curves); never updates domain weights. */
+  eval_at_start: boolean;
   /** Held-out blocks per domain for validation; 0 = no validation split. */
   eval_blocks: number;
   eval_batch_size: number;
@@ -99,6 +101,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   eps: 1e-8,
   clip_grad_norm: 1.0,
   eval_every: 100,
+  eval_at_start: true,
   eval_blocks: 4,
   eval_batch_size: 4,
   save_every: 100,
@@ -117,7 +120,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
 } as TrainConfig);
 
 /** Keys that change only bookkeeping, never the loss trajectory: they may differ on resume. */
-export const NON_TRAJECTORY_KEYS: readonly (keyof TrainConfig)[] = ['save_every', 'keep_last', 'log_every', 'quiet', 'stats_every', 'report'];
+export const NON_TRAJECTORY_KEYS: readonly (keyof TrainConfig)[] = ['save_every', 'keep_last', 'log_every', 'quiet', 'stats_every', 'report', 'eval_at_start'];
 
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
 const WEIGHT_PRESETS = ['uniform', 'llama1', 'sheared_llama'];
@@ -263,6 +266,7 @@ export function resolveConfig(input: Partial<TrainConfig> | Record<string, unkno
   num('log_every', c.log_every, { int: true, min: 1 });
   bool('quiet', c.quiet);
   bool('report', c.report);
+  bool('eval_at_start', c.eval_at_start);
   num('shuffle_buffer', c.shuffle_buffer, { int: true, min: 1 });
   // A deep copy: the trainer owns its config; callers mutating theirs later change nothing.
   return JSON.parse(JSON.stringify(c)) as TrainConfig;

@@ -8,6 +8,7 @@ export type TrainerErrorCode =
   | 'checkpoint' // a checkpoint that cannot be written, found or read
   | 'resume' // a resume whose inputs do not match the saved run
   | 'eval' // a bad evaluation task or input
+  | 'interrupted' // stopped on request (TrainInputs.signal) between two steps
   | 'argument'; // a bad argument to a public function
 
 export class TrainerError extends Error {
@@ -48,5 +49,19 @@ export class CheckpointStateError extends TrainerError {
     super(code, `${path}: ${message}`);
     this.name = 'CheckpointStateError';
     this.path = path;
+  }
+}
+
+/** The run stopped on request (TrainInputs.signal) between two steps; nothing is half-written. */
+export class TrainingInterruptedError extends TrainerError {
+  /** Steps completed when it stopped. */
+  readonly step: number;
+  /** The newest complete checkpoint (where a resume starts), or null. */
+  readonly checkpoint: string | null;
+  constructor(step: number, checkpoint: string | null) {
+    super('interrupted', `interrupted after step ${step}; ${checkpoint ? `the last complete checkpoint is ${checkpoint}` : 'no checkpoint was written yet'}`);
+    this.name = 'TrainingInterruptedError';
+    this.step = step;
+    this.checkpoint = checkpoint;
   }
 }

@@ -1,5 +1,5 @@
 // @llama-moe/trainer: continual pre-training of LLaMA / LLaMA-MoE models.
-export { TrainerError, TrainConfigError, NonFiniteError, CheckpointStateError, type TrainerErrorCode } from './errors.js';
+export { TrainerError, TrainConfigError, NonFiniteError, CheckpointStateError, TrainingInterruptedError, type TrainerErrorCode } from './errors.js';
 export {
   DEFAULT_TRAIN_CONFIG, NON_TRAJECTORY_KEYS, resolveConfig, configHash, canonicalJson, trajectoryDiff, checkTrainablePattern,
   type TrainConfig, type StageConfig, type DynamicConfig, type LrScheduler, type NanPolicy, type DynamicRuleName,

@@ -33,6 +33,8 @@ export interface TrainRecord {
   expert_load?: number[][];
   /** [L][E] Σ gate scores per expert (stats steps only). */
   expert_importance?: number[][];
+  /** Per layer: tokens no expert processed on this step (capacity-limited gates such as the switch gate; 0 otherwise). */
+  dropped_tokens?: number[];
 }
 
 export interface McSummary {

@@ -181,6 +181,7 @@ function checkMetrics(c: Checker, v: unknown, step: number): void {
       c.numRecord(r.domain_counts, `${f}.domain_counts`, (y, g) => c.count(y, g));
       if (r.expert_load !== undefined) c.matrix(r.expert_load, `${f}.expert_load`);
       if (r.expert_importance !== undefined) c.matrix(r.expert_importance, `${f}.expert_importance`);
+      if (r.dropped_tokens !== undefined) c.arr(r.dropped_tokens, `${f}.dropped_tokens`).forEach((y, j) => c.count(y, `${f}.dropped_tokens[${j}]`));
     } else if (r.kind === 'eval') {
       c.metric(r.val_loss, `${f}.val_loss`);
       c.metric(r.val_ppl, `${f}.val_ppl`);

@@ -43,17 +43,20 @@ describe('training', () => {
     expect(first).toBeGreaterThan(5.3); // ≈ ln 259 at init
     expect(last10).toBeLessThan(first - 1.5);
     const e = evals(r.history);
-    expect(e.map((x) => x.step)).toEqual([20, 40, 60]);
-    expect(e[2]!.val_loss).toBeLessThan(e[0]!.val_loss);
-    expect(e[2]!.val_ppl).toBeCloseTo(Math.exp(e[2]!.val_loss), 6);
+    // Step 0 (eval_at_start: the model before any update), then every eval_every steps.
+    expect(e.map((x) => x.step)).toEqual([0, 20, 40, 60]);
+    expect(e[3]!.val_loss).toBeLessThan(e[1]!.val_loss);
+    expect(e[1]!.val_loss).toBeLessThan(e[0]!.val_loss);
+    expect(e[3]!.val_ppl).toBeCloseTo(Math.exp(e[3]!.val_loss), 6);
     expect(Object.keys(e[0]!.val_loss_per_domain).sort()).toEqual(['arxiv', 'github', 'wikipedia']);
     // Metrics file: one line per record, the same records.
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(r.history.length);
-    // 20 train records, an eval, 20 more, an eval: index 42 is step 41.
-    expect(lines[42]).toMatchObject({ kind: 'train', step: 41 });
-    expect(lines[41]).toMatchObject({ kind: 'eval', step: 40 });
-    for (const k of ['step', 'loss', 'ce_loss', 'balance_loss', 'lr', 'grad_norm', 'tokens_per_sec', 'tokens', 'elapsed_s', 'gflops_per_sec', 'domain_weights', 'domain_counts']) expect(lines[0]).toHaveProperty(k);
+    // The step-0 eval, 20 train records, an eval, 20 more, an eval: index 43 is step 41.
+    expect(lines[0]).toMatchObject({ kind: 'eval', step: 0 });
+    expect(lines[43]).toMatchObject({ kind: 'train', step: 41 });
+    expect(lines[42]).toMatchObject({ kind: 'eval', step: 40 });
+    for (const k of ['step', 'loss', 'ce_loss', 'balance_loss', 'lr', 'grad_norm', 'tokens_per_sec', 'tokens', 'elapsed_s', 'gflops_per_sec', 'domain_weights', 'domain_counts']) expect(lines[1]).toHaveProperty(k);
     expect(t.every((x) => x.grad_norm > 0 && x.tokens === 4 * 32 && x.gflops_per_sec > 0)).toBe(true);
     expect(listCheckpoints(out).map((c) => c.step)).toEqual([30, 60]);
     expect(existsSync(join(out, 'report.html'))).toBe(true);
@@ -94,9 +97,11 @@ describe('training', () => {
       expect(t.filter((r) => r.expert_load).map((r) => r.step)).toEqual([2, 4, 6, 8, 10]);
       expect(t.map((r) => r.stage)).toEqual([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
       const e = evals(reference.history);
-      expect(e.map((r) => [r.step, r.weights_updated])).toEqual([[4, true], [8, true], [10, false]]);
-      expect(t[4]!.domain_weights).toEqual(e[0]!.domain_weights);
-      expect(t[0]!.domain_weights).not.toEqual(e[0]!.domain_weights);
+      // The step-0 evaluation never updates the domain weights: the trajectory is that of a run without it.
+      expect(e.map((r) => [r.step, r.weights_updated])).toEqual([[0, false], [4, true], [8, true], [10, false]]);
+      expect(t[0]!.domain_weights).toEqual(e[0]!.domain_weights);
+      expect(t[4]!.domain_weights).toEqual(e[1]!.domain_weights);
+      expect(t[0]!.domain_weights).not.toEqual(e[1]!.domain_weights);
       expect(t.every((r) => Object.values(r.domain_counts).reduce((a, b) => a + b, 0) === 4)).toBe(true);
     });
 
@@ -215,8 +220,8 @@ describe('training', () => {
     await train(base, { model: tinyModel(7), sources, tokenizer, outDir: tempDir('p1'), progress: { write: (s) => plain.push(s), isTTY: false }, onLog: (r) => logs.push(r), tasks });
     expect(plain.filter((l) => l.startsWith('step ')).map((l) => l.split(' ')[1])).toEqual(['2/6', '4/6', '6/6']);
     expect(plain.some((l) => l.startsWith('eval @ step 3'))).toBe(true);
-    expect(logs.map((r) => `${r.kind}${r.step}`)).toEqual(['train1', 'train2', 'train3', 'eval3', 'train4', 'train5', 'train6', 'eval6']);
-    const e = evals(logs)[1]!;
+    expect(logs.map((r) => `${r.kind}${r.step}`)).toEqual(['eval0', 'train1', 'train2', 'train3', 'eval3', 'train4', 'train5', 'train6', 'eval6']);
+    const e = evals(logs)[2]!;
     expect(e.tasks!.toy).toMatchObject({ n: 2 });
     expect(e.tasks!.toy!.acc).toBeGreaterThanOrEqual(0);
     await train(base, { model: tinyModel(7), sources, tokenizer, outDir: tempDir('p2'), progress: { write: (s) => tty.push(s), isTTY: true, columns: 200 } });

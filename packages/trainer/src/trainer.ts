@@ -22,7 +22,7 @@ import {
   OPTIMIZER_NAME, TRAINER_STATE_FORMAT, latestCheckpoint, pruneCheckpoints, readOptimizerState, readTrainerStateFile, removePartialCheckpoints, writeCheckpoint,
   type CheckpointPhase,
 } from './checkpoint.js';
-import { CheckpointStateError, NonFiniteError, TrainConfigError } from './errors.js';
+import { CheckpointStateError, NonFiniteError, TrainConfigError, TrainingInterruptedError } from './errors.js';
 import { evaluatePerplexity } from './eval/perplexity.js';
 import { evaluateMultipleChoice, type McDoc } from './eval/multiple-choice.js';
 import { trainingFlopsPerToken } from './flops.js';
@@ -70,6 +70,12 @@ export interface TrainInputs {
   progress?: ProgressStream | null;
   /** 'auto' (default): resume from the latest complete checkpoint in outDir if there is one. */
   resume?: boolean | 'auto';
+  /**
+   * Stop between two steps once aborted: run() then throws TrainingInterruptedError naming the last
+   * complete checkpoint. With a signal, each step first yields to the event loop (one setImmediate),
+   * so that a SIGINT handler gets to run during a loop that otherwise never waits on I/O.
+   */
+  signal?: AbortSignal;
 }
 
 export type ResumeInputs = Omit<TrainInputs, 'model' | 'outDir' | 'resume'> & {
@@ -245,7 +251,17 @@ export class Trainer {
     let stage = Number.NaN;
     const hooks = this.inputs.hooks ?? {};
     try {
+      // The step-0 point of the validation curves: the model as it came in, before any update (a new run only).
+      if (this.step === 0 && cfg.eval_at_start && cfg.eval_every > 0 && this.validation && cfg.max_steps > 0) {
+        const e = this.evaluate({ updateWeights: false });
+        this.log(e, metricsPath);
+        progress.note(`eval @ step 0: val_loss ${e.val_loss.toFixed(4)} ppl ${e.val_ppl.toFixed(2)}`);
+      }
       while (this.step < cfg.max_steps) {
+        if (this.inputs.signal) {
+          await new Promise<void>((r) => setImmediate(r));
+          if (this.inputs.signal.aborted) throw new TrainingInterruptedError(this.step, this.lastCheckpoint);
+        }
         const i = this.step;
         const s = stageIndexAt(cfg.stages, i);
         if (s !== stage) {
@@ -335,14 +351,14 @@ export class Trainer {
   }
 
   /** Per-domain perplexity (+ tasks); feeds the dynamic weights when an update is due. */
-  evaluate(): EvalRecord {
+  evaluate(opts: { updateWeights?: boolean } = {}): EvalRecord {
     const c = this.config;
     const v = this.validation ?? {};
     const ppl = evaluatePerplexity(this.model, v, { batchSize: c.eval_batch_size });
     const lossPer = Object.fromEntries(Object.entries(ppl.perDomain).map(([d, r]) => [d, r.loss]));
     const dyn = c.dynamic ? (c.dynamic.update_every ?? c.eval_every) : 0;
     let updated = false;
-    if (dyn > 0 && this.step % dyn === 0) {
+    if (opts.updateWeights !== false && dyn > 0 && this.step % dyn === 0) {
       this.sampler.update(lossPer);
       updated = true;
     }
@@ -402,6 +418,7 @@ export class Trainer {
   private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: Record<string, unknown>[][]): void {
     const load: number[][] = [];
     const imp: number[][] = [];
+    const dropped: number[] = [];
     micro.forEach((mb, a) => {
       for (const r of records[a] ?? []) {
         const layer = r.layer as number;
@@ -409,6 +426,7 @@ export class Trainer {
         if (typeof layer !== 'number' || !Array.isArray(l)) continue;
         const i = (r.importance as number[] | undefined) ?? [];
         load[layer] = addInto(load[layer], l);
+        dropped[layer] = (dropped[layer] ?? 0) + (typeof r.dropped === 'number' ? r.dropped : 0);
         imp[layer] = addInto(imp[layer], i);
         this.routing ??= { layers: [], domains: {} };
         this.routing.layers[layer] = addInto(this.routing.layers[layer], l);
@@ -418,6 +436,7 @@ export class Trainer {
     if (load.length) {
       rec.expert_load = Array.from(load, (x) => x ?? []);
       rec.expert_importance = Array.from(imp, (x) => x ?? []);
+      rec.dropped_tokens = Array.from(dropped, (x) => x ?? 0);
       if (this.routing) this.routing.layers = Array.from(this.routing.layers, (x) => x ?? []);
     }
   }

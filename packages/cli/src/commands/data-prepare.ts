@@ -9,6 +9,7 @@ import { BROWN_SPLITS, brownSources, loadBrownCorpus, readLines, readTextRecords
 import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { Progress } from '../progress.js';
 import { formatBytes, formatDuration, renderTable, withCommas } from '../format.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
@@ -222,8 +223,8 @@ export const dataPrepareCommand: CommandSpec = {
     { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of the document shuffle.' },
   ],
   examples: [
-    'llama-moe data prepare --input data/slimpajama --tokenizer models/tiny/tokenizer.json --seq-len 256 --out data/packed',
-    'llama-moe data prepare --input dump.jsonl --domain-column meta.redpajama_set_name --tokenizer models/tiny --seq-len 4096 --out data/packed --add-eos',
+    'llama-moe data prepare --input examples/slimpajama-sample --tokenizer models/tiny/tokenizer.json --seq-len 128 --out data/packed',
+    'llama-moe data prepare --input examples/redpajama-sample.jsonl --domain-column meta.redpajama_set_name --tokenizer models/tiny --seq-len 128 --out data/packed-by-set --add-eos',
     'llama-moe data prepare --preset brown --split test --tokenizer packages/cli/assets/brown-model --seq-len 128 --out data/brown-test',
   ],
   async run(args: CommandArgs) {
@@ -242,6 +243,7 @@ export const dataPrepareCommand: CommandSpec = {
     for (const input of o.input ?? []) if (!fs.existsSync(input)) throw new CliError(`--input ${input}: does not exist`, 'pass a folder with one sub-folder per domain, or data files');
     if (!fs.existsSync(o.tokenizer)) throw new CliError(`--tokenizer ${o.tokenizer}: does not exist`, 'pass a tokenizer.json or a model folder that has one');
     checkOutputDir(o.out);
+    removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
     const tok = loadTokenizer(o.tokenizer, { engine: 'auto' });
     const { sources, totalBytes } = o.preset === 'brown' ? brownInputs(o.split!) : await collectSources(o.input!, { format, textColumn: o['text-column'], domainColumn: o['domain-column'], domain: o.domain });
     const enc = new TextEncoder();

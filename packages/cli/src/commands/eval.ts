@@ -25,8 +25,16 @@ export type EvaluateResult = Record<string, unknown> & { metrics?: Record<string
 export type EvaluateFn = (o: EvaluateOptions) => EvaluateResult | Promise<EvaluateResult>;
 export const EVAL_FUNCTION_NAMES = ['evaluate', 'evaluateModel'] as const;
 
+/** Metrics that count something (blocks, tokens, task examples) print as integers, the rest with 4 decimals. */
+const COUNT_METRICS = new Set(['blocks', 'tokens', 'n']);
+
+export function formatMetric(name: string, v: number | undefined): string {
+  if (v === undefined) return '-';
+  return COUNT_METRICS.has(name) && Number.isInteger(v) ? String(v) : v.toFixed(4);
+}
+
 export async function run(args: CommandArgs): Promise<number> {
-  const o = args.options as { model: string; data?: string; task?: string; json?: boolean; 'max-blocks'?: number; 'batch-size'?: number };
+  const o = args.options as { model: string; data?: string; task?: string; json?: boolean; 'max-blocks'?: number; 'batch-size'?: number; 'allow-tokenizer-mismatch'?: boolean };
   const which = exactlyOne(args, 'data', 'task');
   if (which === 'b' && !/\.jsonl$/i.test(o.task!)) throw new UsageError(`--task ${o.task}: must be a .jsonl file`, 'one JSON object per line: {"context", "choices", "gold"}');
   requireInputDir(o.model, '--model', 'model folder');
@@ -37,11 +45,15 @@ export async function run(args: CommandArgs): Promise<number> {
   } else {
     requireInputFile(o.task!, '--task', 'task file');
   }
-  const r: EvaluateResult = await evaluateModel({ modelDir: o.model, dataDir: o.data, taskFile: o.task, maxBlocks: o['max-blocks'], batchSize: o['batch-size'] });
+  const r: EvaluateResult = await evaluateModel({
+    modelDir: o.model, dataDir: o.data, taskFile: o.task, maxBlocks: o['max-blocks'], batchSize: o['batch-size'],
+    allowTokenizerMismatch: o['allow-tokenizer-mismatch'], warn: (line) => args.io.stderr(`llama-moe eval: ${line}\n`),
+  });
   if (o.json) args.io.stdout(JSON.stringify(r, null, 2) + '\n');
   else if (r.metrics) {
+    if (which === 'a' && !args.quiet) args.io.stderr(o['max-blocks'] === undefined ? 'evaluated every block of --data (the whole split)\n' : `evaluated at most ${o['max-blocks']} blocks per domain (--max-blocks)\n`);
     const cols = [...new Set(Object.values(r.metrics).flatMap((m) => Object.keys(m)))];
-    args.io.stdout(renderTable(['name', ...cols], Object.entries(r.metrics).map(([n, m]) => [n, ...cols.map((c) => (m[c] === undefined ? '-' : m[c]!.toFixed(4)))]), ['left', ...cols.map(() => 'right' as const)]));
+    args.io.stdout(renderTable(['name', ...cols], Object.entries(r.metrics).map(([n, m]) => [n, ...cols.map((c) => formatMetric(c, m[c]))]), ['left', ...cols.map(() => 'right' as const)]));
   } else args.io.stdout(JSON.stringify(r, null, 2) + '\n');
   return 0;
 }
@@ -50,7 +62,9 @@ export const evalCommand: CommandSpec = {
   name: 'eval',
   summary: 'Evaluate a model: per-domain loss / perplexity, or task accuracy',
   description:
-    'With --data: next-token loss and perplexity of the model on a packed dataset, per domain and overall. With --task: ' +
+    'With --data: next-token loss and perplexity of the model on a packed dataset, per domain and overall, with the ' +
+    'blocks and tokens each domain used (every block of the dataset unless --max-blocks is given). The dataset must ' +
+    'have been packed with the model\'s tokenizer (checked against the hash in llama_moe_dataset.json). With --task: ' +
     'accuracy on a multiple-choice JSONL task ({"context", "choices", "gold"} per line), choosing the option with the ' +
     'highest log-likelihood. Works for dense and MoE model folders.',
   usage: ['eval --model DIR (--data DIR | --task FILE.jsonl) [--json]'],
@@ -58,13 +72,14 @@ export const evalCommand: CommandSpec = {
     { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder.' },
     { name: 'data', type: 'string', valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`).' },
     { name: 'task', type: 'string', valueName: 'FILE.jsonl', description: 'Multiple-choice task file.' },
-    { name: 'max-blocks', type: 'int', min: 1, description: 'Evaluate at most N blocks per domain.' },
-    { name: 'batch-size', type: 'int', min: 1, description: 'Blocks per forward pass.' },
+    { name: 'max-blocks', type: 'int', min: 1, description: 'Evaluate at most N blocks per domain (default: every block of --data, the whole split).' },
+    { name: 'batch-size', type: 'int', min: 1, description: 'Blocks per forward pass (default 4).' },
+    { name: 'allow-tokenizer-mismatch', type: 'boolean', description: "Evaluate --data even if it was packed with another tokenizer than the model's (the numbers are then meaningless; default: refuse)." },
     JSON_OPTION,
   ],
   examples: [
     'llama-moe eval --model models/tiny-moe --data data/packed --max-blocks 20',
-    'llama-moe eval --model models/tiny-moe --task tasks/choices.jsonl --json',
+    'llama-moe eval --model models/tiny-moe --task examples/choices.jsonl --json',
   ],
   run,
 };

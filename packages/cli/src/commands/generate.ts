@@ -5,6 +5,7 @@
  */
 import { generateSteps, type GenerateResult } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
+import { TextStream } from '../text-stream.js';
 import { loadFolderTokenizer, loadModelFolder, parseTokenList } from '../model-io.js';
 import { exactlyOne } from './logits.js';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
@@ -73,25 +74,20 @@ export const generateCommand: CommandSpec = {
       seed: o.seed,
       ...(stopTokens ? { stopTokens } : {}),
     });
-    const stream = tok && !o.json ? tok.decodeStream({ skipSpecialTokens: true }) : null;
+    const stream = tok && !o.json ? new TextStream(tok.decodeStream({ skipSpecialTokens: true }), (t) => args.io.stdout(t)) : null;
     let result: GenerateResult;
     let first = true;
     for (;;) {
       const r = steps.next();
       if (r.done) { result = r.value; break; }
       if (o.json) continue;
-      if (stream) {
-        const piece = stream.push(r.value);
-        if (piece) args.io.stdout(piece);
-      } else {
+      if (stream) stream.push(r.value);
+      else {
         args.io.stdout(`${first ? '' : ' '}${r.value}`);
         first = false;
       }
     }
-    if (stream) {
-      const rest = stream.flush();
-      if (rest) args.io.stdout(rest);
-    }
+    const unfinished = stream ? stream.end() : 0;
     const timing = {
       prefill_ms: result.prefillMs,
       decode_ms: result.decodeMs,
@@ -113,7 +109,8 @@ export const generateCommand: CommandSpec = {
     if (!args.quiet && !o.json) {
       args.io.stderr(
         `prefill: ${prompt.length} tokens in ${timing.prefill_ms.toFixed(1)} ms (${timing.prefill_tokens_per_s.toFixed(1)} tokens/s); ` +
-          `decode: ${result.tokens.length} tokens in ${timing.decode_ms.toFixed(1)} ms (${timing.decode_tokens_per_s.toFixed(1)} tokens/s); finish: ${result.finishReason}\n`,
+          `decode: ${result.tokens.length} tokens in ${timing.decode_ms.toFixed(1)} ms (${timing.decode_tokens_per_s.toFixed(1)} tokens/s); finish: ${result.finishReason}` +
+          (unfinished ? `; the last ${unfinished} token(s) end inside a UTF-8 character and were not printed (--json lists every token)` : '') + '\n',
       );
     }
     return 0;

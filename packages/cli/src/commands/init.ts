@@ -27,6 +27,7 @@ import {
 import { generateCorpus } from '@llama-moe/data-sampler';
 import { CliError } from '../errors.js';
 import { checkOutputDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { Progress } from '../progress.js';
 import { formatBytes, formatCount, formatDuration } from '../format.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
@@ -215,6 +216,7 @@ export const initCommand: CommandSpec = {
   async run(args: CommandArgs) {
     const o = args.options as { preset: PresetName; out: string; layers?: number; seed: number; dtype?: SaveDType; 'vocab-size'?: number; 'max-shard-size'?: number };
     checkOutputDir(o.out);
+    removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
     const quiet = args.quiet;
     const t0 = performance.now();
     let bar: Progress | null = null;

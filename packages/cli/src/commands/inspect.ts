@@ -154,7 +154,7 @@ export const inspectCommand: CommandSpec = {
   usage: ['inspect DIR [--json]', 'inspect FILE.gguf [--json]'],
   positionals: [{ name: 'DIR', description: 'Model folder (or a .gguf file: its header) to inspect.', required: true }],
   options: [JSON_OPTION],
-  examples: ['llama-moe inspect models/tiny', 'llama-moe inspect models/llama2-7b-4l --json | jq .parameters'],
+  examples: ['llama-moe inspect models/tiny', 'llama-moe inspect models/tiny-moe --json'],
   async run(args: CommandArgs) {
     const dir = args.positionals[0]!;
     if (/\.gguf$/i.test(dir) && fs.existsSync(dir) && fs.statSync(dir).isFile()) {

@@ -5,6 +5,7 @@
 import { writeNpy } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputFile, ensureParentDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { loadFolderTokenizer, loadModelFolder, parseTokenList } from '../model-io.js';
 import { formatDuration } from '../format.js';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
@@ -59,6 +60,7 @@ export const logitsCommand: CommandSpec = {
     if (which === 'a' && o.tokens!.trim() === '') throw new UsageError('--tokens is empty', 'pass comma-separated token ids, e.g. --tokens 1,5,9');
     if (which === 'b' && o.prompt === '') throw new UsageError('--prompt is empty', 'pass some text, or use --tokens');
     checkOutputFile(o.out);
+    removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
     const { model, config } = await loadModelFolder(o.model);
     let ids: number[];
     if (which === 'a') ids = parseTokenList(o.tokens!, '--tokens', config.vocab_size);

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { readLlamaConfig } from '@llama-moe/llama-model';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
+import { removeStaleStaging } from '../staging-leftovers.js';
 import { requireLibraryFunction } from '../library.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
@@ -27,6 +28,7 @@ export async function run(args: CommandArgs): Promise<number> {
     throw new CliError(`--model ${o.model}: is a dense ${cfg.model_type} model, there are no experts to merge`, 'pass a model written by `llama-moe split`');
   }
   checkOutputDir(o.out);
+  removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
   const merge = await requireLibraryFunction<MergeExpertsFn>('expert-partition', MERGE_FUNCTION_NAMES);
   await merge({ modelDir: o.model, outDir: o.out });
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: dense llama model\n`);

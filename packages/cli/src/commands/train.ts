@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { parse as parseYaml, parseDocument } from 'yaml';
-import { CliError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { suggest } from '../args.js';
 import { requireInputFile } from '../paths.js';
 import { DEFAULT_TRAIN_CONFIG } from '@llama-moe/trainer';
@@ -44,11 +44,11 @@ export function readTrainConfig(file: string): Record<string, unknown> {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = e.linePos?.[0]?.line ?? (e.pos ? text.slice(0, e.pos[0]).split('\n').length : undefined);
-    throw new CliError(`--config ${file}: ${line ? `line ${line}: ` : ''}${e.message.split('\n')[0]}`, 'fix the YAML / JSON syntax');
+    throw new UsageError(`--config ${file}: ${line ? `line ${line}: ` : ''}${e.message.split('\n')[0]}`, 'fix the YAML / JSON syntax');
   }
   const v = doc.toJS() as unknown;
   if (v === null || v === undefined) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new CliError(`--config ${file}: must hold a mapping of settings, got ${Array.isArray(v) ? 'a list' : typeof v}`, 'write key: value lines');
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`--config ${file}: must hold a mapping of settings, got ${Array.isArray(v) ? 'a list' : typeof v}`, 'write key: value lines');
   return v as Record<string, unknown>;
 }
 
@@ -89,8 +89,12 @@ export async function run(args: CommandArgs): Promise<number> {
     args.io.stdout(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  const r = await trainFromConfig(config, { log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'), quiet: args.quiet });
-  if (!args.quiet) args.io.stdout(`trained ${r.step} steps; last checkpoint ${r.checkpoint ?? '(none)'}; report ${r.report}\n`);
+  const r = await trainFromConfig(config, {
+    log: args.quiet ? undefined : (line) => args.io.stderr(line.endsWith('\n') ? line : line + '\n'),
+    warn: (line) => args.io.stderr(`llama-moe train: ${line}\n`),
+    quiet: args.quiet,
+  });
+  if (!args.quiet) args.io.stdout(`trained ${r.step} steps; last checkpoint ${r.checkpoint ?? '(none)'}; final model ${r.final ?? '(none)'}; report ${r.report}\n`);
   return 0;
 }
 
@@ -102,7 +106,9 @@ export const trainCommand: CommandSpec = {
     'dynamic, ...) and applies command-line overrides: any other --key value pair sets that key (kebab-case becomes ' +
     'snake_case, dotted keys reach into nested settings, values are read as YAML scalars, so --lr 1e-4 is a number). ' +
     'Training samples the domains with static or dynamic weights, logs loss per domain and saves resumable checkpoints ' +
-    'in output_dir. --print-config shows the merged config without training.',
+    'in output_dir (checkpoint-<step>/), and when it finishes output_dir/final/ with the model alone. A folder holding ' +
+    'a checkpoint is resumed (the run says from which); Ctrl-C stops after the current step and says how to resume. ' +
+    '--print-config shows the merged config without training.',
   usage: ['train --config FILE [--key value ...] [--print-config]'],
   options: [
     { name: 'config', type: 'string', required: true, valueName: 'FILE', description: 'Training config, YAML or JSON.' },
@@ -110,11 +116,11 @@ export const trainCommand: CommandSpec = {
   ],
   allowUnknownOptions: true,
   notes: {
-    Overrides: '  --lr 1e-4 --max-steps 100 --batch-size 8 --output-dir runs/a --weights sheared_llama --dynamic.rule llama_moe',
+    Overrides: '  llama-moe train --config configs/tiny-moe.yaml --lr 1e-3 --max-steps 30 --batch-size 8 --output-dir runs/tiny-moe-b --domain-weights sheared_llama --eval-every 10 --dynamic.rule llama_moe',
   },
   examples: [
     'llama-moe train --config configs/tiny-moe.yaml',
-    'llama-moe train --config configs/tiny-moe.yaml --lr 1e-4 --max-steps 100',
+    'llama-moe train --config configs/tiny-moe.yaml --lr 1e-4 --max-steps 40',
     'llama-moe train --config configs/tiny-moe.yaml --max-steps 5 --print-config',
   ],
   run,

@@ -19,7 +19,7 @@ import {
 import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
-import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
+import { defaultMoeSpec, scoreScaleAt, type GateType, type MoeSpec } from '../formats/moe-spec.js';
 import { PARTITION_FILE, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
@@ -41,6 +41,14 @@ export interface SplitOptions {
   gateNetwork?: 'mlp' | 'linear';
   /** score_scale_factor (default E/k). */
   scoreScale?: number;
+  /** LLaMA-MoE gate: TopKBalancedNoisyGate (default) or SwitchBalancedGate (top-1, capacity, token dropping). */
+  gateType?: GateType;
+  /** Switch gate: expert capacity = floor(capacity_factor · T / E) tokens (default 1.25). */
+  capacityFactor?: number;
+  /** Weight of the gate's balance loss (gate_balance_loss_weight, default 0.01). */
+  balanceLossWeight?: number;
+  /** ST-MoE router z-loss weight (llama-moe format; default 0 = off). */
+  zLossWeight?: number;
   /** Per-expert sizes (unequal experts), applied to every layer. */
   sizeExperts?: number[];
   /** sharing-inter: neurons moved into always-on shared experts (default F/E). */
@@ -68,6 +76,19 @@ export interface SplitResult {
   spec: MoeSpec;
   seconds: number;
   streamed: boolean;
+}
+
+/**
+ * sharing-inter's shared-expert size: the given one; else what `sizeExperts` leaves of F; else about
+ * F/E, raised to the nearest size that leaves the routed experts equal (176 neurons, 8 experts: 24
+ * shared + 8 × 19), so the default works for every intermediate_size.
+ */
+export function sharingInterSharedSize(F: number, E: number, sharedSize?: number, sizeExperts?: readonly number[]): number {
+  if (sharedSize !== undefined) return sharedSize;
+  if (sizeExperts) return F - sizeExperts.reduce((a, b) => a + b, 0);
+  let shared = Math.max(1, Math.floor(F / E));
+  while ((F - shared) % E !== 0) shared++;
+  return shared;
 }
 
 export class SplitError extends Error {
@@ -100,10 +121,11 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     sizes = o.sizeExperts ?? (F % E === 0 ? new Array<number>(E).fill(F / E) : []);
     if (!sizes.length) throw new SplitError(`intermediate_size ${F} is not divisible by ${E} experts; pass size_experts explicitly`);
   } else if (o.method === 'sharing-inter') {
-    const shared = o.sharedSize ?? Math.floor(F / E);
+    const shared = sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts);
     const rest = F - shared;
     sizes = o.sizeExperts ?? (rest % E === 0 ? new Array<number>(E).fill(rest / E) : []);
-    if (!sizes.length) throw new SplitError(`intermediate_size ${F} minus ${shared} shared neurons is not divisible by ${E} experts; pass size_experts or a different shared size`);
+    if (!sizes.length) throw new SplitError(`intermediate_size ${F} minus ${shared} shared neurons (--shared-size) is not divisible by ${E} experts; pass a shared size that leaves a multiple of ${E}, or --expert-sizes`);
+    if (sizes.reduce((a, b) => a + b, 0) + shared !== F) throw new SplitError(`--expert-sizes sum to ${sizes.reduce((a, b) => a + b, 0)} and --shared-size is ${shared}; together they must be intermediate_size ${F}`);
   } else {
     try {
       sizes = resolveSizes(F, E, o.sizeExperts ?? null);
@@ -118,8 +140,19 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     gateNetwork,
     sizeExperts: Array.from({ length: L }, () => [...sizes]),
     scoreScaleFactor: o.scoreScale ?? E / k,
-    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [o.sharedSize ?? Math.floor(F / E)]) : [],
+    ...(o.gateType === 'SwitchBalancedGate' ? { gateType: 'SwitchBalancedGate' as const, calculatorType: 'SwitchDropTokenCalculator' as const } : {}),
+    // Expert choice: on average k experts per token unless a capacity factor is given.
+    ...(o.gateType === 'ExpertChoiceGate' ? { gateType: 'ExpertChoiceGate' as const, capacityFactor: k } : {}),
+    ...(o.capacityFactor !== undefined ? { capacityFactor: o.capacityFactor } : {}),
+    ...(o.balanceLossWeight !== undefined ? { gateBalanceLossWeight: o.balanceLossWeight } : {}),
+    ...(o.zLossWeight !== undefined ? { gateZLossWeight: o.zLossWeight } : {}),
+    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts)]) : [],
   };
+  if (spec.gateType === 'SwitchBalancedGate' && k !== 1) throw new SplitError(`the switch gate routes every token to one expert; pass --top-k 1, not ${k}`);
+  if (!(spec.capacityFactor > 0)) throw new SplitError(`--capacity-factor must be a positive number, got ${spec.capacityFactor}`);
+  if (!(spec.gateZLossWeight >= 0)) throw new SplitError(`--z-loss-weight must be >= 0, got ${spec.gateZLossWeight}`);
+  if (format === 'mixtral' && spec.gateZLossWeight > 0) throw new SplitError('--format mixtral: config.json has no z-loss key; use --format llama-moe for --z-loss-weight');
+  if (!(spec.gateBalanceLossWeight >= 0)) throw new SplitError(`--balance-loss-weight must be >= 0, got ${spec.gateBalanceLossWeight}`);
   if (!(Number.isFinite(scoreScaleAt(spec, 0)) && scoreScaleAt(spec, 0) > 0)) throw new SplitError(`--score-scale must be a positive number, got ${o.scoreScale}`);
   if (format === 'mixtral') {
     const why = mixtralIncompatibility(cfg, spec);
@@ -315,7 +348,8 @@ export function splitStreaming(o: SplitOptions): SplitResult {
     } else {
       if (spec.gateNetwork === 'mlp') plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, 0), E, D), gateInput(l, llamaMoeNames.gateNetwork(l, 2), E, E));
       else plan.push(gateInput(l, llamaMoeNames.gateNetwork(l, null), E, D));
-      plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
+      // Only the noisy top-k gate has a noise network (the switch gate's noise is Gumbel, parameter-free).
+      if (spec.gateType === 'TopKBalancedNoisyGate') plan.push(gateInput(l, llamaMoeNames.weightNoise(l), E, D, true));
       for (const role of ['gate', 'up', 'down'] as const) sizes.forEach((s, j) => plan.push(expertInput(l, role, j, role === 'down' ? [D, s] : [s, D])));
     }
     plan.push(passThrough(ckpt, `${p}.input_layernorm.weight`, dtype), passThrough(ckpt, `${p}.post_attention_layernorm.weight`, dtype));

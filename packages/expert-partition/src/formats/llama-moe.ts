@@ -32,6 +32,8 @@ export function llamaMoeConfigJson(base: LlamaConfig, spec: MoeSpec, dtype: stri
     capacity_factor: new PyFloat(spec.capacityFactor),
   };
   if (spec.sizeSharedExperts.some((l) => l.length > 0)) moe.size_shared_experts = spec.sizeSharedExperts;
+  // Not a key of the released LlamaMoEConfig (its code ignores it): only written when the z-loss is on.
+  if (spec.gateZLossWeight > 0) moe.gate_z_loss_weight = new PyFloat(spec.gateZLossWeight);
   return { ...dense, ...moe };
 }
 

@@ -2,7 +2,11 @@
  * MoeSpec: everything that turns a dense LLaMA config into an MoE one, with LLaMA-MoE's
  * defaults (pjlab-sys4nlp/llama-moe LlamaMoEConfig). Both output formats are written from it.
  */
-export type GateType = 'TopKBalancedNoisyGate' | 'SwitchBalancedGate';
+/**
+ * LLaMA-MoE's gate classes, plus 'ExpertChoiceGate' (expert-choice routing, Zhou et al. 2022), which
+ * LLaMA-MoE's released code does not have: such a model runs here, not in its modelling code.
+ */
+export type GateType = 'TopKBalancedNoisyGate' | 'SwitchBalancedGate' | 'ExpertChoiceGate';
 
 export interface MoeSpec {
   numExperts: number;
@@ -28,6 +32,8 @@ export interface MoeSpec {
   routerAuxLossCoef: number;
   /** Always-on shared experts per layer (sharing-inter), sizes [L][Es]; empty for none. */
   sizeSharedExperts: number[][];
+  /** ST-MoE router z-loss weight of the gate (config key gate_z_loss_weight, written when > 0; 0 = off). */
+  gateZLossWeight: number;
 }
 
 export function defaultMoeSpec(layers: number, intermediate: number, numExperts: number, numSelects: number): MoeSpec {
@@ -37,7 +43,7 @@ export function defaultMoeSpec(layers: number, intermediate: number, numExperts:
   return {
     numExperts, numSelects, sizeExperts: sizes, gateType: 'TopKBalancedNoisyGate', gateNetwork: 'mlp', gateUseSoftmax: true, gateUseBalance: true,
     gateBalanceLossWeight: 0.01, gateAddNoise: true, gateNoiseEpsilon: 0.01, calculatorType: 'UniversalCalculator', multiplyGateScores: true,
-    scoreScaleFactor: numExperts / numSelects, dropTokens: true, droppedPadding: 'zero', capacityFactor: 1.25, routerAuxLossCoef: 0.001, sizeSharedExperts: [],
+    scoreScaleFactor: numExperts / numSelects, dropTokens: true, droppedPadding: 'zero', capacityFactor: 1.25, routerAuxLossCoef: 0.001, sizeSharedExperts: [], gateZLossWeight: 0,
   };
 }
 

@@ -143,7 +143,8 @@ export class MoeFeedForward implements FeedForward {
     const g = this.gate.forward(x, { training: ctx.training, rng: this.rng });
     const switchDrop = this.opts.calculator === 'SwitchDropTokenCalculator' && this.opts.dropTokens;
     const capacity = switchDrop ? expertCapacity(this.opts.capacityFactor, T, E) : undefined;
-    const plan = buildDispatch(g.topkIndices, g.scores.f32(), E, k, { capacity, dropped_padding: this.opts.droppedPadding });
+    // Expert-choice gates bring their own plan (each expert picked its tokens); token-choice gates are dispatched here.
+    const plan = g.plan ?? buildDispatch(g.topkIndices, g.scores.f32(), E, k, { capacity, dropped_padding: this.opts.droppedPadding });
     const routed = plan.routedSlots;
     /** [S] token of each routed slot, grouped by expert */
     const perm = plan.permutation.subarray(0, routed);
@@ -161,7 +162,7 @@ export class MoeFeedForward implements FeedForward {
       out = new Tensor(new Float32Array(x.size), x.shape);
     } else {
       /** [S] score of each routed slot (differentiable, picked from the gate's [T·k] scores) */
-      const w = this.opts.multiplyGateScores ? reshape(indexSelect(reshape(g.scores, [T * k, 1]), indices(plan.slotSelection.subarray(0, routed))), [routed]) : null;
+      const w = this.opts.multiplyGateScores ? reshape(indexSelect(reshape(g.scores, [g.scores.size, 1]), indices(plan.slotSelection.subarray(0, routed))), [routed]) : null;
       out = combineExperts(ys, w, perm, T, this.opts.scoreScale);
     }
     if (switchDrop && this.opts.droppedPadding === 'input' && plan.numDropped > 0) {
@@ -179,7 +180,7 @@ export class MoeFeedForward implements FeedForward {
       for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) { const p = g.probs[t * E + e]!; if (p > 0) ent -= p * Math.log(p); }
       const rec: MoeLayerRecord = {
         layer: ctx.layer, load: Array.from(plan.counts.subarray(0, E)), importance: Array.from(g.importance), topkIndices: Array.from(g.topkIndices),
-        dropped: plan.numDropped, tokenEntropy: T ? ent / T : 0, numTokens: T,
+        dropped: plan.numDropped + (g.unrouted ?? 0), tokenEntropy: T ? ent / T : 0, numTokens: T,
       };
       ctx.records.push(rec as unknown as Record<string, unknown>);
     }

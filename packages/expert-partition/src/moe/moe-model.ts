@@ -10,7 +10,7 @@ import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
-import { MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
+import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
@@ -115,12 +115,15 @@ export function initGate(spec: MoeSpec, D: number, format: MoeFormat, g: GateIni
     // mlp: centroids feed the first layer; the second starts as the identity so the centroid scores pass through.
     ? [first, g.init === 'centroids' ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
     : [first];
+  if (spec.gateType === 'ExpertChoiceGate') {
+    return new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, capacityFactor: spec.capacityFactor, zLossCoef: spec.gateZLossWeight }, net);
+  }
   if (spec.gateType === 'SwitchBalancedGate') {
-    return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+    return new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
   }
   return new NoisyTopKGate({
     hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
-    balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+    balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon, zLossCoef: spec.gateZLossWeight,
   }, net);
 }
 
@@ -259,6 +262,7 @@ export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFo
         droppedPadding: (cfg.dropped_padding ?? 'zero') as 'zero' | 'input',
         capacityFactor: cfg.capacity_factor ?? 1.25,
         sizeSharedExperts: (extra?.size_shared_experts as number[][] | undefined) ?? [],
+        gateZLossWeight: typeof extra?.gate_z_loss_weight === 'number' ? extra.gate_z_loss_weight : 0,
       },
     };
   }
@@ -281,13 +285,15 @@ function loadMoeFfn(l: number, ckpt: ReadableCheckpoint, cfg: LlamaConfig, spec:
     const net = spec.gateNetwork === 'mlp'
       ? [readParam(ckpt, llamaMoeNames.gateNetwork(l, 0), [E, D]), readParam(ckpt, llamaMoeNames.gateNetwork(l, 2), [E, E])]
       : [readParam(ckpt, llamaMoeNames.gateNetwork(l, null), [E, D])];
-    if (spec.gateType === 'SwitchBalancedGate') {
-      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance }, net);
+    if (spec.gateType === 'ExpertChoiceGate') {
+      gate = new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, capacityFactor: spec.capacityFactor, zLossCoef: spec.gateZLossWeight }, net);
+    } else if (spec.gateType === 'SwitchBalancedGate') {
+      gate = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, useBalance: spec.gateUseBalance, zLossCoef: spec.gateZLossWeight }, net);
     } else {
       const wn = ckpt.has(llamaMoeNames.weightNoise(l)) ? readParam(ckpt, llamaMoeNames.weightNoise(l), [E, D]) : undefined;
       gate = new NoisyTopKGate({
         hiddenSize: D, numExperts: E, numSelects: spec.numSelects, gateNetwork: spec.gateNetwork, useSoftmax: spec.gateUseSoftmax, useBalance: spec.gateUseBalance,
-        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon,
+        balanceLossWeight: spec.gateBalanceLossWeight, addNoise: spec.gateAddNoise, noiseEpsilon: spec.gateNoiseEpsilon, zLossCoef: spec.gateZLossWeight,
       }, net, wn);
     }
     for (let j = 0; j < E; j++) {
@@ -400,20 +406,28 @@ export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): 
 /**
  * MoE → dense: put every expert's rows/columns back at their neuron ids. With the partition file
  * written by split, a partition method returns the original weights bit for bit; without it the
- * experts are concatenated in order (an equivalent FFN up to a neuron permutation).
+ * experts are concatenated in order (an equivalent FFN up to a neuron permutation). Shared experts
+ * (sharing-inter) hold the neurons the routed ones do not, so they are merged back the same way,
+ * at the ids of `sharedPartition` (after the routed neurons when it is not given).
  */
-export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | null, foldedScale: number | number[] | null = null): LlamaForCausalLM {
+export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | null, foldedScale: number | number[] | null = null, sharedPartition: number[][][] | null = null): LlamaForCausalLM {
   const cfg = model.config;
   const D = cfg.hidden_size;
   const layers = model.weights.layers.map((L, l) => {
     const ffn = L.mlp as MoeFeedForward;
     if (!(ffn instanceof MoeFeedForward)) throw new FormatError(`layer ${l} is not an MoE layer`);
-    if (ffn.shared.length) throw new FormatError('merge-experts: models with shared experts (sharing-inter) have overlapping neurons and cannot be merged back');
-    const parts = partition?.[l] ?? (() => { let o = 0; return ffn.experts.map((e) => Array.from({ length: e.gate.shape[0]! }, () => o++)); })();
+    let next = 0;
+    const inOrder = (list: readonly ExpertWeights[]) => list.map((e) => Array.from({ length: e.gate.shape[0]! }, () => next++));
+    const routedParts = partition?.[l] ?? inOrder(ffn.experts);
+    if (!partition?.[l]) next = routedParts.reduce((a, p) => a + p.length, 0);
+    const sharedParts = ffn.shared.length ? (sharedPartition?.[l] ?? inOrder(ffn.shared)) : [];
+    if (sharedParts.length !== ffn.shared.length) throw new FormatError(`layer ${l}: the partition file lists ${sharedParts.length} shared experts, the model has ${ffn.shared.length}`);
+    const parts = [...routedParts, ...sharedParts];
+    const weights = [...ffn.experts, ...ffn.shared];
     const F = parts.reduce((a, p) => a + p.length, 0);
     const seen = new Uint8Array(F);
     for (const p of parts) for (const i of p) {
-      if (i < 0 || i >= F || seen[i]) throw new FormatError(`merge-experts: layer ${l}: neuron ${i} appears twice or is out of range; only disjoint partitions (random, clustering, graph, gradient) merge back`);
+      if (i < 0 || i >= F || seen[i]) throw new FormatError(`layer ${l}: neuron ${i} appears twice or is out of range; only partitions that hold every neuron once (random, clustering, graph, gradient, sharing-inter) merge back`);
       seen[i] = 1;
     }
     const gate = new Float32Array(F * D), up = new Float32Array(F * D), down = new Float32Array(D * F);
@@ -421,7 +435,7 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
     const folded = foldedScale === null ? 1 : Array.isArray(foldedScale) ? foldedScale[l]! : foldedScale;
     const scaleDown = 1 / folded;
     parts.forEach((p, j) => {
-      const e = ffn.experts[j]!;
+      const e = weights[j]!;
       const g = e.gate.f32(), u = e.up.f32(), dn = e.down.f32();
       const s = p.length;
       p.forEach((neuron, r) => {
@@ -448,6 +462,7 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
   const pfPath = path.join(o.modelDir, PARTITION_FILE);
   let partition: number[][][] | null = null;
   let folded: number | number[] | null = null;
+  let sharedPartition: number[][][] | null = null;
   if (fs.existsSync(pfPath)) {
     let pf: { experts?: unknown; folded_score_scale?: unknown };
     try {
@@ -458,8 +473,9 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
     if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle); there is no dense FFN to merge back to`);
     partition = (pf.experts as number[][][] | undefined) ?? null;
     folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
+    sharedPartition = ((pf as { shared_experts?: unknown }).shared_experts as number[][][] | null | undefined) ?? null;
   }
-  const dense = mergeExperts(moe, partition, folded);
+  const dense = mergeExperts(moe, partition, folded, sharedPartition);
   const extraFiles: Record<string, unknown> = {};
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
     if (fs.existsSync(path.join(o.modelDir, f))) extraFiles[f] = fs.readFileSync(path.join(o.modelDir, f), 'utf8');
@@ -467,4 +483,46 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
   const td = moe.config.torch_dtype;
   const dtype: SaveDType = td === 'bfloat16' || td === 'float16' ? td : 'float32';
   saveLlama(dense, o.outDir, { dtype, overwrite: o.overwrite, extraFiles });
+}
+
+/** Loss settings of a loaded MoE model that a training run may change (LLaMA-MoE config keys). */
+export interface MoeLossSettings {
+  /** gate_balance_loss_weight (llama_moe) / router_aux_loss_coef (mixtral). */
+  balanceLossWeight?: number;
+  /** gate_z_loss_weight: the router z-loss (llama_moe only: a Mixtral config.json cannot store it). */
+  zLossWeight?: number;
+  /** capacity_factor of the switch gate's token dropping. */
+  capacityFactor?: number;
+}
+
+/**
+ * Change the balance-loss weight, z-loss weight or capacity factor of every MoE layer of `model`,
+ * and its spec, so that the checkpoints it is saved to say what it was trained with.
+ */
+export function setMoeLossSettings(model: LlamaForCausalLM, s: MoeLossSettings): void {
+  const info = getMoeInfo(model);
+  if (!info) throw new FormatError('not an MoE model: there is no gate whose losses could be set');
+  if (s.zLossWeight !== undefined && s.zLossWeight > 0 && info.format === 'mixtral') throw new FormatError('z_loss_weight: a Mixtral config.json has no z-loss key; split with --format llama-moe');
+  if (s.capacityFactor !== undefined && info.spec.calculatorType !== 'SwitchDropTokenCalculator' && info.spec.gateType !== 'ExpertChoiceGate') throw new FormatError(`capacity_factor: only a switch or expert-choice gate has a capacity (this model's gate is ${info.spec.gateType}); split with --gate switch or --gate expert-choice`);
+  const spec = { ...info.spec };
+  if (s.balanceLossWeight !== undefined) {
+    if (info.format === 'mixtral') spec.routerAuxLossCoef = s.balanceLossWeight;
+    else spec.gateBalanceLossWeight = s.balanceLossWeight;
+  }
+  if (s.zLossWeight !== undefined) spec.gateZLossWeight = s.zLossWeight;
+  if (s.capacityFactor !== undefined) spec.capacityFactor = s.capacityFactor;
+  for (const L of model.weights.layers) {
+    const ffn = L.mlp;
+    if (!(ffn instanceof MoeFeedForward)) continue;
+    const g = ffn.gate as GateModule & { cfg?: Record<string, unknown> };
+    if (g instanceof MixtralGate) {
+      if (s.balanceLossWeight !== undefined) (g.cfg as { routerAuxLossCoef: number }).routerAuxLossCoef = s.balanceLossWeight;
+    } else if (g instanceof NoisyTopKGate || g instanceof SwitchGate || g instanceof ExpertChoiceGate) {
+      if (s.balanceLossWeight !== undefined) (g.cfg as { balanceLossWeight: number }).balanceLossWeight = s.balanceLossWeight;
+      if (s.zLossWeight !== undefined) (g.cfg as { zLossCoef: number }).zLossCoef = s.zLossWeight;
+      if (s.capacityFactor !== undefined && g instanceof ExpertChoiceGate) (g.cfg as { capacityFactor: number }).capacityFactor = s.capacityFactor;
+    }
+    if (s.capacityFactor !== undefined) (ffn.opts as { capacityFactor: number }).capacityFactor = s.capacityFactor;
+  }
+  setMoeInfo(model, { ...info, spec });
 }

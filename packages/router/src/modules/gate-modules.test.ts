@@ -161,3 +161,53 @@ describe('SwitchGate', () => {
     expect(r.ok, r.message).toBe(true);
   });
 });
+
+describe('router z-loss on the LLaMA-MoE gates', () => {
+  it('adds coef · mean(logsumexp²) of the clean logits to the balance loss in training, with exact gradients', () => {
+    const D = 4, E = 3, T = 5;
+    const x = rand([T, D], 31), w = rand([E, D], 32);
+    const plain = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false }, [w]);
+    const withZ = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.1 }, [w]);
+    const ctx = { training: true, rng: createRng(0) };
+    const logits = plain.logits(x).f32();
+    let z = 0;
+    for (let t = 0; t < T; t++) {
+      const row = Array.from(logits.subarray(t * E, (t + 1) * E));
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+      z += lse * lse;
+    }
+    expect(withZ.forward(x, ctx).auxLoss!.item() - plain.forward(x, ctx).auxLoss!.item()).toBeCloseTo((0.1 * z) / T, 5);
+    // Not at inference.
+    expect(withZ.forward(x, { training: false, rng: createRng(0) }).auxLoss?.item() ?? 0).toBeCloseTo(plain.forward(x, { training: false, rng: createRng(0) }).auxLoss?.item() ?? 0, 9);
+    for (const gate of [(ww: Tensor) => new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.05 }, [ww]), (ww: Tensor) => new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', addNoise: false, zLossCoef: 0.05 }, [ww])]) {
+      const r = gradCheck((xx, ww) => objective(gate(ww), xx, true, 0), [rand([T, D], 33), rand([E, D], 34)], { eps: 1e-3, rtol: 3e-2 });
+      expect(r.ok, r.message).toBe(true);
+    }
+  });
+});
+
+describe('ExpertChoiceGate', () => {
+  it('each expert takes its top-C tokens as expertChoiceGate does; combine weights are their probabilities, with exact gradients', async () => {
+    const { ExpertChoiceGate } = await import('./gate-modules.js');
+    const { expertChoiceGate } = await import('../gates/expert-choice.js');
+    const D = 4, E = 3, T = 7;
+    const x = rand([T, D], 41), w = rand([E, D], 42);
+    const gate = new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 2 }, [w]);
+    const out = gate.forward(x, { training: true, rng: createRng(0) });
+    // The oracle: the dependency-free routing function on the same logits x · wᵀ.
+    const logits = new Float32Array(T * E);
+    const xf = x.f32(), wf = w.f32();
+    for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) for (let d = 0; d < D; d++) logits[t * E + e]! += xf[t * D + d]! * wf[e * D + d]!;
+    const ref = expertChoiceGate(logits, E, { capacity_factor: 2 });
+    expect(ref.capacity).toBe(Math.floor((2 * T) / E));
+    expect(Array.from(out.plan!.permutation.subarray(0, E * ref.capacity))).toEqual(Array.from(ref.tokenIndices));
+    const sc = out.scores.f32();
+    for (let i = 0; i < sc.length; i++) expect(sc[i]).toBeCloseTo(ref.weights[i]!, 5);
+    expect(out.auxLoss).toBeNull();
+    expect(out.unrouted).toBe(ref.tokensWithoutExpert);
+    expect(Array.from(out.load)).toEqual([ref.capacity, ref.capacity, ref.capacity]);
+    const r = gradCheck((xx, ww) => sum(mul(new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 2 }, [ww]).forward(xx, { training: true, rng: createRng(0) }).scores, new Tensor(Float32Array.from({ length: E * ref.capacity }, (_, i) => 0.3 + 0.1 * i), [E * ref.capacity]))), [rand([T, D], 43), rand([E, D], 44)], { eps: 1e-3, rtol: 3e-2 });
+    expect(r.ok, r.message).toBe(true);
+  });
+});

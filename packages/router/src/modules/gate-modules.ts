@@ -8,10 +8,12 @@
  *   Mixtral:   gate.weight
  */
 import {
-  Tensor, add, addScalar, div, gatherLast, indexAdd, indices, linear, mean, mul, record, reshape, scale, softmax, softplus, sub, sum, tanh, topk, zeros,
+  Tensor, add, addScalar, div, gatherLast, indexAdd, indexSelect, indices, linear, mean, mul, record, reshape, scale, softmax, softplus, sub, sum, tanh, topk, zeros,
   type Rng,
 } from '@llama-moe/tensor-core';
 import { normalCdf, normalPdf } from '../math.js';
+import { expertChoiceGate } from '../gates/expert-choice.js';
+import type { DispatchPlan } from '../dispatch.js';
 import { CV_SQUARED_EPS } from '../losses.js';
 
 export interface GateContext {
@@ -33,6 +35,13 @@ export interface GateOutput {
   load: Float64Array;
   /** [T, E] routing probabilities for statistics (softmax of the clean logits). */
   probs: Float32Array;
+  /**
+   * A dispatch plan the gate built itself (expert-choice routing): its slotSelection indexes
+   * `scores` (then [E·C]); topkIndices is empty. Absent for token-choice gates.
+   */
+  plan?: DispatchPlan<Float32Array>;
+  /** Tokens no expert processes (expert choice: chosen by none). */
+  unrouted?: number;
 }
 
 export interface GateModule {
@@ -99,6 +108,15 @@ export interface NoisyTopKGateConfig {
   noiseEpsilon?: number;
   /** Reproduce the reference's is_in comparison of the noise term (see the package docs). */
   referenceIsInQuirk?: boolean;
+  /** ST-MoE router z-loss on the clean gate logits, added to the balance loss in training (0 = off). */
+  zLossCoef?: number;
+}
+
+/** balance + coef · z-loss(logits) when training with coef > 0 (the z-loss keeps the gate's logits small). */
+function withZLoss(aux: Tensor | null, logits: Tensor, coef: number, training: boolean): Tensor | null {
+  if (!(training && coef > 0)) return aux;
+  const z = scale(zLossOp(logits), coef);
+  return aux ? add(aux, z) : z;
 }
 
 /** LLaMA-MoE's TopKBalancedNoisyGate. */
@@ -112,7 +130,7 @@ export class NoisyTopKGate implements GateModule {
   weightNoise: Tensor;
 
   constructor(cfg: NoisyTopKGateConfig, network: Tensor[], weightNoise?: Tensor) {
-    this.cfg = { useSoftmax: true, useBalance: true, balanceLossWeight: 0.01, addNoise: true, noiseEpsilon: 0.01, referenceIsInQuirk: false, ...cfg };
+    this.cfg = { useSoftmax: true, useBalance: true, balanceLossWeight: 0.01, addNoise: true, noiseEpsilon: 0.01, referenceIsInQuirk: false, zLossCoef: 0, ...cfg };
     this.numExperts = cfg.numExperts;
     this.topK = cfg.numSelects;
     if (!(this.topK >= 1 && this.topK <= this.numExperts)) throw new RangeError(`NoisyTopKGate: num_selects ${this.topK} must be in [1, num_experts ${this.numExperts}]`);
@@ -188,7 +206,7 @@ export class NoisyTopKGate implements GateModule {
     } else {
       loadT = new Tensor(Float32Array.from(countsPerExpert(kIdx, E)), [E]);
     }
-    const auxLoss = this.cfg.useBalance ? scale(add(cvSquaredOp(importanceT), cvSquaredOp(loadT)), this.cfg.balanceLossWeight) : null;
+    const auxLoss = withZLoss(this.cfg.useBalance ? scale(add(cvSquaredOp(importanceT), cvSquaredOp(loadT)), this.cfg.balanceLossWeight) : null, clean, this.cfg.zLossCoef, ctx.training);
     return {
       topkIndices: kIdx,
       scores,
@@ -292,6 +310,8 @@ export interface SwitchGateConfig {
   /** Gumbel noise on the logits in training (the reference's add_noise). */
   addNoise?: boolean;
   useBalance?: boolean;
+  /** ST-MoE router z-loss coefficient (0 = off). */
+  zLossCoef?: number;
 }
 
 /** LLaMA-MoE's SwitchBalancedGate: top-1; its score is the raw top-1 logit as in the reference. */
@@ -300,7 +320,7 @@ export class SwitchGate implements GateModule {
   readonly topK = 1;
   readonly cfg: Required<SwitchGateConfig>;
   constructor(cfg: SwitchGateConfig, public network: Tensor[]) {
-    this.cfg = { balanceLossWeight: 0.01, addNoise: true, useBalance: true, ...cfg };
+    this.cfg = { balanceLossWeight: 0.01, addNoise: true, useBalance: true, zLossCoef: 0, ...cfg };
     this.numExperts = cfg.numExperts;
   }
   namedParameters(): [string, Tensor][] {
@@ -325,12 +345,62 @@ export class SwitchGate implements GateModule {
     }
     const scores = gatherLast(logits, indices(idx, [T, 1]));
     const counts = countsPerExpert(idx, E);
-    const auxLoss = this.cfg.useBalance
+    const auxLoss = withZLoss(this.cfg.useBalance
       ? scale(sum(mul(mean(probs, 0), new Tensor(Float32Array.from(counts, (c) => c / T), [E]))), E * this.cfg.balanceLossWeight)
-      : null;
+      : null, logits, this.cfg.zLossCoef, ctx.training);
     const importance = new Float64Array(E);
     const pm = probs.f32();
     for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) importance[e]! += pm[t * E + e]! / T;
     return { topkIndices: idx, scores, auxLoss, importance, load: counts, probs: Float32Array.from(pm) };
+  }
+}
+
+export interface ExpertChoiceGateConfig {
+  hiddenSize: number;
+  numExperts: number;
+  gateNetwork: 'mlp' | 'linear';
+  /** Each expert takes C = max(1, floor(capacity_factor · T / E)) tokens: on average capacity_factor experts per token. */
+  capacityFactor: number;
+  /** ST-MoE router z-loss coefficient (0 = off). Expert choice is balanced by construction: there is no balance loss. */
+  zLossCoef?: number;
+}
+
+/**
+ * Expert-choice routing (Zhou et al. 2022) as a trainable gate: softmax over experts per token,
+ * each expert takes its top-C tokens; the combine weight of a choice is its probability
+ * (differentiable, picked from the [T, E] softmax). Same gate network and parameter names as the
+ * LLaMA-MoE gates. topK reports the average experts per token (the capacity factor, rounded).
+ */
+export class ExpertChoiceGate implements GateModule {
+  readonly numExperts: number;
+  readonly topK: number;
+  readonly cfg: Required<ExpertChoiceGateConfig>;
+  constructor(cfg: ExpertChoiceGateConfig, public network: Tensor[]) {
+    this.cfg = { zLossCoef: 0, ...cfg };
+    if (!(cfg.capacityFactor > 0)) throw new RangeError(`ExpertChoiceGate: capacity_factor must be > 0, got ${cfg.capacityFactor}`);
+    this.numExperts = cfg.numExperts;
+    this.topK = Math.max(1, Math.min(cfg.numExperts, Math.round(cfg.capacityFactor)));
+  }
+  namedParameters(): [string, Tensor][] {
+    return this.cfg.gateNetwork === 'mlp'
+      ? [['gate.gate_network.0.weight', this.network[0]!], ['gate.gate_network.2.weight', this.network[1]!]]
+      : [['gate.gate_network.weight', this.network[0]!]];
+  }
+  forward(x: Tensor, ctx: GateContext): GateOutput {
+    const E = this.numExperts, T = x.shape[0]!;
+    const logits = this.cfg.gateNetwork === 'mlp' ? linear(tanh(linear(x, this.network[0]!)), this.network[1]!) : linear(x, this.network[0]!);
+    const probs = softmax(logits);
+    const ec = expertChoiceGate(logits.f32(), E, { capacity_factor: this.cfg.capacityFactor });
+    const C = ec.capacity;
+    const flat = new Int32Array(E * C);
+    for (let i = 0; i < E * C; i++) flat[i] = ec.tokenIndices[i]! * E + Math.floor(i / C);
+    /** [E·C] combine weight of each choice, differentiable */
+    const scores = reshape(indexSelect(reshape(probs, [T * E, 1]), indices(flat)), [E * C]);
+    const importance = new Float64Array(E);
+    for (let i = 0; i < E * C; i++) importance[Math.floor(i / C)]! += ec.weights[i]!;
+    return {
+      topkIndices: new Int32Array(0), scores, auxLoss: withZLoss(null, logits, this.cfg.zLossCoef, ctx.training), importance,
+      load: Float64Array.from(ec.plan.counts.subarray(0, E)), probs: Float32Array.from(probs.f32()), plan: ec.plan, unrouted: ec.tokensWithoutExpert,
+    };
   }
 }

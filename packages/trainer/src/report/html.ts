@@ -26,6 +26,7 @@ export interface ReportInput {
 
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fafafa}
+table.config{table-layout:fixed;max-width:100%}table.config td{overflow-wrap:anywhere;word-break:break-word}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .grid-charts{display:flex;flex-wrap:wrap;gap:16px}
 figure.chart{margin:0;background:#fff;border:1px solid #e2e2e2;border-radius:6px;padding:8px}
@@ -101,15 +102,23 @@ export function renderReport(inp: ReportInput): string {
   const E = Math.max(0, ...layers.map((r) => r.length));
   const expertLabels = Array.from({ length: E }, (_, e) => String(e));
   if (layers.length && E) {
-    heat.push(heatmap({ title: 'Expert load by layer (fraction of the layer’s routed tokens)', rowLabels: layers.map((_, l) => `layer ${l}`), colLabels: expertLabels, values: rowFractions(layers), valueLabel: 'fraction' }));
-    const doms = Object.keys(inp.routing?.domains ?? {});
-    if (doms.length) {
+    // Shares are drawn on a scale anchored at 0 (said in the titles), so near-uniform load looks uniform.
+    heat.push(heatmap({ title: 'Expert load by layer (fraction of the layer’s routed tokens; colour scale from 0)', rowLabels: layers.map((_, l) => `layer ${l}`), colLabels: expertLabels, values: rowFractions(layers), valueLabel: 'fraction', min: 0 }));
+    const sampled = Object.keys(inp.routing?.domains ?? {});
+    if (sampled.length) {
+      // Every domain of the run gets a row; one never drawn on a statistics step is shown empty, not dropped.
+      const doms = [...sampled, ...domainsOf(evals, trains).filter((d) => !sampled.includes(d))];
       const byDomain = doms.map((d) => {
+        if (!inp.routing!.domains[d]) return new Array<number>(E).fill(NaN);
         const sum = new Array<number>(E).fill(0);
         for (const row of inp.routing!.domains[d]!) row.forEach((v, e) => (sum[e]! += v));
         return sum;
       });
-      heat.push(heatmap({ title: 'Expert load by domain (all layers, fraction of the domain’s routed tokens)', rowLabels: doms, colLabels: expertLabels, values: rowFractions(byDomain), valueLabel: 'fraction' }));
+      heat.push(heatmap({
+        title: 'Expert load by domain (all layers, fraction of the domain’s routed tokens; colour scale from 0)',
+        rowLabels: doms.map((d) => (inp.routing!.domains[d] ? d : `${d} (not sampled on stats steps)`)), colLabels: expertLabels,
+        values: byDomain.map((row) => (row.every(Number.isNaN) ? row : rowFractions([row])[0]!)), valueLabel: 'fraction', min: 0,
+      }));
     }
   } else {
     heat.push('<p class="empty">No routing statistics (dense model, or stats_every = 0).</p>');
@@ -141,7 +150,7 @@ export function renderReport(inp: ReportInput): string {
 ${taskRows ? `<h2>Multiple-choice tasks (step ${lastEval!.step})</h2><table><thead><tr><th>task</th><th>n</th><th>acc</th><th>acc_norm</th></tr></thead><tbody>${taskRows}</tbody></table>` : ''}
 <h2>Expert load</h2><div class="grid-charts">${heat.join('')}</div>
 <h2>Domain weights</h2><div class="grid-charts">${weightChart}</div>
-<h2>Configuration</h2><table><tbody>${Object.entries(inp.config).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(JSON.stringify(v))}</td></tr>`).join('')}</tbody></table>
+<h2>Configuration</h2><table class="config"><tbody>${Object.entries(inp.config).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(JSON.stringify(v))}</td></tr>`).join('')}</tbody></table>
 <script type="application/json" id="report-data">${data}</script>
 <script>${JS}</script>
 </body></html>

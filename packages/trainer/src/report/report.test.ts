@@ -107,3 +107,35 @@ describe('report.html', () => {
     }
   });
 });
+
+describe('report heatmaps and configuration table', () => {
+  const base = (routingDomains: Record<string, number[][]>) => renderReport({
+    config: { dynamic: { rule: 'sheared_llama', eta: 1, c: 0.0001, update_every: 10, reference_loss: { cc: 2.1, c4: 2.3, github: 0.9, book: 1.9, arxiv: 1.4, wikipedia: 1.6, stackexchange: 1.5 } } },
+    history: [{ kind: 'train', step: 1, loss: 5, ce_loss: 5, balance_loss: 0, lr: 0, grad_norm: 1, tokens: 1, tokens_seen: 1, tokens_per_sec: 1, gflops_per_sec: 1, elapsed_s: 1, stage: -1, skipped: false, domain_weights: { a: 0.5, b: 0.5 }, domain_counts: { a: 1, b: 1 } }] as never,
+    routing: { layers: [[25, 24, 26, 25]], domains: routingDomains },
+  });
+
+  it('a domain never drawn on a statistics step keeps its row, marked as not sampled and grey', () => {
+    const html = base({ a: [[25, 24, 26, 25]] });
+    expect(html).toContain('b (not sampled on stats steps)');
+    expect(html).toContain('fill="#e6e6e6"');
+    expect(html).toContain('no data');
+  });
+
+  it('load shares are coloured on a scale from 0, so a near-uniform load is not drawn as imbalanced', () => {
+    const html = base({ a: [[25, 24, 26, 25]] });
+    expect(html).toContain('colour scale from 0');
+    // The colour bar's bottom label is 0, and the cells of a near-uniform layer are all in the top part of the ramp.
+    const layerFig = html.slice(html.indexOf('Expert load by layer'), html.indexOf('Expert load by domain'));
+    expect(layerFig).toMatch(/class="tick">0<\/text>/);
+    const fills = [...layerFig.matchAll(/fill="(rgb\([^)]*\))" class="cell"/g)].map((m) => m[1]);
+    expect(fills).toHaveLength(4);
+    expect(new Set(fills).has(colorRamp(0))).toBe(false);
+  });
+
+  it('long configuration values wrap inside the page', () => {
+    const html = base({ a: [[1, 1, 1, 1]] });
+    expect(html).toContain('<table class="config">');
+    expect(html).toMatch(/table\.config td\{overflow-wrap:anywhere/);
+  });
+});

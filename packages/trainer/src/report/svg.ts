@@ -120,6 +120,11 @@ export interface HeatmapOptions {
   values: number[][];
   /** Shown in the colour bar. */
   valueLabel?: string;
+  /**
+   * Fixed bottom of the colour scale (e.g. 0 for shares): without it the scale starts at the data's
+   * minimum, and a near-uniform load looks as contrasted as a collapsed one.
+   */
+  min?: number;
 }
 
 export function heatmap(o: HeatmapOptions): string {
@@ -127,10 +132,11 @@ export function heatmap(o: HeatmapOptions): string {
   const head = `<figure class="chart heatmap"><figcaption>${esc(o.title)}</figcaption>`;
   if (R === 0 || C === 0) return `${head}<p class="empty">no data yet</p></figure>`;
   const cell = Math.max(10, Math.min(36, Math.floor(520 / C)));
-  const m = { l: 110, t: 12, b: 44, r: 90 };
+  // Room for the longest row label (about 6.5 px per character at the tick font size).
+  const m = { l: Math.max(110, Math.ceil(Math.max(...o.rowLabels.map((x) => x.length)) * 6.5) + 12), t: 12, b: 44, r: 90 };
   const W = m.l + C * cell + m.r, H = m.t + R * cell + m.b;
   const flat = o.values.flat().filter(Number.isFinite);
-  const lo = flat.length ? Math.min(...flat) : 0;
+  const lo = o.min !== undefined ? Math.min(o.min, ...flat) : flat.length ? Math.min(...flat) : 0;
   const hi = flat.length ? Math.max(...flat) : 1;
   const norm = (v: number) => (hi > lo ? (v - lo) / (hi - lo) : 0.5);
   const parts: string[] = [`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(o.title)}">`];
@@ -138,7 +144,9 @@ export function heatmap(o: HeatmapOptions): string {
     parts.push(`<text x="${m.l - 6}" y="${m.t + r * cell + cell / 2 + 4}" text-anchor="end" class="tick">${esc(o.rowLabels[r]!)}</text>`);
     for (let c = 0; c < C; c++) {
       const v = o.values[r]?.[c] ?? NaN;
-      parts.push(`<rect x="${m.l + c * cell}" y="${m.t + r * cell}" width="${cell}" height="${cell}" fill="${colorRamp(norm(v))}" class="cell"><title>${esc(o.rowLabels[r]!)} / ${esc(o.colLabels[c]!)}: ${esc(fmtNum(v))}</title></rect>`);
+      // A cell without data (a domain not sampled on the statistics steps) is grey, not the colour of 0.
+      const fill = Number.isFinite(v) ? colorRamp(norm(v)) : '#e6e6e6';
+      parts.push(`<rect x="${m.l + c * cell}" y="${m.t + r * cell}" width="${cell}" height="${cell}" fill="${fill}" class="cell"><title>${esc(o.rowLabels[r]!)} / ${esc(o.colLabels[c]!)}: ${Number.isFinite(v) ? esc(fmtNum(v)) : 'no data'}</title></rect>`);
     }
   }
   const every = Math.max(1, Math.ceil(C / 16));
