@@ -106,6 +106,9 @@ describe('llama-moe demo --quick', () => {
       const report = fs.readFileSync(path.join(out, r.paths.report), 'utf8');
       expectSelfContained(report, r.paths.report);
       expect(report).toContain('<svg');
+      // It names the demo's folder, not the staging folder it was built in.
+      expect(report).not.toContain('.partial-');
+      expect(report).toContain(path.resolve(out));
       expect(fs.existsSync(path.join(out, r.paths.metrics))).toBe(true);
       // The trained checkpoint and the split model are complete Hugging Face LLaMA-MoE folders.
       for (const dir of [r.paths.model, r.paths.init!]) {

@@ -114,6 +114,11 @@ export async function run(args: CommandArgs): Promise<number> {
       progress: args.quiet ? null : { write: (t: string) => args.io.stderr(t), isTTY: args.io.isTTY, columns: args.io.columns },
       backend,
     });
+    // The trainer's reports name the folder they were written in; name the one the user will open.
+    for (const r of s.runs) {
+      const report = path.join(staging, r.paths.report);
+      if (fs.existsSync(report)) fs.writeFileSync(report, fs.readFileSync(report, 'utf8').split(staging).join(target));
+    }
     const doc = { ...s, command: 'llama-moe demo', mode: o.quick ? 'quick' : 'full' };
     fs.writeFileSync(path.join(staging, SUMMARY_NAME), JSON.stringify(doc, null, 2) + '\n');
     fs.writeFileSync(path.join(staging, 'summary.txt'), renderSummaryText(s) + '\n' + renderContinuationsText(s, prompt.document));
