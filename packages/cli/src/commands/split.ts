@@ -7,16 +7,16 @@ import * as path from 'node:path';
 import { readLlamaConfig } from '@llama-moe/llama-model';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
-import { splitModel, FormatError, SplitError, PartitionError } from '@llama-moe/expert-partition';
+import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAULT_DROP_RATIO, CARVE_DEFAULT_GATE_INIT, isDataGateInit, type GateInit } from '@llama-moe/expert-partition';
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
-export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'] as const;
+export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'] as const;
 export type SplitMethod = (typeof SPLIT_METHODS)[number];
 /** Methods that score neurons on calibration data (activations or gradients). */
-export const DATA_METHODS: readonly SplitMethod[] = ['graph', 'gradient', 'sharing-inner', 'sharing-inter'];
+export const DATA_METHODS: readonly SplitMethod[] = ['graph', 'gradient', 'sharing-inner', 'sharing-inter', 'carve'];
 /** Methods that split the FFN into equal disjoint parts (intermediate_size must divide by E). */
 const EQUAL_SPLIT: readonly SplitMethod[] = ['random', 'clustering', 'graph', 'gradient'];
 
@@ -26,7 +26,7 @@ export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as {
     model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
-    'gate-init': 'random' | 'zeros' | 'centroids'; 'score-scale'?: number; data?: string; seed: number;
+    'gate-init'?: GateInit; 'score-scale'?: number; data?: string; seed: number; recalibrate?: boolean; 'drop-ratio'?: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
   };
   // Usage checks first (exit 2), before any file is looked at.
@@ -34,9 +34,11 @@ export async function run(args: CommandArgs): Promise<number> {
   if (DATA_METHODS.includes(o.method) && o.data === undefined) {
     throw new UsageError(`--method ${o.method} needs calibration data`, 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
-  if (o['gate-init'] === 'centroids' && o.data === undefined) {
-    throw new UsageError('--gate-init centroids needs calibration data', 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
+  if (o['gate-init'] !== undefined && isDataGateInit(o['gate-init']) && o.data === undefined) {
+    throw new UsageError(`--gate-init ${o['gate-init']} needs calibration data`, 'pass --data DIR (a packed dataset from `llama-moe data prepare`)');
   }
+  if (o.recalibrate && o.method !== 'carve') throw new UsageError(`--recalibrate applies to --method carve only (got --method ${o.method})`, 'drop --recalibrate, or use --method carve');
+  if (o['drop-ratio'] !== undefined && o.method !== 'drop-upcycle') throw new UsageError(`--drop-ratio applies to --method drop-upcycle only (got --method ${o.method})`, 'drop --drop-ratio, or use --method drop-upcycle');
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
@@ -69,6 +71,8 @@ export async function run(args: CommandArgs): Promise<number> {
       seed: o.seed,
       calibration,
       ...(o['shared-size'] !== undefined ? { sharedSize: o['shared-size'] } : {}),
+      ...(o.recalibrate ? { recalibrate: true } : {}),
+      ...(o['drop-ratio'] !== undefined ? { dropRatio: o['drop-ratio'] } : {}),
       ...(o.dtype !== undefined ? { dtype: o.dtype } : {}),
       onProgress: ({ layer, layers }) => {
         bar.total = layers;
@@ -94,11 +98,14 @@ export const splitCommand: CommandSpec = {
     'Splits the FFN of every layer of a dense LLaMA into E experts (LLaMA-MoE, Zhu et al. 2024) and adds a top-K gate. ' +
     'Methods: random (independent random split), clustering (balanced k-means of up_proj rows), graph (co-activation ' +
     'graph partition, needs --data), gradient (importance from gradients, needs --data), sharing-inner / sharing-inter ' +
-    '(neuron sharing within / across experts, needs --data), upcycle (every expert a full FFN copy, Sparse Upcycling). ' +
+    '(neuron sharing within / across experts, needs --data), upcycle (every expert a full FFN copy, Sparse Upcycling), ' +
+    'carve (training-free: the most often highly-active neurons form an always-on shared expert, the rest are grouped by ' +
+    'co-activation, and a linear router is fitted in closed form; needs --data; --recalibrate fits per-expert output scales), ' +
+    'drop-upcycle (full copies with a fraction --drop-ratio of each expert\'s neurons re-initialised, Drop-Upcycling). ' +
     'The result is written as a LLaMA-MoE checkpoint (model_type llama_moe) or as a Mixtral checkpoint (--format mixtral, ' +
-    'equal experts only) that transformers loads directly. Gate weights start random, at zero, or at the k-means ' +
-    'centroids of calibration hidden states (needs --data); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
-  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S]'],
+    'equal experts only) that transformers loads directly. Gate weights start random, at zero, or from calibration data ' +
+    '(centroids, kmeans, representative, ridge; docs/expert-construction.md); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
+  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S] [--shared-size N] [--recalibrate] [--drop-ratio R]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New MoE model folder (must not exist, or be empty).' },
@@ -106,19 +113,22 @@ export const splitCommand: CommandSpec = {
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
     { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
-    { name: 'gate-init', type: 'string', choices: ['random', 'zeros', 'centroids'], default: 'random', valueName: 'INIT', description: 'Gate initialisation: random (default), zeros, centroids (needs --data).' },
-    { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default: the library\'s).' },
+    { name: 'gate-init', type: 'string', choices: GATE_INITS, valueName: 'INIT', description: `Gate initialisation: random (default; carve: ${CARVE_DEFAULT_GATE_INIT}), zeros, or from --data: centroids, kmeans, representative, ridge.` },
+    { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default E/K, carve: K).' },
     { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for graph, gradient and sharing methods.' },
     { name: 'seed', type: 'int', min: 0, default: 0, valueName: 'S', description: 'Seed of random splits and gate init.' },
     { name: 'calibration-sequences', type: 'int', min: 1, default: 64, valueName: 'N', description: 'Calibration blocks drawn from --data (default 64).' },
     { name: 'calibration-length', type: 'int', min: 2, default: 256, valueName: 'T', description: 'Tokens per calibration block (default 256).' },
-    { name: 'shared-size', type: 'int', min: 1, valueName: 'N', description: 'sharing-inter: neurons moved into the always-on shared expert (default F/E).' },
+    { name: 'shared-size', type: 'int', min: 0, valueName: 'N', description: 'sharing-inter: neurons moved into the always-on shared expert (default F/E, at least 1); carve: size of its shared expert (default floor(F/(E+1)); 0: none, Mixtral-exportable).' },
+    { name: 'recalibrate', type: 'boolean', description: 'carve: fit one output scale per expert to the dense FFN output on the calibration tokens (least squares), folded into down_proj.' },
+    { name: 'drop-ratio', type: 'number', min: 0, max: 1, valueName: 'R', description: `drop-upcycle: fraction of each expert's neurons re-initialised (default ${DEFAULT_DROP_RATIO}).` },
     { name: 'dtype', type: 'string', choices: ['float32', 'bfloat16', 'float16'], valueName: 'DT', description: "Storage dtype of the output (default: the dense model's torch_dtype)." },
   ],
   examples: [
     'llama-moe split --model models/tiny --out models/tiny-moe --experts 4 --top-k 2 --method random',
     'llama-moe split --model models/llama2-7b --out models/llama-moe-3.5b --experts 16 --top-k 4 --method clustering --gate-init centroids',
     'llama-moe split --model models/tiny --out models/tiny-mixtral --experts 8 --top-k 2 --method graph --data data/packed --format mixtral',
+    'llama-moe split --model models/brown --out models/brown-carve --experts 7 --top-k 3 --method carve --data data/brown-train --recalibrate',
   ],
   run,
 };
