@@ -128,6 +128,23 @@ describe.runIf(hasNumpy)('MoE formats match the float64 reference', () => {
   }
 });
 
+describe.runIf(hasNumpy)('a carved model (linear gate, shared expert, fitted router scale) matches the float64 reference', () => {
+  it('llama-moe with size_shared_experts, top-2 of 3', () => {
+    const dense = tinyDense(6);
+    const F = dense.config.intermediate_size;
+    const [shared, ...routed] = randomPartition(F, [6, 8, 8, 8], 4);
+    const spec: MoeSpec = { ...defaultMoeSpec(2, F, 3, 2), sizeExperts: [[8, 8, 8], [8, 8, 8]], gateNetwork: 'linear', scoreScaleFactor: 2, sizeSharedExperts: [[6], [6]] };
+    const moe = buildMoeFromDense(dense, { spec, format: 'llama-moe', partition: [routed, routed], sharedPartition: [[shared!], [shared!]], gateInit: 'random', seed: 3, method: 'carve' });
+    for (const [name, t] of moe.namedParameters()) if (/gate\.gate_network/.test(name)) t.f32().forEach((_, i, a) => { a[i]! *= 40; });
+    const dir = join(work, `refc${n++}`);
+    saveMoeModel(moe, dir);
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+    const out = join(dir, 'ref.npy');
+    execFileSync('python3', [REF, dir, '--tokens', ids.join(','), '--out', out]);
+    expect(maxRel(loadMoeModel(dir).logits(ids).f32(), readNpy(out).data as Float64Array)).toBeLessThanOrEqual(1e-4);
+  });
+});
+
 describe('activeParamsPerToken', () => {
   it('counts attention, the gate, k routed experts of mean size and the LM head, as the saved config does', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(), fc.constantFrom<MoeFormat>('llama-moe', 'mixtral'), fc.constantFrom<'mlp' | 'linear'>('mlp', 'linear'), (E, seed, format, gateNetwork) => {
