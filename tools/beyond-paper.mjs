@@ -2,9 +2,10 @@
 // Training-free expert construction, measured (issue 22): test-split perplexity of MoEs built from
 // the dense Brown model with ZERO training, at 25 %, 50 % and 75 % of the FFN active per token, for
 // the paper's random and clustering splits (their N(0, 0.02) gate, and a ridge router fitted on the
-// same calibration tokens) and for carve with each closed-form router init, with and without
-// --recalibrate; plus expert diversity of upcycle vs drop-upcycle (mean pairwise cosine of the
-// experts' weights). Seeds 0..N-1 where seeds matter (partition, k-means, gate, reservoir sample).
+// same calibration tokens), carve with each closed-form router init, with and without
+// --recalibrate, and last the paper's graph and gradient splits (seed 0); plus expert diversity of
+// upcycle vs drop-upcycle (mean pairwise cosine of the experts' weights). Seeds 0..N-1 where seeds
+// matter (partition, k-means, gate, calibration draw, reservoir sample).
 //
 //   pnpm nx run-many -t build && node tools/beyond-paper.mjs [--model DIR] [--work DIR] [--seeds N]
 //       [--test-blocks N] [--calibration-sequences N] [--max-runs N] [--doc FILE] [--quiet]
@@ -114,6 +115,8 @@ function plan() {
     for (const f of FRACTIONS) stage.push(v('random', 'ridge', f, seed), v('clustering', 'ridge', f, seed), v('carve', 'kmeans', f, seed), v('carve', 'centroids', f, seed), v('carve', 'representative', f, seed, true));
     runs.push(...stage);
   }
+  // The paper's data-driven partitions last (seed 0: their calibration, not their seed, drives them).
+  for (const f of FRACTIONS) runs.push(v('graph', 'random', f, 0), v('gradient', 'random', f, 0), v('graph', 'ridge', f, 0), v('gradient', 'ridge', f, 0));
   return runs;
 }
 
@@ -148,6 +151,15 @@ async function runMoe(r) {
   if (r.method === 'carve') {
     c.stats ??= ep.collectActivationStats(dense, c.seqs, SEQ);
     parts = c.stats.map((s, l) => ep.partitionLayer('carve', { activation: s }, { intermediateSize: F, numExperts: E, sharedSizes: [shared], sizeExperts: spec.sizeExperts[l], seed: r.seed, layer: l }));
+  } else if (r.method === 'graph') {
+    const acc = Array.from({ length: L }, () => new ep.CoActivationAccumulator(F));
+    ep.calibrate(dense, c.seqs, SEQ, { onActivation: (l, _x, h, N) => acc[l].add(h, N) });
+    parts = acc.map((a, l) => ep.partitionLayer('graph', { coActivation: a }, { intermediateSize: F, numExperts: E, seed: r.seed, layer: l }));
+  } else if (r.method === 'gradient') {
+    const clusters = ep.clusterSequences(dense, c.seqs, E, r.seed);
+    const acc = Array.from({ length: L }, () => new ep.ImportanceAccumulator(F, E));
+    ep.calibrate(dense, c.seqs, SEQ, { onGradient: (l, h, dh, N, b) => acc[l].add(clusters[b], h, dh, N) }, { gradients: true });
+    parts = acc.map((a, l) => ep.partitionLayer('gradient', { importance: a }, { intermediateSize: F, numExperts: E, seed: r.seed, layer: l }));
   } else {
     parts = Array.from({ length: L }, (_, l) => ep.partitionLayer(r.method, { upProj: dense.weights.layers[l].mlp.up.f32() }, { intermediateSize: F, hiddenSize: cfg.hidden_size, numExperts: E, seed: r.seed, layer: l, metric: 'cos' }));
   }
@@ -202,6 +214,8 @@ function render(results, all, seconds) {
     ['carve', 'ridge', false, 'carve, ridge router'], ['carve', 'ridge', true, 'carve, ridge router, --recalibrate'],
     ['carve', 'representative', false, 'carve, representative-neuron router'], ['carve', 'representative', true, 'carve, representative router, --recalibrate'],
     ['carve', 'kmeans', false, 'carve, k-means router'], ['carve', 'centroids', false, 'carve, centroid router'],
+    ['graph', 'random', false, 'graph (paper), N(0, 0.02) gate'], ['graph', 'ridge', false, 'graph, ridge router'],
+    ['gradient', 'random', false, 'gradient (paper), N(0, 0.02) gate'], ['gradient', 'ridge', false, 'gradient, ridge router'],
   ];
   const pplOf = (m, g, rc, f) => [...results.values()].filter((x) => x.run?.kind === 'moe' && x.run.method === m && x.run.gateInit === g && !!x.run.recalibrate === rc && x.run.fraction === f).map((x) => x.ppl);
   const lines = [];
