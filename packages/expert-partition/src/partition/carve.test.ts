@@ -24,6 +24,24 @@ describe('ActivationStats', () => {
     expect(() => t.add(Float32Array.from([NaN, 0, 0, 0]), 1)).toThrow(/is NaN/);
     expect(() => new ActivationStats(4, { topFraction: 0 })).toThrow(/topFraction/);
   });
+
+  it('marks exactly what a full sort (largest |h| first, ties by lower id) marks, ties included', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.nat(), (F, N, frac, seed) => {
+      const r = createRng(seed);
+      // few distinct values, so ties are common
+      const h = Float32Array.from({ length: N * F }, () => r.int(5) - 2);
+      const s = new ActivationStats(F, { topFraction: frac });
+      s.add(h, N);
+      const counts = new Array<number>(F).fill(0);
+      const co = new Array<number>(F * F).fill(0);
+      for (let t = 0; t < N; t++) {
+        const top = Array.from({ length: F }, (_, i) => i).sort((a, b) => Math.abs(h[t * F + b]!) - Math.abs(h[t * F + a]!) || a - b).slice(0, s.topK);
+        for (const i of top) { counts[i]!++; for (const j of top) co[i * F + j]!++; }
+      }
+      expect(Array.from(s.counts)).toEqual(counts);
+      expect(Array.from(s.co)).toEqual(co);
+    }), { numRuns: 100 });
+  });
 });
 
 /** Tokens that excite one planted group of neurons each, plus a few neurons that fire on every token. */

@@ -36,9 +36,9 @@ export class ActivationStats {
   readonly absSum: Float64Array;
   /** [F, F] tokens on which both i and j were among the top-K (symmetric; the diagonal is `counts`) */
   readonly co: Float32Array;
-  /** scratch: one row of |h| and its order */
+  /** scratch: one row of |h|, and a copy sorted to find the K-th largest */
   private readonly row: Float32Array;
-  private readonly order: Int32Array;
+  private readonly sorted: Float32Array;
 
   constructor(F: number, opts: { topFraction?: number } = {}) {
     checkPositiveInt('ActivationStats', 'intermediate_size', F);
@@ -51,14 +51,14 @@ export class ActivationStats {
     this.absSum = new Float64Array(F);
     this.co = new Float32Array(F * F);
     this.row = new Float32Array(F);
-    this.order = new Int32Array(F);
+    this.sorted = new Float32Array(F);
   }
 
   /** h: [N, F] activations (input of down_proj) of N tokens. */
   add(h: Float32Array, N: number): void {
     const F = this.F, K = this.topK;
     checkFloatBuffer('ActivationStats.add', 'h', h, N * F, `[${N}, ${F}]`);
-    const row = this.row, order = this.order, co = this.co;
+    const row = this.row, sorted = this.sorted, co = this.co;
     const top = new Int32Array(K);
     for (let t = 0; t < N; t++) {
       for (let i = 0; i < F; i++) {
@@ -66,11 +66,15 @@ export class ActivationStats {
         if (Number.isNaN(v)) throw new PartitionError('ActivationStats.add', `h[${t}, ${i}] is NaN`);
         row[i] = v;
         this.absSum[i]! += v;
-        order[i] = i;
       }
-      // Largest |h| first; equal values by neuron id, so the marks are deterministic.
-      order.sort((a, b) => row[b]! - row[a]! || a - b);
-      for (let r = 0; r < K; r++) top[r] = order[r]!;
+      // The K largest |h|: everything above the K-th largest value, then values equal to it by
+      // ascending neuron id, so the marks are deterministic. (A numeric typed-array sort, no comparator.)
+      sorted.set(row);
+      sorted.sort();
+      const thr = sorted[F - K]!;
+      let n = 0;
+      for (let i = 0; i < F; i++) if (row[i]! > thr) top[n++] = i;
+      for (let i = 0; i < F && n < K; i++) if (row[i] === thr) top[n++] = i;
       for (let r = 0; r < K; r++) {
         const i = top[r]!;
         this.counts[i]!++;
