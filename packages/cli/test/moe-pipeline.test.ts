@@ -46,8 +46,9 @@ describe('MoE pipeline through the CLI', () => {
 
   test('split carve (shared expert, ridge router, --recalibrate) and drop-upcycle from the CLI', async () => {
     const out = path.join(root, 'moe-carve');
-    const r = await cli(['split', '--model', model, '--out', out, '--experts', '4', '--top-k', '2', '--method', 'carve', '--data', packed, '--calibration-sequences', '6', '--recalibrate', '--quiet']);
+    const r = await cli(['split', '--model', model, '--out', out, '--experts', '4', '--top-k', '2', '--method', 'carve', '--data', packed, '--calibration-sequences', '6', '--recalibrate']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/router fit: relative error of each layer's output vs the dense FFN on calibration tokens: \d\.\d{3} \d\.\d{3}; after --recalibrate: \d\.\d{3} \d\.\d{3}\n/);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({ model_type: 'llama_moe', gate_network: 'linear', num_experts: 4, num_selects: 2, score_scale_factor: 2, size_shared_experts: [[35], [35]] });
     const part = JSON.parse(fs.readFileSync(path.join(out, 'llama_moe_partition.json'), 'utf8'));

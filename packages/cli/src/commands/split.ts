@@ -86,8 +86,13 @@ export async function run(args: CommandArgs): Promise<number> {
   } finally {
     bar.done();
   }
-  void result;
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: ${o.format} model, ${o.experts} experts, top-${o['top-k']}, method ${o.method}, in ${formatDuration(performance.now() - t0)}\n`);
+  // carve's fitted routers: how far each layer's MoE output is from the dense FFN's on the calibration tokens.
+  const fits = result.routerFits?.filter((f) => f.error !== null && f.denseNorm);
+  if (!args.quiet && fits?.length) {
+    const rel = (k: 'error' | 'recalibratedError') => fits.map((f) => (f[k]! / f.denseNorm!).toFixed(3)).join(' ');
+    args.io.stdout(`router fit: relative error of each layer's output vs the dense FFN on calibration tokens: ${rel('error')}${o.recalibrate ? `; after --recalibrate: ${rel('recalibratedError')}` : ''}\n`);
+  }
   return 0;
 }
 
