@@ -133,19 +133,24 @@ async function calibFor(seed) {
   return calibCache.get(seed);
 }
 
-function specFor(method, fraction) {
+/**
+ * carve, and any partition with a data router, get carve's router treatment: linear gate, score scale k, fitted row
+ * scale. The paper's N(0, 0.02) gate keeps the paper's MLP gate and score scale E/k.
+ */
+function specFor(method, fraction, gateInit) {
   const carve = method === 'carve';
+  const fitted = gateInit !== 'random';
   const E = carve ? 7 : 8, k = carve ? K_CARVE[fraction] : K_PAPER[fraction];
   const base = ep.defaultMoeSpec(L, F, E, k);
   const shared = carve ? ep.defaultCarveSharedSize(F, E) : 0;
   return {
-    E, k, shared,
-    spec: { ...base, gateNetwork: carve ? 'linear' : 'mlp', scoreScaleFactor: carve ? k : E / k, sizeExperts: Array.from({ length: L }, () => (carve ? ep.carveSizes(F, E, shared) : ep.resolveSizes(F, E))), sizeSharedExperts: carve ? Array.from({ length: L }, () => [shared]) : [] },
+    E, k, shared, fitted,
+    spec: { ...base, gateNetwork: carve || fitted ? 'linear' : 'mlp', scoreScaleFactor: carve || fitted ? k : E / k, sizeExperts: Array.from({ length: L }, () => (carve ? ep.carveSizes(F, E, shared) : ep.resolveSizes(F, E))), sizeSharedExperts: carve ? Array.from({ length: L }, () => [shared]) : [] },
   };
 }
 
 async function runMoe(r) {
-  const { E, k, shared, spec } = specFor(r.method, r.fraction);
+  const { E, k, shared, spec, fitted } = specFor(r.method, r.fraction, r.gateInit);
   const c = await calibFor(r.seed);
   let parts;
   if (r.method === 'carve') {
@@ -166,7 +171,7 @@ async function runMoe(r) {
   let rows, scales, fits;
   if (r.gateInit !== 'random') {
     const cals = ep.collectRouterCalibration(dense, c.seqs, SEQ, parts, { seed: r.seed });
-    const d = ep.dataRouters(dense, parts, cals, { init: r.gateInit, fitScale: r.method === 'carve', recalibrate: r.recalibrate, topK: k, scoreScale: spec.scoreScaleFactor, seed: r.seed });
+    const d = ep.dataRouters(dense, parts, cals, { init: r.gateInit, fitScale: fitted, recalibrate: r.recalibrate, topK: k, scoreScale: spec.scoreScaleFactor, seed: r.seed });
     rows = d.rows; scales = d.expertScales; fits = d.fits;
   }
   const moe = ep.buildMoeFromDense(dense, {
