@@ -12,8 +12,13 @@ const [task, ...rest] = process.argv.slice(2);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const pnpmVersion = pkg.packageManager.split('@')[1];
 
+/**
+ * opts.setup: the command only prepares (install, build): its stdout goes to our stderr, so that
+ * stdout carries nothing but the task's own output (`pnpm bench --json | jq` works).
+ */
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', ...opts.env } });
+  const stdio = opts.setup ? ['inherit', 2, 'inherit'] : 'inherit';
+  const r = spawnSync(cmd, args, { cwd: root, stdio, env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', ...opts.env } });
   if (r.error) throw r.error;
   return r.status ?? 1;
 }
@@ -31,7 +36,7 @@ function ensureInstalled() {
   const fresh = existsSync(marker) && existsSync(lock) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
   if (fresh) return;
   const args = ['install', ...(existsSync(lock) && process.env.CI ? ['--frozen-lockfile'] : [])];
-  if (pnpm(args) !== 0) { console.error('llama-moe: `pnpm install` failed (see above)'); process.exit(1); }
+  if (pnpm(args, { setup: true }) !== 0) { console.error('llama-moe: `pnpm install` failed (see above)'); process.exit(1); }
 }
 
 ensureInstalled();
@@ -41,11 +46,11 @@ switch (task) {
     process.exit(code);
   }
   case 'bench': {
-    if (pnpm(['exec', 'nx', 'run-many', '-t', 'build', '--outputStyle=static']) !== 0) process.exit(1);
+    if (pnpm(['exec', 'nx', 'run-many', '-t', 'build', '--outputStyle=static'], { setup: true }) !== 0) process.exit(1);
     process.exit(pnpm(['exec', 'node', 'tools/bench.mjs', ...rest]));
   }
   case 'demo': {
-    if (pnpm(['exec', 'nx', 'run-many', '-t', 'build', '--outputStyle=static']) !== 0) process.exit(1);
+    if (pnpm(['exec', 'nx', 'run-many', '-t', 'build', '--outputStyle=static'], { setup: true }) !== 0) process.exit(1);
     process.exit(run(process.execPath, ['packages/cli/bin/llama-moe.mjs', 'demo', ...rest]));
   }
   default:

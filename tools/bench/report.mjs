@@ -148,7 +148,7 @@ export function renderMarkdown({ machine, date, rows, seconds, load }) {
     '# Performance',
     '',
     `Written by \`pnpm bench\` (tools/bench.mjs) on ${date}; the whole run took ${(seconds / 60).toFixed(1)} min. Regenerate with \`pnpm bench\`;`,
-    '`pnpm bench --json` prints the same rows as JSON.',
+    '`pnpm -s bench --json` prints the same rows as JSON, and nothing else on stdout.',
     '',
     '## Machine',
     '',

@@ -2,9 +2,11 @@
 """Independent float64 reference of the Hugging Face causal LMs that llama-moe reads and writes.
 
 numpy only (no torch, no transformers), transcribed from transformers' modeling_llama.py /
-modeling_mixtral.py and pjlab-sys4nlp/llama-moe's modeling_llama_moe.py in eval mode:
+modeling_mixtral.py / modeling_qwen2_moe.py and pjlab-sys4nlp/llama-moe's modeling_llama_moe.py in eval mode:
   llama, mistral (full attention), llama_moe (TopKBalancedNoisyGate / SwitchBalancedGate gates,
-  UniversalCalculator / SwitchDropTokenCalculator without dropping at eval), mixtral.
+  UniversalCalculator / SwitchDropTokenCalculator without dropping at eval), mixtral, qwen2_moe
+  (Qwen2MoeSparseMoeBlock: softmax → top-k → renormalised only when norm_topk_prob, plus
+  sigmoid(shared_expert_gate(x)) · shared_expert(x); mlp_only_layers / decoder_sparse_step).
 It reads config.json and safetensors (single file or sharded index) with its own parser, so the
 TypeScript reader is not trusted here either.
 
@@ -158,6 +160,28 @@ def mixtral_ffn(x, w, p, cfg):
     return y
 
 
+def qwen2_moe_ffn(x, w, p, cfg, layer):
+    def mlp(q, inp):
+        return (silu(inp @ w[f"{q}.gate_proj.weight"].T) * (inp @ w[f"{q}.up_proj.weight"].T)) @ w[f"{q}.down_proj.weight"].T
+
+    E = cfg["num_experts"]
+    sparse = layer not in cfg.get("mlp_only_layers", []) and E > 0 and (layer + 1) % cfg.get("decoder_sparse_step", 1) == 0
+    if not sparse:
+        return mlp(p, x)
+    probs = softmax(x @ w[f"{p}.gate.weight"].T)
+    vals, idx = topk(probs, cfg["num_experts_per_tok"])
+    if cfg.get("norm_topk_prob", False):
+        vals = vals / vals.sum(axis=-1, keepdims=True)
+    y = np.zeros_like(x)
+    for e in range(E):
+        rows, slots = np.nonzero(idx == e)
+        if len(rows) == 0:
+            continue
+        np.add.at(y, rows, mlp(f"{p}.experts.{e}", x[rows]) * vals[rows, slots][:, None])
+    gate = 1.0 / (1.0 + np.exp(-(x @ w[f"{p}.shared_expert_gate.weight"].T)))
+    return y + mlp(f"{p}.shared_expert", x) * gate
+
+
 def forward(d, ids):
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
@@ -206,6 +230,8 @@ def forward(d, ids):
             f_out = llama_moe_ffn(x, w, f"{p}.mlp", cfg, l)
         elif mt == "mixtral":
             f_out = mixtral_ffn(x, w, f"{p}.block_sparse_moe", cfg)
+        elif mt == "qwen2_moe":
+            f_out = qwen2_moe_ffn(x, w, f"{p}.mlp", cfg, l)
         else:
             raise SystemExit(f"reference: model_type {mt} unsupported")
         h = h + f_out

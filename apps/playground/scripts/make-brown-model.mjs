@@ -6,7 +6,8 @@
 // run as `llama-moe demo`'s random-2of8), stored in bf16. It writes English and its routing means
 // something. Needs the workspace built (`pnpm nx run-many -t build`); about two minutes on 2 cores.
 //
-//   node scripts/make-brown-model.mjs [OUT] [--steps N]
+//   node scripts/make-brown-model.mjs [OUT] [--steps N] [--if-missing]
+// --if-missing: do nothing when OUT already holds a model (how `pnpm dev` / `pnpm preview` call it).
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,8 +16,10 @@ import { parseArgs } from 'node:util';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const demoIndex = join(root, '..', '..', 'packages', 'cli', 'dist', 'demo', 'index.js');
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { steps: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { steps: { type: 'string' }, 'if-missing': { type: 'boolean', default: false } } });
 const out = resolve(positionals[0] ?? join(root, 'public', 'demo-model'));
+// With --if-missing, a model already there, or PLAYGROUND_MODEL_DIR (the dev server then serves that folder), is enough.
+if (values['if-missing'] && (existsSync(join(out, 'config.json')) || process.env.PLAYGROUND_MODEL_DIR)) process.exit(0);
 if (!existsSync(demoIndex)) {
   process.stderr.write('make-brown-model: packages/cli/dist is missing; run `pnpm nx run-many -t build` first\n');
   process.exit(1);

@@ -38,6 +38,7 @@ const LIBRARY_HINTS: Record<string, string> = {
   ConfigError: 'fix config.json or pass a Hugging Face LLaMA / LLaMA-MoE / Mixtral model folder',
   SafetensorsError: 'the safetensors file is damaged or not a safetensors file; re-save or re-download the checkpoint',
   CheckpointError: 'pass a Hugging Face model folder holding config.json and model.safetensors (or an index and its shards)',
+  GgufError: 'the GGUF file is damaged or not a GGUF file, or the model cannot be exported as asked; `llama-moe export-check` lists what can',
   CheckpointIoError: 'check the model folder',
   NpyError: 'check the .npy path and that its folder is writable',
   TensorError: 'the inputs do not fit the model; check token ids, lengths and shapes',

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
 import { CliError } from './errors.js';
 import { requireInputDir } from './paths.js';
+import { isGgufFile, loadGgufModel, loadGgufTokenizer } from './gguf-source.js';
 
 /** Names the MoE loader may be exported under (first found wins): (dir) => LlamaForCausalLM. */
 export const MOE_LOADER_NAMES = ['loadMoeModel', 'loadLlamaMoe', 'loadMoE'] as const;
@@ -19,6 +20,10 @@ export interface LoadedModel {
 }
 
 export async function loadModelFolder(dir: string, option = '--model'): Promise<LoadedModel> {
+  if (isGgufFile(dir)) {
+    const model = loadGgufModel(dir);
+    return { model, config: model.config, dir };
+  }
   requireInputDir(dir, option, 'model folder');
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
     throw new CliError(`${option} ${dir}: no config.json in the folder`, 'pass a Hugging Face model folder (config.json + *.safetensors), e.g. one written by `llama-moe init`');
@@ -40,8 +45,9 @@ export async function loadModelFolder(dir: string, option = '--model'): Promise<
 
 /** The folder's tokenizer, or null when it has no tokenizer.json. */
 export function loadFolderTokenizer(dir: string): Tokenizer | null {
+  if (isGgufFile(dir)) return loadGgufTokenizer(dir);
   if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) return null;
-  return loadTokenizer(dir);
+  return loadTokenizer(dir, { engine: 'auto' });
 }
 
 /** `1,5,9` (or `1 5 9`) → ids, each checked against the vocabulary. */

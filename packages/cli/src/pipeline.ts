@@ -31,7 +31,7 @@ export function saveAnyModel(model: LlamaForCausalLM, dir: string, tokenizerFrom
 
 export function modelTokenizer(modelDir: string) {
   if (!existsSync(join(modelDir, 'tokenizer.json'))) throw new CliError(`${modelDir}: no tokenizer.json in the model folder`, 'copy the tokenizer files of the base model into it');
-  const tok = loadTokenizer(modelDir);
+  const tok = loadTokenizer(modelDir, { engine: 'auto' });
   return { tok, sampler: samplerTokenizer(tok, join(modelDir, 'tokenizer.json')) };
 }
 

@@ -11,6 +11,7 @@ import { mergeExpertsCommand } from './commands/merge-experts.js';
 import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
+import { exportCheckCommand } from './commands/export-check.js';
 import { demoCommand } from './commands/demo.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   trainCommand,
   evalCommand,
   exportCommand,
+  exportCheckCommand,
   demoCommand,
 ];
 

@@ -83,6 +83,15 @@ describe('llama-moe demo --quick', () => {
       expect(Math.abs(Math.log(r.after.overall.ppl) - r.after.overall.loss)).toBeLessThan(1e-9);
     }
     expect(s.dense.overall.tokens).toBe(s.domains.length * s.validation.blocksPerDomain * (s.validation.seqLen - 1));
+    // A test-set prompt, continued by the dense model and by each MoE after the split and after training.
+    expect(s.continuation!.prompt.split(' ').length).toBeGreaterThanOrEqual(8);
+    expect(s.continuation!.dense.length).toBeGreaterThan(0);
+    for (const r of s.runs) {
+      expect(r.continuation!.split!.length, r.name).toBeGreaterThan(0);
+      expect(r.continuation!.trained.length, r.name).toBeGreaterThan(0);
+    }
+    expect(run.stdout).toContain(`Greedy continuations of a test-set prompt`);
+    expect(run.stdout).toContain(`  prompt: ${s.continuation!.prompt}\n`);
   });
 
   test('every report exists, is self-contained, and index.html links only to files that exist', () => {
@@ -104,7 +113,12 @@ describe('llama-moe demo --quick', () => {
       }
     }
     for (const h of hrefs) expect(fs.existsSync(path.join(out, h)), h).toBe(true);
-    expect(fs.readFileSync(path.join(out, 'summary.txt'), 'utf8')).toBe(renderSummaryText(s));
+    const txt = fs.readFileSync(path.join(out, 'summary.txt'), 'utf8');
+    expect(txt.startsWith(renderSummaryText(s))).toBe(true);
+    expect(txt).toContain(`  prompt: ${s.continuation!.prompt}\n`);
+    // The index shows the chart and every continuation.
+    expect(index).toContain('aria-label="perplexity per domain"');
+    for (const r of s.runs) expect(index).toContain(r.continuation!.trained.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'));
   });
 
   test('the folder appeared atomically: no staging folder is left beside it', () => {

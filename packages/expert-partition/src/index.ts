@@ -18,3 +18,5 @@ export {
   DATA_GATE_INITS, type DataGateInit, type FitTerms, type LayerFfn,
 } from './convert/router-fit.js';
 export { collectActivationStats, collectRouterCalibration, dataRouters, layerFfn, type DataRouters, type DataRouterOptions, type LayerRouterFit } from './convert/data-routers.js';
+export { qwen2MoeIncompatibility, qwen2MoeConfigJson, qwen2MoeTensors, qwen2MoeSizes, saveQwen2Moe } from './formats/qwen2-moe.js';
+export { ggufMoeIncompatibility, ggufMoeLayerIncompatibility, ggufExpertWidth, moeFfnGguf, moeGgufParts, writeMoeGguf, type MoeGgufOptions } from './formats/gguf.js';

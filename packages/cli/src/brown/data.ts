@@ -12,9 +12,18 @@ export interface BrownData {
   test: DomainSource[];
 }
 
+/** Read once per process and folder: the corpus never changes, and reading it takes a second or two. */
+const cache = new Map<string, BrownData>();
+
 export function brownData(o: { dir?: string } = {}): BrownData {
-  const corpus = loadBrownCorpus(o);
-  return { corpus, train: brownSources(corpus, 'train'), validation: brownSources(corpus, 'validation'), test: brownSources(corpus, 'test') };
+  const key = o.dir ?? '';
+  let d = cache.get(key);
+  if (!d) {
+    const corpus = loadBrownCorpus(o);
+    d = { corpus, train: brownSources(corpus, 'train'), validation: brownSources(corpus, 'validation'), test: brownSources(corpus, 'test') };
+    cache.set(key, d);
+  }
+  return d;
 }
 
 /** Static domain weights proportional to each domain's UTF-8 bytes (the corpus's natural mix). */

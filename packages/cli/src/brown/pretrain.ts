@@ -93,7 +93,7 @@ export async function pretrainBrownModel(o: BrownPretrainOptions): Promise<Brown
   } else {
     log(`tokenizer: reusing ${tokDir}`);
   }
-  const tok = loadTokenizer(tokDir);
+  const tok = loadTokenizer(tokDir, { engine: 'auto' });
   const samplerTok = cachedSamplerTokenizer(tok);
   const config = parseLlamaConfig({ ...recipe.model, vocab_size: tok.vocabSize, bos_token_id: tok.bosTokenId, eos_token_id: tok.eosTokenId, torch_dtype: 'float32' }, 'brown recipe');
   const model = LlamaForCausalLM.random(config, { seed: p.initSeed });

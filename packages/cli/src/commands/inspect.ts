@@ -9,6 +9,7 @@ import { CliError } from '../errors.js';
 import { requireInputDir } from '../paths.js';
 import { formatBytes, formatCount, renderPairs, renderTable, withCommas } from '../format.js';
 import { JSON_OPTION, type CommandArgs, type CommandSpec } from '../command.js';
+import { inspectGguf, renderGgufReport } from './inspect-gguf.js';
 
 export interface TensorRow {
   name: string;
@@ -150,12 +151,17 @@ export const inspectCommand: CommandSpec = {
     'llama, mistral, llama_moe or mixtral. Prints the config summary, the total parameter count (and for MoE ' +
     'models the parameters active per token: everything outside the experts plus top-k/E of the expert weights), ' +
     'the dtypes, the shard files and their sizes, a table of every tensor, and the tokenizer size if there is one.',
-  usage: ['inspect DIR [--json]'],
-  positionals: [{ name: 'DIR', description: 'Model folder to inspect.', required: true }],
+  usage: ['inspect DIR [--json]', 'inspect FILE.gguf [--json]'],
+  positionals: [{ name: 'DIR', description: 'Model folder (or a .gguf file: its header) to inspect.', required: true }],
   options: [JSON_OPTION],
   examples: ['llama-moe inspect models/tiny', 'llama-moe inspect models/llama2-7b-4l --json | jq .parameters'],
   async run(args: CommandArgs) {
     const dir = args.positionals[0]!;
+    if (/\.gguf$/i.test(dir) && fs.existsSync(dir) && fs.statSync(dir).isFile()) {
+      const g = inspectGguf(dir);
+      args.io.stdout(args.options.json ? JSON.stringify(g, null, 2) + '\n' : renderGgufReport(g));
+      return 0;
+    }
     requireInputDir(dir, '', 'model folder');
     const r = inspectModel(dir);
     args.io.stdout(args.options.json ? JSON.stringify(r, null, 2) + '\n' : renderReport(r));

@@ -41,7 +41,7 @@ export const logitsCommand: CommandSpec = {
     'Compare with transformers: np.load(FILE) vs model(torch.tensor([ids])).logits[0].',
   usage: ['logits --model DIR (--tokens IDS | --prompt TEXT) --out FILE.npy [--json]'],
   options: [
-    { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder (Hugging Face layout).' },
+    { name: 'model', type: 'string', required: true, valueName: 'DIR', description: 'Model folder (Hugging Face layout), or a dense llama GGUF file.' },
     { name: 'tokens', type: 'string', valueName: 'IDS', description: 'Comma-separated token ids, e.g. 1,5,9.' },
     { name: 'prompt', type: 'string', valueName: 'TEXT', description: 'Text to encode with the model\'s tokenizer.json.' },
     { name: 'add-bos', type: 'boolean', description: 'With --prompt: prepend BOS (default: the tokenizer\'s add_bos_token).' },

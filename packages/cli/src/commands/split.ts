@@ -11,6 +11,8 @@ import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAUL
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
+import { ggufToFolder, isGgufFile } from '../gguf-source.js';
+import { splitToEngineFormat } from './split-export.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export const SPLIT_METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'] as const;
@@ -25,10 +27,11 @@ export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as {
-    model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral';
+    model: string; out: string; experts: number; 'top-k': number; method: SplitMethod; format: 'llama-moe' | 'mixtral' | 'gguf' | 'qwen2_moe'; 'gate-network'?: 'mlp' | 'linear';
     'gate-init'?: GateInit; 'score-scale'?: number; data?: string; seed: number; recalibrate?: boolean; 'drop-ratio'?: number;
     'calibration-sequences': number; 'calibration-length': number; 'shared-size'?: number; dtype?: 'float32' | 'bfloat16' | 'float16';
   };
+  if (o.format === 'gguf' || o.format === 'qwen2_moe') return splitToEngineFormat(args, run);
   // Usage checks first (exit 2), before any file is looked at.
   if (o['top-k'] > o.experts) throw new UsageError(`--top-k ${o['top-k']} is larger than --experts ${o.experts}`, 'each token selects top-k of the experts; pass --top-k <= --experts');
   if (DATA_METHODS.includes(o.method) && o.data === undefined) {
@@ -42,7 +45,17 @@ export async function run(args: CommandArgs): Promise<number> {
   if (o.format === 'mixtral' && (o.method === 'sharing-inter' || o.method === 'sharing-inner')) {
     throw new UsageError(`--format mixtral cannot hold the shared / overlapping experts of --method ${o.method}`, 'use --format llama-moe');
   }
-  // Then the inputs (exit 1).
+  // Then the inputs (exit 1). A dense GGUF is first written as a Hugging Face folder beside --out.
+  if (isGgufFile(o.model)) {
+    checkOutputDir(o.out);
+    const src = `${path.resolve(o.out)}.gguf-source-${process.pid}`;
+    try {
+      ggufToFolder(o.model, src);
+      return await run({ ...args, options: { ...args.options, model: src } });
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true });
+    }
+  }
   requireInputDir(o.model, '--model', 'model folder');
   if (!fs.existsSync(path.join(o.model, 'config.json'))) throw new CliError(`--model ${o.model}: no config.json in the folder`, 'pass a dense Hugging Face LLaMA model folder');
   const cfg = readLlamaConfig(o.model);
@@ -66,6 +79,7 @@ export async function run(args: CommandArgs): Promise<number> {
       topK: o['top-k'],
       method: o.method,
       format: o.format,
+      ...(o['gate-network'] !== undefined ? { gateNetwork: o['gate-network'] } : {}),
       gateInit: o['gate-init'],
       scoreScale: o['score-scale'],
       seed: o.seed,
@@ -110,14 +124,15 @@ export const splitCommand: CommandSpec = {
     'The result is written as a LLaMA-MoE checkpoint (model_type llama_moe) or as a Mixtral checkpoint (--format mixtral, ' +
     'equal experts only) that transformers loads directly. Gate weights start random, at zero, or from calibration data ' +
     '(centroids, kmeans, representative, ridge; docs/expert-construction.md); --score-scale multiplies the expert outputs (LLaMA-MoE\'s score_scale_factor).',
-  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S] [--shared-size N] [--recalibrate] [--drop-ratio R]'],
+  usage: ['split --model DENSE --out DIR --experts E --top-k K --method METHOD [--format llama-moe|mixtral|qwen2_moe|gguf] [--gate-network mlp|linear] [--gate-init INIT] [--score-scale S] [--data CALIB] [--seed S] [--shared-size N] [--recalibrate] [--drop-ratio R]'],
   options: [
-    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder.' },
+    { name: 'model', type: 'string', required: true, valueName: 'DENSE', description: 'Dense LLaMA model folder, or a dense llama GGUF file.' },
     { name: 'out', type: 'string', required: true, valueName: 'DIR', description: 'New MoE model folder (must not exist, or be empty).' },
     { name: 'experts', type: 'int', required: true, min: 1, valueName: 'E', description: 'Experts per layer.' },
     { name: 'top-k', type: 'int', required: true, min: 1, valueName: 'K', description: 'Experts each token is routed to (K <= E).' },
     { name: 'method', type: 'string', required: true, choices: SPLIT_METHODS, valueName: 'METHOD', description: `Expert construction: ${SPLIT_METHODS.join(', ')}.` },
-    { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral'], default: 'llama-moe', valueName: 'FMT', description: 'Checkpoint layout: llama-moe (default) or mixtral.' },
+    { name: 'format', type: 'string', choices: ['llama-moe', 'mixtral', 'qwen2_moe', 'gguf'], default: 'llama-moe', valueName: 'FMT', description: 'Output: llama-moe (default), mixtral, qwen2_moe (folders) or gguf (--out is a file; llama.cpp). qwen2_moe and gguf use a linear gate.' },
+    { name: 'gate-network', type: 'string', choices: ['mlp', 'linear'], valueName: 'NET', description: "llama-moe gate: mlp (LLaMA-MoE's default; carve: linear) or linear (the router Mixtral, qwen2_moe and llama.cpp run)." },
     { name: 'gate-init', type: 'string', choices: GATE_INITS, valueName: 'INIT', description: `Gate initialisation: random (default; carve: ${CARVE_DEFAULT_GATE_INIT}), zeros, or from --data: centroids, kmeans, representative, ridge.` },
     { name: 'score-scale', type: 'number', min: 0, minExclusive: true, valueName: 'S', description: 'Scale of the expert outputs (score_scale_factor; default E/K, carve: K).' },
     { name: 'data', type: 'string', valueName: 'CALIB', description: 'Calibration data (packed dataset folder) for graph, gradient and sharing methods.' },

@@ -194,6 +194,7 @@ function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string,
     // domains where the MoE lags the dense model most. On Brown the start is the domains' sizes.
     domain_weights: weighting === 'dynamic' ? (sizeWeights ?? 'sheared_llama') : staticWeights,
     dynamic: weighting === 'dynamic' ? { rule: 'sheared_llama', update_every: b.evalEvery, reference_loss: referenceLoss } : null,
+    ...(b.shuffleBuffer !== undefined ? { shuffle_buffer: b.shuffleBuffer } : {}),
     stats_every: moe ? Math.max(1, Math.min(10, Math.floor(b.steps / 4))) : 0,
     log_every: Math.max(1, Math.floor(b.steps / 5)),
     quiet: quietTrainer,
@@ -296,7 +297,7 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
   fs.mkdirSync(path.join(inp.workDir, 'runs'), { recursive: true });
 
   let t = performance.now();
-  const tok = loadTokenizer(inp.denseDir);
+  const tok = loadTokenizer(inp.denseDir, { engine: 'auto' });
   const samplerTok: SamplerTokenizer = cachedSamplerTokenizer(tok);
   const data = await experimentData(inp.corpus, samplerTok, b.seqLen, b.evalBlocks);
   log(`data: ${data.description}; validation ${b.evalBlocks} blocks × ${b.seqLen} tokens per domain`);

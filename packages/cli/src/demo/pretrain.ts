@@ -62,7 +62,7 @@ export async function pretrainDemoModel(o: PretrainOptions): Promise<PretrainRes
   log(`tokenizer: LLaMA-2-style BPE, vocab ${recipe.tokenizer.vocabSize}, trained on ${texts.length} training documents`);
   const trained = trainLlamaTokenizer(texts, { vocabSize: recipe.tokenizer.vocabSize, style: recipe.tokenizer.style, padToVocabSize: true });
   const tokFiles = { tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, specialTokensMap: trained.specialTokensMap };
-  const tok = loadTokenizer(tokFiles);
+  const tok = loadTokenizer(tokFiles, { engine: 'auto' });
   const samplerTok = cachedSamplerTokenizer(tok);
   const config = parseLlamaConfig({ ...recipe.model, vocab_size: tok.vocabSize, bos_token_id: tok.bosTokenId, eos_token_id: tok.eosTokenId }, 'demo recipe');
   const model = LlamaForCausalLM.random(config, { seed: p.initSeed });

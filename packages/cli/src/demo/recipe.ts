@@ -40,6 +40,11 @@ export interface TrainBudget {
   evalEvery: number;
   /** Validation blocks per domain (of seqLen tokens), packed from the held-out documents. */
   evalBlocks: number;
+  /**
+   * Documents per domain in the sampler's shuffle buffer (default 200, LLaMA-MoE's). The buffer is
+   * filled (and its documents tokenised) before the first step, so a short run uses a small one.
+   */
+  shuffleBuffer?: number;
 }
 
 /** The dense model's pre-training: a budget like the MoEs', plus the seeds it starts from. */
@@ -64,12 +69,29 @@ export interface DemoRecipe {
   reproduce: TrainBudget;
 }
 
+/** config.json keys the shipped models share: a LLaMA-2-style architecture (Hugging Face names); each recipe adds its sizes. */
+export const LLAMA_ARCHITECTURE_KEYS: Readonly<Record<string, unknown>> = Object.freeze({
+  model_type: 'llama',
+  architectures: ['LlamaForCausalLM'],
+  hidden_act: 'silu',
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000.0,
+  rope_scaling: null,
+  initializer_range: 0.02,
+  tie_word_embeddings: false,
+  attention_bias: false,
+  mlp_bias: false,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  pad_token_id: null,
+  use_cache: true,
+});
+
 export const DEMO_RECIPE: DemoRecipe = {
   corpus: { seed: 2024, targetBytes: 4_000_000, domains: SLIMPAJAMA_DOMAINS, heldOutDocs: 48 },
   tokenizer: { vocabSize: 1024, style: 'llama2', docsPerDomain: 400 },
   model: {
-    model_type: 'llama',
-    architectures: ['LlamaForCausalLM'],
+    ...LLAMA_ARCHITECTURE_KEYS,
     vocab_size: 1024,
     hidden_size: 64,
     // Divisible by 8 and 16: the paper's 2/8 and 4/16 splits give equal experts (32 and 16 neurons).
@@ -79,19 +101,7 @@ export const DEMO_RECIPE: DemoRecipe = {
     // GQA: two query heads per key/value head, as LLaMA-2-70B / LLaMA-3.
     num_key_value_heads: 2,
     max_position_embeddings: 256,
-    hidden_act: 'silu',
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    rope_scaling: null,
-    initializer_range: 0.02,
-    tie_word_embeddings: false,
-    attention_bias: false,
-    mlp_bias: false,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    pad_token_id: null,
     torch_dtype: 'float32',
-    use_cache: true,
   },
   pretrain: { initSeed: 0, seed: 0, steps: 1200, batchSize: 8, seqLen: 128, lr: 3e-3, warmupSteps: 100, evalEvery: 200, evalBlocks: 16 },
   demo: { steps: 150, batchSize: 4, seqLen: 128, lr: 1e-3, warmupSteps: 10, evalEvery: 50, evalBlocks: 8 },

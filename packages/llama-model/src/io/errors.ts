@@ -47,6 +47,17 @@ export class ConfigError extends CheckpointIoError {
   }
 }
 
+/** A GGUF file is corrupt, lying, truncated, or cannot be written as asked. */
+export class GgufError extends CheckpointIoError {
+  /** The tensor (or metadata key, as `key 'name'`) the error is about, or null for file-level problems. */
+  readonly tensor: string | null;
+  constructor(file: string, tensor: string | null, detail: string) {
+    super(file, `${file}: ${tensor !== null ? `tensor '${tensor}': ` : ''}${detail}`);
+    this.name = 'GgufError';
+    this.tensor = tensor;
+  }
+}
+
 /** A .npy file cannot be read or written. */
 export class NpyError extends CheckpointIoError {
   constructor(file: string, detail: string) {

@@ -1,5 +1,6 @@
 /**
  * Fuzzing the checkpoint parsers (a few hundred cases per run; tools/reliability/fuzz.mjs runs
+ * (GGUF files included: header lies, flips, truncations)
  * 10 000+ against the built dist): safetensors files (random bytes, truncations, header lies:
  * offsets out of range or overlapping, dtype sizes that do not match, a 2^63 header length,
  * non-object JSON, duplicate keys), config.json, and model.safetensors.index.json. The property:
@@ -15,7 +16,7 @@ import * as llama from '../index.js';
 const { targets, cleanupAll } = createTargets({ fc, llama });
 afterAll(() => cleanupAll());
 
-const RUNS: Record<string, number> = { safetensors: 500, 'config.json': 400, 'safetensors.index.json': 300 };
+const RUNS: Record<string, number> = { safetensors: 500, 'config.json': 400, 'safetensors.index.json': 300, gguf: 500, 'gguf model': 200 };
 
 describe('checkpoint parsers under fuzzing', () => {
   for (const name of Object.keys(RUNS)) {

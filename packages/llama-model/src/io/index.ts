@@ -11,3 +11,6 @@ export * from './config.js';
 export * from './shape-check.js';
 export * from './npy.js';
 export * from './memory-checkpoint.js';
+export * from './gguf-format.js';
+export * from './gguf-writer.js';
+export { GgufFile, type GgufTensorInfo } from './gguf-reader.js';

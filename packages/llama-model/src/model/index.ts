@@ -6,3 +6,5 @@ export { generate, generateSteps, generateStream, type GenerateOptions, type Gen
 export { loadLlama, loadLlamaFrom, saveLlama, saveModelFolder, readParam, toSafetensorsInput, generationConfigJson, type LoadOptions, type SaveOptions, type SaveDType } from './pretrained.js';
 export { PRESETS, presetConfig, type PresetName } from './presets.js';
 export { benchInference, measureCopyBandwidth, type InferenceBench } from './bench.js';
+export * from './gguf-export.js';
+export * from './gguf-import.js';

@@ -28,3 +28,5 @@ export { NativeEngine, type TokenizerEngine } from './native-engine.js';
 export { LLAMA3_SPLIT_PATTERN, BYTE_TO_CHAR, toByteLevel, fromByteLevel } from './byte-level.js';
 export { toWellFormed } from './unicode.js';
 export { sampleTokenizerTexts } from './sample-text.js';
+export { sentencePieceModelBytes, parseSentencePieceModel } from './sentencepiece-model.js';
+export { ggufTokenizerKind, ggufTokenizerMetadata, ggufTokenizerFiles, GGUF_TOKEN_TYPE, type GgufTokenizerModel } from './gguf-vocab.js';

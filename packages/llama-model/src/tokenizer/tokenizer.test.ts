@@ -183,6 +183,15 @@ describe('unsupported and inconsistent tokenizer.json files', () => {
     expect(() => loadTokenizer({ tokenizerJson: json, path: 'b/tokenizer.json' }, { engine: 'native' })).toThrow(/b\/tokenizer\.json: normalizer\.type 'BertNormalizer' is not supported/);
   });
 
+  test("engine 'auto' runs the native engine where it can and @huggingface/tokenizers where it cannot", () => {
+    expect(loadTokenizer({ tokenizerJson: base }, { engine: 'auto' }).engineKind).toBe('native');
+    expect(loadTokenizer({ tokenizerJson: base }).engineKind).toBe('hf');
+    const bert = loadTokenizer({ tokenizerJson: { ...base, normalizer: { type: 'BertNormalizer' } } }, { engine: 'auto' });
+    expect(bert.engineKind).toBe('hf');
+    const hf = loadTokenizer({ tokenizerJson: { ...base, normalizer: { type: 'BertNormalizer' } } });
+    for (const s of ['Hello World', 'a b  c']) expect(bert.encode(s)).toEqual(hf.encode(s));
+  });
+
   test('a bos_token in tokenizer_config.json that the vocabulary lacks is an error naming tokenizer_config.json', () => {
     expect(() => loadTokenizer({ tokenizerJson: base, tokenizerConfig: { bos_token: '<BOS>' }, path: 'c/tokenizer.json' })).toThrow(/c\/tokenizer_config\.json: 'bos_token' is '<BOS>'/);
   });
