@@ -56,6 +56,13 @@ describe('MoE pipeline through the CLI', () => {
     expect(part.experts[0].flat().length + part.shared_experts[0].flat().length).toBe(176);
     const g = await cli(['generate', '--model', out, '--tokens', '1,5,9', '--max-new-tokens', '3', '--json']);
     expect(g.code, g.stderr).toBe(0);
+    // a carved model exports to the engines' formats (linear gate; qwen2_moe keeps the shared expert, GGUF folds it)
+    for (const [format, name] of [['qwen2_moe', 'carve-qwen'], ['gguf', 'carve.gguf']] as const) {
+      const x = await cli(['split', '--model', model, '--out', path.join(root, name), '--experts', '4', '--top-k', '2', '--method', 'carve', '--data', packed, '--calibration-sequences', '6', '--format', format, '--quiet']);
+      expect(x.code, x.stderr).toBe(0);
+    }
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'carve-qwen', 'config.json'), 'utf8')).model_type).toBe('qwen2_moe');
+    expect(fs.statSync(path.join(root, 'carve.gguf')).size).toBeGreaterThan(0);
     const d = await cli(['split', '--model', model, '--out', path.join(root, 'moe-drop'), '--experts', '2', '--top-k', '1', '--method', 'drop-upcycle', '--drop-ratio', '0.25', '--quiet']);
     expect(d.code, d.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(root, 'moe-drop', 'llama_moe_partition.json'), 'utf8')).experts).toBeNull();
