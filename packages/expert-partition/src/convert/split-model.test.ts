@@ -140,6 +140,7 @@ describe('carve', () => {
     expect(() => splitModel({ ...base, method: 'carve', recalibrate: true, gateInit: 'zeros' })).toThrow(/--recalibrate fits the experts' scales under a router computed from data/);
     expect(() => splitModel({ ...base, method: 'carve', format: 'mixtral' })).toThrow(/Mixtral has no shared experts|size_experts differ/);
     expect(() => splitModel({ ...base, method: 'sharing-inter', sharedSize: 0 })).toThrow('--shared-size must be at least 1 for --method sharing-inter');
+    expect(() => splitModel({ ...base, method: 'carve', gateNetwork: 'mlp' })).toThrow('--method carve fits a linear router; --gate-network mlp cannot hold it');
     expect(() => splitModel({ model: denseDir, out: join(work, 'bad2'), experts: 4, topK: 2, method: 'carve' })).toThrow(/needs calibration data/);
   });
 });

@@ -90,7 +90,6 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   let centroids: Float32Array[] | undefined;
   let expertScales: Float64Array[] | undefined;
   let fits: LayerRouterFit[] | undefined;
-  if (o.recalibrate && !isDataGateInit(gateInit)) throw new SplitError(`--recalibrate fits the experts' scales under a router computed from data; --gate-init ${gateInit} is not one`);
   if (isDataGateInit(gateInit)) {
     progress(0, `router (${gateInit})`);
     const cals = collectRouterCalibration(dense, seqs, seqLen, parts, { seed });

@@ -104,6 +104,9 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
   if (k > E) throw new SplitError(`--top-k ${k} is larger than --experts ${E}`);
   if ((DATA_METHODS.has(o.method) || isDataGateInit(gateInit)) && !o.data && !(o as { calibration?: unknown }).calibration) throw new SplitError(`method '${o.method}'${isDataGateInit(gateInit) ? ` with --gate-init ${gateInit}` : ''} needs calibration data (--data)`);
   if (o.recalibrate && o.method !== 'carve') throw new SplitError(`--recalibrate applies to --method carve only (got --method ${o.method})`);
+  if (o.recalibrate && !isDataGateInit(gateInit)) throw new SplitError(`--recalibrate fits the experts' scales under a router computed from data; --gate-init ${gateInit} is not one`);
+  // The fitted row scale assumes scores linear in x; an MLP gate's tanh would bend them.
+  if (o.method === 'carve' && o.gateNetwork === 'mlp') throw new SplitError("--method carve fits a linear router; --gate-network mlp cannot hold it (drop --gate-network, or pass linear)");
   if (o.dropRatio !== undefined && o.method !== 'drop-upcycle') throw new SplitError(`--drop-ratio applies to --method drop-upcycle only (got --method ${o.method})`);
   if (o.dropRatio !== undefined && !(o.dropRatio >= 0 && o.dropRatio <= 1)) throw new SplitError(`--drop-ratio must be in [0, 1], got ${o.dropRatio}`);
   if (o.sharedSize !== undefined && (!Number.isInteger(o.sharedSize) || o.sharedSize < 0)) throw new SplitError(`--shared-size must be a non-negative integer, got ${o.sharedSize}`);
