@@ -136,6 +136,10 @@ def llama_moe_ffn(x, w, p, cfg, layer):
         if cfg.get("multiply_gate_scores", True):
             out = out * (scores[rows, slots] * scale)[:, None]
         np.add.at(y, rows, out)
+    # Always-on shared experts (size_shared_experts: carve, sharing-inter), weight 1, no gate score.
+    for j in range(len((cfg.get("size_shared_experts") or [[]] * (layer + 1))[layer])):
+        q = f"{p}.shared_experts.{j}"
+        y = y + (silu(x @ w[f"{q}.gate_proj.weight"].T) * (x @ w[f"{q}.up_proj.weight"].T)) @ w[f"{q}.down_proj.weight"].T
     return y
 
 

@@ -44,7 +44,7 @@ describe('help', () => {
 
   test('split help describes every method and format', async () => {
     const r = await cli(['split', '--help']);
-    for (const w of ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'mixtral', 'centroids', '--score-scale', '--data']) expect(r.stdout).toContain(w);
+    for (const w of ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle', '--drop-ratio', '--recalibrate', 'kmeans', 'representative', 'ridge', 'mixtral', 'centroids', '--score-scale', '--data']) expect(r.stdout).toContain(w);
   });
 
   test('data --help lists the subcommands', async () => {

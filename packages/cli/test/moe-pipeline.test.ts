@@ -44,6 +44,34 @@ describe('MoE pipeline through the CLI', () => {
     expect(part.experts[0].flat().length).toBe(176);
   });
 
+  test('split carve (shared expert, ridge router, --recalibrate) and drop-upcycle from the CLI', async () => {
+    const out = path.join(root, 'moe-carve');
+    const r = await cli(['split', '--model', model, '--out', out, '--experts', '4', '--top-k', '2', '--method', 'carve', '--data', packed, '--calibration-sequences', '6', '--recalibrate']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/router fit: relative error of each layer's output vs the dense FFN on calibration tokens: \d\.\d{3} \d\.\d{3}; after --recalibrate: \d\.\d{3} \d\.\d{3}\n/);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ model_type: 'llama_moe', gate_network: 'linear', num_experts: 4, num_selects: 2, score_scale_factor: 2, size_shared_experts: [[35], [35]] });
+    const part = JSON.parse(fs.readFileSync(path.join(out, 'llama_moe_partition.json'), 'utf8'));
+    expect(part.method).toBe('carve');
+    expect(part.experts[0].flat().length + part.shared_experts[0].flat().length).toBe(176);
+    const g = await cli(['generate', '--model', out, '--tokens', '1,5,9', '--max-new-tokens', '3', '--json']);
+    expect(g.code, g.stderr).toBe(0);
+    // a carved model exports to the engines' formats (linear gate; qwen2_moe keeps the shared expert, GGUF folds it)
+    for (const [format, name] of [['qwen2_moe', 'carve-qwen'], ['gguf', 'carve.gguf']] as const) {
+      const x = await cli(['split', '--model', model, '--out', path.join(root, name), '--experts', '4', '--top-k', '2', '--method', 'carve', '--data', packed, '--calibration-sequences', '6', '--format', format, '--quiet']);
+      expect(x.code, x.stderr).toBe(0);
+    }
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'carve-qwen', 'config.json'), 'utf8')).model_type).toBe('qwen2_moe');
+    expect(fs.statSync(path.join(root, 'carve.gguf')).size).toBeGreaterThan(0);
+    const d = await cli(['split', '--model', model, '--out', path.join(root, 'moe-drop'), '--experts', '2', '--top-k', '1', '--method', 'drop-upcycle', '--drop-ratio', '0.25', '--quiet']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'moe-drop', 'llama_moe_partition.json'), 'utf8')).experts).toBeNull();
+    const bad = await cli(['split', '--model', model, '--out', path.join(root, 'never-carve'), '--experts', '4', '--top-k', '2', '--method', 'carve']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--method carve needs calibration data/);
+    expect(fs.existsSync(path.join(root, 'never-carve'))).toBe(false);
+  });
+
   test('train from a YAML config, eval, merge-experts and export', async () => {
     const run = path.join(root, 'run');
     const conf = path.join(root, 'train.yaml');

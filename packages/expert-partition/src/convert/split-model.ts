@@ -6,14 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
-import { buildMoeFromDense, saveMoeModel } from '../moe/moe-model.js';
+import { buildMoeFromDense, isDataGateInit, saveMoeModel } from '../moe/moe-model.js';
 import { CoActivationAccumulator } from '../partition/coactivation.js';
 import { ImportanceAccumulator } from '../partition/importance.js';
 import { balancedKMeans } from '../partition/kmeans.js';
 import { partitionLayer } from '../partition/partition-layer.js';
 import type { NeuronPartition } from '../partition/types.js';
-import { CentroidAccumulator, calibrate } from './calibrate.js';
-import { SplitError, splitStreaming, validateSplitOptions, weightOnlyPartition, type SplitOptions, type SplitResult } from './split.js';
+import { calibrate } from './calibrate.js';
+import { collectActivationStats, collectRouterCalibration, dataRouters, type LayerRouterFit } from './data-routers.js';
+import { DEFAULT_DROP_RATIO, SplitError, splitStreaming, validateSplitOptions, weightOnlyPartition, type SplitOptions, type SplitResult } from './split.js';
 
 export interface CalibrationData {
   /** Token sequences, each [seqLen] (int32); one calibration batch each. */
@@ -26,7 +27,7 @@ export interface SplitModelOptions extends SplitOptions {
   calibration?: CalibrationData;
 }
 
-const NEEDS_DATA = new Set(['graph', 'gradient', 'sharing-inner', 'sharing-inter']);
+const NEEDS_DATA = new Set(['graph', 'gradient', 'sharing-inner', 'sharing-inter', 'carve']);
 
 /** Mean input embedding of each sequence, clustered into E balanced groups (the gradient methods' data clusters). */
 export function clusterSequences(model: LlamaForCausalLM, seqs: Int32Array[], E: number, seed: number): Int32Array {
@@ -48,7 +49,7 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   const cfg = readLlamaConfig(o.model);
   const { spec, format, gateInit, dtype, sizes } = validateSplitOptions(o, cfg);
   const seqs = o.calibration?.sequences ?? [];
-  if ((NEEDS_DATA.has(o.method) || gateInit === 'centroids') && seqs.length === 0) throw new SplitError(`method '${o.method}' needs calibration data (--data) and none was tokenised`);
+  if ((NEEDS_DATA.has(o.method) || isDataGateInit(gateInit)) && seqs.length === 0) throw new SplitError(`method '${o.method}' needs calibration data (--data) and none was tokenised`);
   const seqLen = seqs[0]?.length ?? 0;
   if (seqs.some((s) => s.length !== seqLen)) throw new SplitError('calibration sequences must all have the same length');
   const dense = loadLlama(o.model);
@@ -56,7 +57,14 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   const seed = o.seed ?? 0;
   const parts: NeuronPartition[] = new Array(L);
   const progress = (layer: number, phase: string) => o.onProgress?.({ layer, layers: L, phase });
-  if (o.method === 'graph') {
+  if (o.method === 'carve') {
+    const stats = collectActivationStats(dense, seqs, seqLen);
+    const shared = spec.sizeSharedExperts[0] ?? [];
+    for (let l = 0; l < L; l++) {
+      progress(l, 'carve partition');
+      parts[l] = partitionLayer('carve', { activation: stats[l]! }, { intermediateSize: F, hiddenSize: D, numExperts: E, sizeExperts: sizes, seed, layer: l, sharedSizes: shared.length ? shared : [0] });
+    }
+  } else if (o.method === 'graph') {
     const acc = Array.from({ length: L }, () => new CoActivationAccumulator(F));
     calibrate(dense, seqs, seqLen, { onActivation: (l, _x, h, N) => acc[l]!.add(h, N) });
     for (let l = 0; l < L; l++) {
@@ -80,15 +88,20 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
     }
   }
   let centroids: Float32Array[] | undefined;
-  if (gateInit === 'centroids') {
-    const acc = parts.map((p) => new CentroidAccumulator(D, p.experts));
-    calibrate(dense, seqs, seqLen, { onActivation: (l, x, h, N) => acc[l]!.add(x, h, N) });
-    // Rows of norm 0.02·√D: the same scale as the paper's N(0, 0.02) rows.
-    centroids = acc.map((a) => a.centroids(0.02 * Math.sqrt(D)));
+  let expertScales: Float64Array[] | undefined;
+  let fits: LayerRouterFit[] | undefined;
+  if (isDataGateInit(gateInit)) {
+    progress(0, `router (${gateInit})`);
+    const cals = collectRouterCalibration(dense, seqs, seqLen, parts, { seed });
+    const r = dataRouters(dense, parts, cals, { init: gateInit, fitScale: o.method === 'carve', recalibrate: o.recalibrate, topK: o.topK, scoreScale: typeof spec.scoreScaleFactor === 'number' ? spec.scoreScaleFactor : spec.scoreScaleFactor[0]!, seed });
+    centroids = r.rows;
+    expertScales = r.expertScales;
+    fits = r.fits;
   }
   const moe = buildMoeFromDense(dense, {
     spec: { ...spec, sizeExperts: parts.map((p) => p.sizes), sizeSharedExperts: parts.some((p) => p.shared?.length) ? parts.map((p) => (p.shared ?? []).map((s) => s.length)) : [] },
-    format, gateInit, centroids, seed, method: o.method, upcycleNoise: o.upcycleNoise,
+    format, gateInit, centroids, expertScales, seed, method: o.method, upcycleNoise: o.upcycleNoise,
+    ...(o.method === 'drop-upcycle' ? { dropRatio: o.dropRatio ?? DEFAULT_DROP_RATIO } : {}),
     partition: parts.map((p) => p.experts),
     sharedPartition: parts.some((p) => p.shared?.length) ? parts.map((p) => p.shared ?? []) : undefined,
   });
@@ -98,10 +111,10 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   }
   progress(L - 1, 'write');
   saveMoeModel(moe, o.out, { format, dtype, maxShardBytes: o.maxShardBytes, overwrite: o.overwrite, extraFiles });
-  return { out: o.out, format, method: o.method, layers: L, spec, seconds: (performance.now() - t0) / 1000, streamed: false };
+  return { out: o.out, format, method: o.method, layers: L, spec, seconds: (performance.now() - t0) / 1000, streamed: false, ...(fits ? { routerFits: fits } : {}) };
 }
 
 export function splitModel(o: SplitModelOptions): SplitResult {
-  const streams = !NEEDS_DATA.has(o.method) && (o.gateInit ?? 'random') !== 'centroids';
+  const streams = !NEEDS_DATA.has(o.method) && o.method !== 'drop-upcycle' && !isDataGateInit(o.gateInit ?? 'random');
   return streams ? splitStreaming(o) : splitInMemory(o);
 }

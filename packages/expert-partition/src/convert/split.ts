@@ -20,7 +20,8 @@ import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type GateType, type MoeSpec } from '../formats/moe-spec.js';
-import { PARTITION_FILE, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
+import { GATE_INITS, PARTITION_FILE, isDataGateInit, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
+import { carveSizes, defaultCarveSharedSize } from '../partition/carve.js';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
 import { mixSeed } from '../partition/seed.js';
@@ -51,8 +52,12 @@ export interface SplitOptions {
   zLossWeight?: number;
   /** Per-expert sizes (unequal experts), applied to every layer. */
   sizeExperts?: number[];
-  /** sharing-inter: neurons moved into always-on shared experts (default F/E). */
+  /** sharing-inter: neurons moved into always-on shared experts (default F/E); carve: the shared expert's size (default ⌊F/(E+1)⌋, 0: none). */
   sharedSize?: number;
+  /** carve: fit one output scale per expert (shared included) to the dense FFN output, folded into down_proj. */
+  recalibrate?: boolean;
+  /** drop-upcycle: fraction of each expert's neurons re-initialised (default 0.5). */
+  dropRatio?: number;
   /** Calibration data (folder of domains, .jsonl or .txt) for graph/gradient/sharing/centroids. */
   data?: string;
   calibrationTokens?: number;
@@ -76,6 +81,8 @@ export interface SplitResult {
   spec: MoeSpec;
   seconds: number;
   streamed: boolean;
+  /** Data routers: per layer, the fitted row scale and reconstruction errors (carve). */
+  routerFits?: import('./data-routers.js').LayerRouterFit[];
 }
 
 /**
@@ -98,25 +105,42 @@ export class SplitError extends Error {
   }
 }
 
-const DATA_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inner', 'sharing-inter']);
+const DATA_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inner', 'sharing-inter', 'carve']);
+
+/** carve's router when --gate-init is not given: the better closed-form init on the Brown model (docs/BEYOND-PAPER.md). */
+export const CARVE_DEFAULT_GATE_INIT: GateInit = 'ridge';
+export const DEFAULT_DROP_RATIO = 0.5;
 
 export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat; gateInit: GateInit; dtype: SaveDType; sizes: number[] } {
   if (!PARTITION_METHODS.includes(o.method)) throw new SplitError(`unknown method '${o.method}' (expected one of ${PARTITION_METHODS.join(', ')})`);
   const format = o.format ?? 'llama-moe';
   if (format !== 'llama-moe' && format !== 'mixtral') throw new SplitError(`unknown format '${String(format)}' (expected llama-moe or mixtral)`);
-  const gateInit = o.gateInit ?? 'random';
-  if (!['random', 'zeros', 'centroids'].includes(gateInit)) throw new SplitError(`unknown gate init '${gateInit}' (expected random, zeros or centroids)`);
+  const gateInit = o.gateInit ?? (o.method === 'carve' ? CARVE_DEFAULT_GATE_INIT : 'random');
+  if (!GATE_INITS.includes(gateInit)) throw new SplitError(`unknown gate init '${gateInit}' (expected one of ${GATE_INITS.join(', ')})`);
   if (cfg.model_type !== 'llama' && cfg.model_type !== 'mistral') throw new SplitError(`${o.model}: model_type '${cfg.model_type}' is not a dense LLaMA (split expects llama or mistral)`);
   if (cfg.mlp_bias) throw new SplitError(`${o.model}: mlp_bias is set; LLaMA-MoE experts have no biases`);
   const E = o.experts, k = o.topK, F = cfg.intermediate_size, L = cfg.num_hidden_layers;
   if (!Number.isInteger(E) || E < 1) throw new SplitError(`--experts must be a positive integer, got ${E}`);
   if (!Number.isInteger(k) || k < 1) throw new SplitError(`--top-k must be a positive integer, got ${k}`);
   if (k > E) throw new SplitError(`--top-k ${k} is larger than --experts ${E}`);
-  if ((DATA_METHODS.has(o.method) || gateInit === 'centroids') && !o.data && !(o as { calibration?: unknown }).calibration) throw new SplitError(`method '${o.method}'${gateInit === 'centroids' ? ' with --gate-init centroids' : ''} needs calibration data (--data)`);
+  if ((DATA_METHODS.has(o.method) || isDataGateInit(gateInit)) && !o.data && !(o as { calibration?: unknown }).calibration) throw new SplitError(`method '${o.method}'${isDataGateInit(gateInit) ? ` with --gate-init ${gateInit}` : ''} needs calibration data (--data)`);
+  if (o.recalibrate && o.method !== 'carve') throw new SplitError(`--recalibrate applies to --method carve only (got --method ${o.method})`);
+  if (o.recalibrate && !isDataGateInit(gateInit)) throw new SplitError(`--recalibrate fits the experts' scales under a router computed from data; --gate-init ${gateInit} is not one`);
+  // The fitted row scale assumes scores linear in x; an MLP gate's tanh would bend them.
+  if (o.method === 'carve' && o.gateNetwork === 'mlp') throw new SplitError("--method carve fits a linear router; --gate-network mlp cannot hold it (drop --gate-network, or pass linear)");
+  if (o.dropRatio !== undefined && o.method !== 'drop-upcycle') throw new SplitError(`--drop-ratio applies to --method drop-upcycle only (got --method ${o.method})`);
+  if (o.dropRatio !== undefined && !(o.dropRatio >= 0 && o.dropRatio <= 1)) throw new SplitError(`--drop-ratio must be in [0, 1], got ${o.dropRatio}`);
+  if (o.sharedSize !== undefined && (!Number.isInteger(o.sharedSize) || o.sharedSize < 0)) throw new SplitError(`--shared-size must be a non-negative integer, got ${o.sharedSize}`);
   if (o.data && !fs.existsSync(o.data)) throw new SplitError(`calibration data ${o.data} does not exist`);
   let sizes: number[];
-  if (o.method === 'upcycle') {
+  let carveShared = 0;
+  if (o.method === 'upcycle' || o.method === 'drop-upcycle') {
     sizes = new Array<number>(E).fill(F);
+  } else if (o.method === 'carve') {
+    carveShared = o.sharedSize ?? defaultCarveSharedSize(F, E);
+    if (carveShared > F - E) throw new SplitError(`--shared-size ${carveShared} leaves fewer than ${E} neurons of intermediate_size ${F} for ${E} routed experts`);
+    sizes = o.sizeExperts ?? carveSizes(F, E, carveShared);
+    if (sizes.length !== E || sizes.reduce((a, b) => a + b, 0) !== F - carveShared) throw new SplitError(`size_experts must list ${E} sizes summing to ${F - carveShared} (intermediate_size minus the shared expert)`);
   } else if (o.method === 'sharing-inner') {
     sizes = o.sizeExperts ?? (F % E === 0 ? new Array<number>(E).fill(F / E) : []);
     if (!sizes.length) throw new SplitError(`intermediate_size ${F} is not divisible by ${E} experts; pass size_experts explicitly`);
@@ -134,19 +158,23 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     }
   }
   const base = defaultMoeSpec(L, F, E, k);
-  const gateNetwork = format === 'mixtral' ? 'linear' : (o.gateNetwork ?? 'mlp');
+  // carve's routers are closed-form linear maps, so its gate is linear unless asked otherwise.
+  const gateNetwork = format === 'mixtral' ? 'linear' : (o.gateNetwork ?? (o.method === 'carve' ? 'linear' : 'mlp'));
   const spec: MoeSpec = {
     ...base,
     gateNetwork,
     sizeExperts: Array.from({ length: L }, () => [...sizes]),
-    scoreScaleFactor: o.scoreScale ?? E / k,
+    // carve: a token's k experts are the ones holding most of its activation, so each should count about
+    // as in the dense FFN: softmax weights (≈ 1/k with the fitted router scale) × k ≈ 1.
+    scoreScaleFactor: o.scoreScale ?? (o.method === 'carve' ? k : E / k),
     ...(o.gateType === 'SwitchBalancedGate' ? { gateType: 'SwitchBalancedGate' as const, calculatorType: 'SwitchDropTokenCalculator' as const } : {}),
     // Expert choice: on average k experts per token unless a capacity factor is given.
     ...(o.gateType === 'ExpertChoiceGate' ? { gateType: 'ExpertChoiceGate' as const, capacityFactor: k } : {}),
     ...(o.capacityFactor !== undefined ? { capacityFactor: o.capacityFactor } : {}),
     ...(o.balanceLossWeight !== undefined ? { gateBalanceLossWeight: o.balanceLossWeight } : {}),
     ...(o.zLossWeight !== undefined ? { gateZLossWeight: o.zLossWeight } : {}),
-    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts)]) : [],
+    sizeSharedExperts: o.method === 'sharing-inter' ? Array.from({ length: L }, () => [sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts)])
+      : o.method === 'carve' && carveShared > 0 ? Array.from({ length: L }, () => [carveShared]) : [],
   };
   if (spec.gateType === 'SwitchBalancedGate' && k !== 1) throw new SplitError(`the switch gate routes every token to one expert; pass --top-k 1, not ${k}`);
   if (!(spec.capacityFactor > 0)) throw new SplitError(`--capacity-factor must be a positive number, got ${spec.capacityFactor}`);
@@ -167,6 +195,7 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
 export function weightOnlyPartition(method: PartitionMethod, upProj: Float32Array | null, F: number, D: number, sizes: number[], seed: number, layer: number, metric: 'l2' | 'cos'): NeuronPartition {
   if (method === 'random') return randomPartition(F, sizes, { seed, layer });
   if (method === 'upcycle') return upcyclePartition(F, sizes.length);
+  if (method === 'drop-upcycle') return { ...upcyclePartition(F, sizes.length), method };
   if (method === 'clustering') return clusteringPartition(upProj!, F, D, sizes, { seed, layer, metric });
   throw new SplitError(`method '${method}' needs calibration data`);
 }
@@ -197,7 +226,7 @@ export function splitStreaming(o: SplitOptions): SplitResult {
   const t0 = performance.now();
   const cfg = readLlamaConfig(o.model);
   const { spec, format, gateInit, dtype, sizes } = validateSplitOptions(o, cfg);
-  if (DATA_METHODS.has(o.method) || gateInit === 'centroids') throw new SplitError(`method '${o.method}' with gate init '${gateInit}' cannot stream; use splitModel()`);
+  if (DATA_METHODS.has(o.method) || isDataGateInit(gateInit) || o.method === 'drop-upcycle') throw new SplitError(`method '${o.method}' with gate init '${gateInit}' cannot stream; use splitModel()`);
   const ckpt = openCheckpoint(o.model);
   const L = cfg.num_hidden_layers, D = cfg.hidden_size, F = cfg.intermediate_size, E = o.experts;
   const seed = o.seed ?? 0;

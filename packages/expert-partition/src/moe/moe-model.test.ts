@@ -16,7 +16,7 @@ import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
 import { expertForward } from './moe-ffn.js';
-import { buildMoeFromDense, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -128,6 +128,23 @@ describe.runIf(hasNumpy)('MoE formats match the float64 reference', () => {
   }
 });
 
+describe.runIf(hasNumpy)('a carved model (linear gate, shared expert, fitted router scale) matches the float64 reference', () => {
+  it('llama-moe with size_shared_experts, top-2 of 3', () => {
+    const dense = tinyDense(6);
+    const F = dense.config.intermediate_size;
+    const [shared, ...routed] = randomPartition(F, [6, 8, 8, 8], 4);
+    const spec: MoeSpec = { ...defaultMoeSpec(2, F, 3, 2), sizeExperts: [[8, 8, 8], [8, 8, 8]], gateNetwork: 'linear', scoreScaleFactor: 2, sizeSharedExperts: [[6], [6]] };
+    const moe = buildMoeFromDense(dense, { spec, format: 'llama-moe', partition: [routed, routed], sharedPartition: [[shared!], [shared!]], gateInit: 'random', seed: 3, method: 'carve' });
+    for (const [name, t] of moe.namedParameters()) if (/gate\.gate_network/.test(name)) t.f32().forEach((_, i, a) => { a[i]! *= 40; });
+    const dir = join(work, `refc${n++}`);
+    saveMoeModel(moe, dir);
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+    const out = join(dir, 'ref.npy');
+    execFileSync('python3', [REF, dir, '--tokens', ids.join(','), '--out', out]);
+    expect(maxRel(loadMoeModel(dir).logits(ids).f32(), readNpy(out).data as Float64Array)).toBeLessThanOrEqual(1e-4);
+  });
+});
+
 describe('activeParamsPerToken', () => {
   it('counts attention, the gate, k routed experts of mean size and the LM head, as the saved config does', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(), fc.constantFrom<MoeFormat>('llama-moe', 'mixtral'), fc.constantFrom<'mlp' | 'linear'>('mlp', 'linear'), (E, seed, format, gateNetwork) => {
@@ -176,6 +193,61 @@ describe('split → merge-experts', () => {
       }
       expect(readLlamaConfig(dir).model_type).toBe(format === 'mixtral' ? 'mixtral' : 'llama_moe');
     }), { numRuns: 10 });
+  });
+});
+
+describe('split with a shared expert (carve, sharing-inter) → merge-experts', () => {
+  it('routed + shared experts go back to their neuron ids bit for bit (property over partitions and shared sizes)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 12 }), fc.nat(), (E, S, seed) => {
+      const dense = tinyDense(seed);
+      const F = dense.config.intermediate_size;
+      const all = randomPartition(F, [S, F - S], seed);
+      const rest = all[1]!;
+      const sizes = randomSizes(F - S, Math.min(E, F - S), seed + 3);
+      const perm = randomPartition(F - S, sizes, seed + 4).map((p) => p.map((i) => rest[i]!).sort((a, b) => a - b));
+      const spec: MoeSpec = { ...defaultMoeSpec(2, F, sizes.length, 1), sizeExperts: [sizes, sizes], gateNetwork: 'linear', scoreScaleFactor: 3, sizeSharedExperts: [[S], [S]] };
+      const moe = buildMoeFromDense(dense, { spec, format: 'llama-moe', partition: [perm, perm], sharedPartition: [[all[0]!], [all[0]!]], gateInit: 'random', seed, method: 'carve' });
+      const dir = join(work, `mgs${n++}`);
+      saveMoeModel(moe, dir);
+      const pf = JSON.parse(readFileSync(join(dir, PARTITION_FILE), 'utf8'));
+      const merged = mergeExperts(loadMoeModel(dir), pf.experts, pf.folded_score_scale, pf.shared_experts);
+      const orig = new Map(dense.namedParameters().map(([k, t]) => [k, t.f32()]));
+      for (const [name, t] of merged.namedParameters()) expect(Buffer.from(t.f32().buffer).equals(Buffer.from(orig.get(name)!.buffer)), name).toBe(true);
+      expect(() => mergeExperts(loadMoeModel(dir), pf.experts, null, null)).toThrow(/shared experts but no partition file listing their neurons/);
+    }), { numRuns: 8 });
+  });
+});
+
+describe('drop-upcycle experts', () => {
+  it('the property that holds: each expert equals the dense FFN on its kept neurons (bit for bit), and the re-initialised round(R·F) neurons follow the dense matrices\' mean and std', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(), (D, F, R, seed) => {
+      const r = createRng(seed);
+      const gate = Float32Array.from({ length: F * D }, () => r.normal() + 0.5), up = Float32Array.from({ length: F * D }, () => r.normal()), down = Float32Array.from({ length: D * F }, () => r.normal() * 3);
+      const [e] = expertsFromDense(gate, up, down, D, F, [Array.from({ length: F }, (_, i) => i)]);
+      const dropped = dropUpcycleExpert(e!, gate, up, down, R, seed);
+      expect(dropped.length).toBe(Math.round(R * F));
+      const isDropped = new Set(dropped);
+      const g = e!.gate.f32(), dn = e!.down.f32();
+      for (let i = 0; i < F; i++) {
+        if (isDropped.has(i)) continue;
+        for (let p = 0; p < D; p++) { expect(g[i * D + p]).toBe(gate[i * D + p]); expect(dn[p * F + i]).toBe(down[p * F + i]); }
+      }
+      // the same seed re-draws the same neurons and values
+      const [e2] = expertsFromDense(gate, up, down, D, F, [Array.from({ length: F }, (_, i) => i)]);
+      expect(Array.from(dropUpcycleExpert(e2!, gate, up, down, R, seed))).toEqual(Array.from(dropped));
+      expect(Buffer.from(e2!.up.f32().buffer).equals(Buffer.from(e!.up.f32().buffer))).toBe(true);
+    }), { numRuns: 60 });
+    // statistics of the re-initialised weights on a larger matrix
+    const D = 64, F = 256, r = createRng(1);
+    const gate = Float32Array.from({ length: F * D }, () => r.normal() * 0.5 + 0.2);
+    const [e] = expertsFromDense(gate, gate, gate, D, F, [Array.from({ length: F }, (_, i) => i)]);
+    const dropped = dropUpcycleExpert(e!, gate, gate, gate, 0.5, 9);
+    const vals: number[] = [];
+    for (const i of dropped) for (let p = 0; p < D; p++) vals.push(e!.gate.f32()[i * D + p]!);
+    const m = vals.reduce((a, b) => a + b, 0) / vals.length;
+    const sd = Math.sqrt(vals.reduce((a, b) => a + (b - m) ** 2, 0) / vals.length);
+    expect(m).toBeCloseTo(0.2, 1);
+    expect(sd).toBeCloseTo(0.5, 1);
   });
 });
 

@@ -15,9 +15,19 @@ import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
 import { MoeFeedForward, type ExpertWeights } from './moe-ffn.js';
+import { mixSeed } from '../partition/seed.js';
 
 export type MoeFormat = 'llama-moe' | 'mixtral';
-export type GateInit = 'random' | 'zeros' | 'centroids';
+/**
+ * random: N(0, 0.02) (the paper); zeros; the rest are computed from calibration data (router-fit.ts):
+ * centroids, kmeans, representative, ridge.
+ */
+export type GateInit = 'random' | 'zeros' | 'centroids' | 'kmeans' | 'representative' | 'ridge';
+export const GATE_INITS: readonly GateInit[] = ['random', 'zeros', 'centroids', 'kmeans', 'representative', 'ridge'];
+/** Gate inits whose rows come from calibration data. */
+export function isDataGateInit(init: GateInit): boolean {
+  return init !== 'random' && init !== 'zeros';
+}
 
 type Elements = Float32Array | Uint16Array;
 
@@ -93,27 +103,27 @@ export function expertsFromDense(gate: Float32Array, up: Float32Array, down: Flo
 export interface GateInitOptions {
   init: GateInit;
   rng: Rng;
-  /** [E, D] centroids of hidden states per expert, for init 'centroids'. */
+  /** [E, D] rows computed from calibration data, for the data inits (centroids, kmeans, representative, ridge). */
   centroids?: Float32Array;
   std?: number;
 }
 
-/** Gate weights for a fresh MoE layer: random N(0, 0.02) (the paper), zeros, or hidden-state centroids. */
+/** Gate weights for a fresh MoE layer: random N(0, 0.02) (the paper), zeros, or rows computed from calibration data. */
 export function initGate(spec: MoeSpec, D: number, format: MoeFormat, g: GateInitOptions): GateModule {
   const E = spec.numExperts;
   const std = g.std ?? 0.02;
   const mat = (r: number, c: number, kind: GateInit, centroid?: Float32Array) => {
     const d = new Float32Array(r * c);
     if (kind === 'random') for (let i = 0; i < d.length; i++) d[i] = g.rng.normal() * std;
-    else if (kind === 'centroids') d.set(centroid!);
+    else if (isDataGateInit(kind)) d.set(centroid!);
     return new Tensor(d, [r, c]);
   };
-  if (g.init === 'centroids' && (!g.centroids || g.centroids.length !== E * D)) throw new RangeError(`--gate-init centroids needs calibration data (--data) to compute [${E}, ${D}] hidden-state centroids`);
+  if (isDataGateInit(g.init) && (!g.centroids || g.centroids.length !== E * D)) throw new RangeError(`--gate-init ${g.init} needs calibration data (--data) to compute its [${E}, ${D}] router rows`);
   const first = mat(E, D, g.init, g.centroids);
   if (format === 'mixtral') return new MixtralGate({ hiddenSize: D, numExperts: E, topK: spec.numSelects, routerAuxLossCoef: spec.routerAuxLossCoef }, first);
   const net = spec.gateNetwork === 'mlp'
-    // mlp: centroids feed the first layer; the second starts as the identity so the centroid scores pass through.
-    ? [first, g.init === 'centroids' ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
+    // mlp: data rows feed the first layer; the second starts as the identity so their scores pass through (tanh keeps their order).
+    ? [first, isDataGateInit(g.init) ? new Tensor(Float32Array.from({ length: E * E }, (_, i) => (i % (E + 1) === 0 ? 1 : 0)), [E, E]) : mat(E, E, g.init)]
     : [first];
   if (spec.gateType === 'ExpertChoiceGate') {
     return new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: spec.gateNetwork, capacityFactor: spec.capacityFactor, zLossCoef: spec.gateZLossWeight }, net);
@@ -222,7 +232,9 @@ export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoe
   }
   const configJson = format === 'mixtral' ? mixtralConfigJson(model.config, spec, dtype) : llamaMoeConfigJson(model.config, spec, dtype);
   const extraFiles: Record<string, unknown> = { ...opts.extraFiles };
-  if (info.partition) extraFiles[PARTITION_FILE] = { method: info.method, format_version: 1, experts: info.partition, shared_experts: info.sharedPartition, folded_score_scale: info.foldedScale ?? null };
+  // Upcycled experts are copies, not a partition: nothing to merge back (as the streaming split writes it).
+  const copies = info.method === 'upcycle' || info.method === 'drop-upcycle';
+  if (info.partition) extraFiles[PARTITION_FILE] = { method: info.method, format_version: 1, experts: copies ? null : info.partition, shared_experts: info.sharedPartition, folded_score_scale: info.foldedScale ?? null };
   saveLlama(model, dir, { dtype, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite, configJson, extraFiles, tensors: moeTensors(model, format) });
 }
 
@@ -349,12 +361,54 @@ export interface BuildMoeOptions {
   /** Per layer: neuron ids per shared expert (sharing-inter). */
   sharedPartition?: ArrayLike<number>[][];
   gateInit: GateInit;
-  /** Per layer [E, D] centroids (gate init 'centroids'). */
+  /** Per layer [E, D] router rows for the data gate inits (centroids, kmeans, representative, ridge). */
   centroids?: Float32Array[];
+  /**
+   * Per layer output scales folded into down_proj (--recalibrate): index 0 scales the shared
+   * experts, 1 + e routed expert e.
+   */
+  expertScales?: Float64Array[];
+  /** drop-upcycle: every expert a full copy with this fraction of its neurons re-initialised. */
+  dropRatio?: number;
   seed?: number;
   /** Upcycling: std of Gaussian noise added to copied expert weights (relative to each weight's std). */
   upcycleNoise?: number;
   method?: string;
+}
+
+function scaleInPlace(t: Tensor, c: number): void {
+  if (c === 1) return;
+  const d = t.f32();
+  for (let i = 0; i < d.length; i++) d[i]! *= c;
+}
+
+/**
+ * Drop-Upcycling (Nakamura et al., ICLR 2025): a full copy of the dense FFN in which a fraction
+ * `ratio` of the intermediate neurons (a seeded random subset, different per expert) gets fresh
+ * weights: rows of gate_proj/up_proj and columns of down_proj drawn from N(mean, std²) of the
+ * original matrix, so the expert starts partly dense-equivalent and partly new.
+ */
+export function dropUpcycleExpert(e: ExpertWeights, gate: Float32Array, up: Float32Array, down: Float32Array, ratio: number, seed: number): Int32Array {
+  const F = e.gate.shape[0]!, D = e.gate.shape[1]!;
+  const rng = createRng(seed);
+  const n = Math.round(ratio * F);
+  const perm = Int32Array.from({ length: F }, (_, i) => i);
+  for (let i = 0; i < n; i++) { const j = i + rng.int(F - i); const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t; }
+  const dropped = perm.slice(0, n).sort();
+  const stats = (w: Float32Array) => {
+    let s = 0, s2 = 0;
+    for (let i = 0; i < w.length; i++) { s += w[i]!; s2 += w[i]! * w[i]!; }
+    const mean = s / w.length;
+    return { mean, std: Math.sqrt(Math.max(s2 / w.length - mean * mean, 0)) };
+  };
+  const gs = stats(gate), us = stats(up), ds = stats(down);
+  const g = e.gate.f32(), u = e.up.f32(), d = e.down.f32();
+  for (const i of dropped) {
+    for (let p = 0; p < D; p++) g[i * D + p] = gs.mean + gs.std * rng.normal();
+    for (let p = 0; p < D; p++) u[i * D + p] = us.mean + us.std * rng.normal();
+    for (let p = 0; p < D; p++) d[p * F + i] = ds.mean + ds.std * rng.normal();
+  }
+  return dropped;
 }
 
 /** Build an MoE model from a dense one and a partition (experts copy the dense weights; the dense model is untouched). */
@@ -372,6 +426,7 @@ export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): 
     if (mlp.biases) throw new FormatError('dense FFNs with mlp_bias cannot be split (LLaMA-MoE experts have no biases)');
     const parts = o.partition[l]!;
     const experts = expertsFromDense(mlp.gate.f32(), mlp.up.f32(), mlp.down.f32(), D, F, parts);
+    if (o.dropRatio !== undefined) experts.forEach((e, j) => dropUpcycleExpert(e, mlp.gate.f32(), mlp.up.f32(), mlp.down.f32(), o.dropRatio!, mixSeed(o.seed ?? 0, l, 0x44524f50 + j)));
     if (o.upcycleNoise && o.upcycleNoise > 0) {
       for (const e of experts) for (const t of [e.gate, e.up, e.down]) {
         const d = t.f32();
@@ -387,6 +442,12 @@ export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): 
       if (sc !== 1) for (const e of experts) { const d = e.down.f32(); for (let i = 0; i < d.length; i++) d[i]! *= sc; }
     }
     const shared = o.sharedPartition ? expertsFromDense(mlp.gate.f32(), mlp.up.f32(), mlp.down.f32(), D, F, o.sharedPartition[l] ?? []) : [];
+    const c = o.expertScales?.[l];
+    if (c) {
+      // Folded before Mixtral's score scale: both multiply down_proj, the order does not matter.
+      shared.forEach((e) => scaleInPlace(e.down, c[0]!));
+      experts.forEach((e, j) => scaleInPlace(e.down, c[1 + j]!));
+    }
     const gate = initGate(o.spec, D, o.format, { init: o.gateInit, rng, centroids: o.centroids?.[l] });
     const ffn = new MoeFeedForward(gate, experts, moeFfnOptions(o.spec, l, o.format), shared, (o.seed ?? 0) * 1000 + l);
     return { ...L, mlp: ffn };
@@ -416,34 +477,36 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
   const layers = model.weights.layers.map((L, l) => {
     const ffn = L.mlp as MoeFeedForward;
     if (!(ffn instanceof MoeFeedForward)) throw new FormatError(`layer ${l} is not an MoE layer`);
+    // Shared experts (carve, sharing-inter) hold the neurons the routed ones do not: they go back in
+    // too, at the ids of `sharedPartition` (after the routed neurons when it is not given).
     let next = 0;
     const inOrder = (list: readonly ExpertWeights[]) => list.map((e) => Array.from({ length: e.gate.shape[0]! }, () => next++));
-    const routedParts = partition?.[l] ?? inOrder(ffn.experts);
-    if (!partition?.[l]) next = routedParts.reduce((a, p) => a + p.length, 0);
+    const parts = partition?.[l] ?? inOrder(ffn.experts);
+    if (!partition?.[l]) next = parts.reduce((a, p) => a + p.length, 0);
     const sharedParts = ffn.shared.length ? (sharedPartition?.[l] ?? inOrder(ffn.shared)) : [];
     if (sharedParts.length !== ffn.shared.length) throw new FormatError(`layer ${l}: the partition file lists ${sharedParts.length} shared experts, the model has ${ffn.shared.length}`);
-    const parts = [...routedParts, ...sharedParts];
-    const weights = [...ffn.experts, ...ffn.shared];
-    const F = parts.reduce((a, p) => a + p.length, 0);
+    const F = parts.reduce((a, p) => a + p.length, 0) + sharedParts.reduce((a, p) => a + p.length, 0);
     const seen = new Uint8Array(F);
-    for (const p of parts) for (const i of p) {
-      if (i < 0 || i >= F || seen[i]) throw new FormatError(`layer ${l}: neuron ${i} appears twice or is out of range; only partitions that hold every neuron once (random, clustering, graph, gradient, sharing-inter) merge back`);
+    for (const p of [...parts, ...sharedParts]) for (const i of p) {
+      if (i < 0 || i >= F || seen[i]) throw new FormatError(`layer ${l}: neuron ${i} appears twice or is out of range; only partitions that hold every neuron once (random, clustering, graph, gradient, sharing-inter, carve) merge back`);
       seen[i] = 1;
     }
     const gate = new Float32Array(F * D), up = new Float32Array(F * D), down = new Float32Array(D * F);
     // Undo a score scale folded into Mixtral's w2 (exact when the scale is a power of two, e.g. E/k = 4).
     const folded = foldedScale === null ? 1 : Array.isArray(foldedScale) ? foldedScale[l]! : foldedScale;
     const scaleDown = 1 / folded;
-    parts.forEach((p, j) => {
-      const e = weights[j]!;
+    const put = (e: ExpertWeights, p: number[], sd: number) => {
       const g = e.gate.f32(), u = e.up.f32(), dn = e.down.f32();
       const s = p.length;
       p.forEach((neuron, r) => {
         gate.set(g.subarray(r * D, (r + 1) * D), neuron * D);
         up.set(u.subarray(r * D, (r + 1) * D), neuron * D);
-        for (let d = 0; d < D; d++) down[d * F + neuron] = scaleDown === 1 ? dn[d * s + r]! : Math.fround(dn[d * s + r]! * scaleDown);
+        for (let d = 0; d < D; d++) down[d * F + neuron] = sd === 1 ? dn[d * s + r]! : Math.fround(dn[d * s + r]! * sd);
       });
-    });
+    };
+    parts.forEach((p, j) => put(ffn.experts[j]!, p, scaleDown));
+    // The score scale never multiplies the shared experts.
+    sharedParts.forEach((p, j) => put(ffn.shared[j]!, p, 1));
     return { ...L, mlp: new DenseFeedForward(new Tensor(gate, [F, D]), new Tensor(up, [F, D]), new Tensor(down, [D, F])) };
   });
   const F = layers[0] ? (layers[0].mlp as DenseFeedForward).gate.shape[0]! : cfg.intermediate_size;
@@ -470,7 +533,7 @@ export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overw
     } catch {
       throw new FormatError(`${pfPath}: is not valid JSON`);
     }
-    if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle); there is no dense FFN to merge back to`);
+    if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle or drop-upcycle); there is no dense FFN to merge back to`);
     partition = (pf.experts as number[][][] | undefined) ?? null;
     folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
     sharedPartition = ((pf as { shared_experts?: unknown }).shared_experts as number[][][] | null | undefined) ?? null;

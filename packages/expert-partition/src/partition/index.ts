@@ -14,3 +14,4 @@ export { partitionGraph, graphPartition, type GraphPartitionOptions, type GraphP
 export { ImportanceAccumulator } from './importance.js';
 export { gradientPartition, sharingInnerPartition, sharingInterPartition, type GradientPartitionOptions } from './gradient.js';
 export { partitionLayer, type PartitionInputs, type PartitionOptions } from './partition-layer.js';
+export { ActivationStats, carvePartition, carveSizes, defaultCarveSharedSize, neuronsByRate, CARVE_TOP_FRACTION, type CarvePartition, type CarvePartitionOptions } from './carve.js';

@@ -3,6 +3,7 @@
  * method needs are present (naming the CLI flag that provides them), dispatches, and validates the
  * result before handing it back.
  */
+import { ActivationStats, carvePartition, carveSizes, defaultCarveSharedSize } from './carve.js';
 import { CoActivationAccumulator } from './coactivation.js';
 import { clusteringPartition } from './clustering.js';
 import { PartitionError, atLayer, checkPositiveInt, type FloatArray } from './errors.js';
@@ -23,6 +24,8 @@ export interface PartitionInputs {
   coActivation?: CoActivationAccumulator | CsrGraph;
   /** Importance [E, F] per data cluster, or the accumulator holding it (gradient, sharing-*). */
   importance?: FloatArray | ImportanceAccumulator;
+  /** Top-K activation statistics over calibration tokens (carve). */
+  activation?: ActivationStats;
 }
 
 export interface PartitionOptions {
@@ -42,7 +45,7 @@ export interface PartitionOptions {
   tol?: number;
   /** graph: neighbours kept per neuron when sparsifying co-activations (default 64). */
   graphTopK?: number;
-  /** sharing-inter: sizes of the always-on shared experts. */
+  /** sharing-inter: sizes of the always-on shared experts; carve: one shared expert of sharedSizes[0] (default F/(E+1), [] or [0]: none). */
   sharedSizes?: number[];
 }
 
@@ -66,6 +69,21 @@ export function partitionLayer(method: PartitionMethod, inputs: PartitionInputs,
     case 'upcycle':
       p = upcyclePartition(F, E);
       break;
+    case 'drop-upcycle':
+      // The partition of drop-upcycle is upcycle's; the re-initialisation happens on the weights.
+      p = { ...upcyclePartition(F, E), method: 'drop-upcycle' };
+      break;
+    case 'carve': {
+      const stats = inputs.activation;
+      if (!stats) throw new PartitionError(op, `method 'carve' needs activation statistics from calibration data (--data)${L}`, { layer });
+      if (stats.F !== F) throw new PartitionError(op, `activation statistics cover ${stats.F} neurons but intermediate_size is ${F}${L}`, { layer });
+      const shared = opts.sharedSizes === undefined ? defaultCarveSharedSize(F, E) : (opts.sharedSizes[0] ?? 0);
+      if (opts.sharedSizes && opts.sharedSizes.length > 1) throw new PartitionError(op, `method 'carve' builds one shared expert; got ${opts.sharedSizes.length} shared sizes${L}`, { layer });
+      if (!Number.isInteger(shared) || shared < 0 || shared > F - E) throw new PartitionError(op, `carve: shared size must be an integer in [0, ${F - E}] (F − E), got ${shared}${L}`, { layer });
+      const sizes = opts.sizeExperts ? resolveSizes(F - shared, E, opts.sizeExperts, { layer }) : carveSizes(F, E, shared);
+      p = carvePartition(stats, sizes, shared, { seed, layer, maxIter: opts.maxIter });
+      break;
+    }
     case 'clustering': {
       if (!inputs.upProj) throw new PartitionError(op, `method 'clustering' needs the layer's mlp.up_proj.weight (--model)${L}`, { layer });
       const D = opts.hiddenSize ?? inputs.upProj.length / F;

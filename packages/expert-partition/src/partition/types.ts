@@ -4,9 +4,9 @@
  * down_proj ([D, F]).
  */
 
-export type PartitionMethod = 'random' | 'clustering' | 'graph' | 'gradient' | 'sharing-inner' | 'sharing-inter' | 'upcycle';
+export type PartitionMethod = 'random' | 'clustering' | 'graph' | 'gradient' | 'sharing-inner' | 'sharing-inter' | 'upcycle' | 'carve' | 'drop-upcycle';
 
-export const PARTITION_METHODS: readonly PartitionMethod[] = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'];
+export const PARTITION_METHODS: readonly PartitionMethod[] = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'];
 
 export interface NeuronPartition {
   method: string;
@@ -16,7 +16,7 @@ export interface NeuronPartition {
   experts: Int32Array[];
   /** Always-on residual experts (sharing-inter), sorted ids each; disjoint from `experts`. */
   shared?: Int32Array[];
-  /** True when one neuron may belong to several experts (sharing-inner, upcycle). */
+  /** True when one neuron may belong to several experts (sharing-inner, upcycle, drop-upcycle). */
   overlap: boolean;
   /** clustering: the final k-means centroids [E, D] of the L2-normalised up_proj rows, row j ↔ expert j. */
   centroids?: Float32Array;
