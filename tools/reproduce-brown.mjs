@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { heatmap } from '../packages/trainer/dist/index.js';
 
-export const METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle'];
+export const METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'];
 export const SHAPES = [[8, 2], [16, 4]];
 export const WEIGHTINGS = ['uniform', 'size', 'dynamic'];
 /** The method the domain-weight comparison uses. */

@@ -30,7 +30,7 @@ export const DEMO_METHODS = ['random', 'clustering'] as const;
 export type DemoMethod = PartitionMethod;
 
 /** Construction methods that read calibration tokens (the experiment draws them from the train split). */
-const CALIBRATED_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inner', 'sharing-inter']);
+const CALIBRATED_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inner', 'sharing-inter', 'carve']);
 
 export interface MoeVariant {
   method: PartitionMethod;
@@ -455,7 +455,9 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
 
 /** Share of the FFN neurons a token uses: k of E equal experts, plus the shared ones for sharing-inter. */
 function activeFraction(v: MoeVariant): number {
-  if (v.method === 'upcycle') return v.topK;
+  if (v.method === 'upcycle' || v.method === 'drop-upcycle') return v.topK;
   if (v.method === 'sharing-inter') return 1 / v.experts + (v.topK / v.experts) * (1 - 1 / v.experts);
+  // carve's default shared expert is one routed expert's worth: E + 1 nearly equal blocks, 1 + k of them on.
+  if (v.method === 'carve') return (1 + v.topK) / (v.experts + 1);
   return v.topK / v.experts;
 }
