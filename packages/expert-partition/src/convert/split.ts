@@ -145,6 +145,7 @@ export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec:
     sizes = o.sizeExperts ?? (F % E === 0 ? new Array<number>(E).fill(F / E) : []);
     if (!sizes.length) throw new SplitError(`intermediate_size ${F} is not divisible by ${E} experts; pass size_experts explicitly`);
   } else if (o.method === 'sharing-inter') {
+    if (o.sharedSize !== undefined && o.sharedSize < 1) throw new SplitError('--shared-size must be at least 1 for --method sharing-inter');
     const shared = sharingInterSharedSize(F, E, o.sharedSize, o.sizeExperts);
     const rest = F - shared;
     sizes = o.sizeExperts ?? (rest % E === 0 ? new Array<number>(E).fill(rest / E) : []);

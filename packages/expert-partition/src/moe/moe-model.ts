@@ -479,6 +479,9 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
     if (!(ffn instanceof MoeFeedForward)) throw new FormatError(`layer ${l} is not an MoE layer`);
     // Shared experts (carve, sharing-inter) hold the neurons the routed ones do not: they go back in
     // too, at the ids of `sharedPartition` (after the routed neurons when it is not given).
+    // A partition file that lists the routed experts' neurons but not the shared ones leaves the
+    // shared neurons' ids unknown (in order after the routed ones only when no partition is given).
+    if (ffn.shared.length && partition?.[l] && !sharedPartition?.[l]) throw new FormatError('merge-experts: the model has shared experts but no partition file listing their neurons; it cannot be merged back');
     let next = 0;
     const inOrder = (list: readonly ExpertWeights[]) => list.map((e) => Array.from({ length: e.gate.shape[0]! }, () => next++));
     const parts = partition?.[l] ?? inOrder(ffn.experts);
