@@ -68,7 +68,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #e2e2e2;padding:3px 8px;font-size:13px}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.dense td{background:#f3f6fb}td.best{font-weight:700;color:#0a6b2d}
 .muted{color:#666}code{background:#f0f0f0;padding:0 3px;border-radius:3px}
-.scroll{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}.scroll td:nth-child(-n+3){white-space:nowrap}td.text{overflow-wrap:anywhere}
 `;
 
 /** index.html: the table (best "after" value per column in bold), links to each run's report and model. */
@@ -176,10 +176,10 @@ function pick(r: PerplexityReport, d: string): number {
   return d === 'all' ? r.overall.ppl : (r.perDomain[d]?.ppl ?? NaN);
 }
 
-/** 1-2-5 ticks between lo and hi. */
+/** 1-2-3-5 ticks between lo and hi (a log axis over less than a decade still gets a few). */
 function logTicks(lo: number, hi: number): number[] {
   const out: number[] = [];
-  for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) for (const m of [1, 2, 5]) {
+  for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) for (const m of [1, 2, 3, 5]) {
     const t = m * 10 ** p;
     if (t >= lo && t <= hi) out.push(t);
   }
@@ -192,11 +192,11 @@ function fmtTick(t: number): string {
 
 function continuationsHtml(s: ExperimentSummary): string {
   if (!s.continuation) return '';
-  const rows = [`<tr class="dense"><td>dense</td><td>pre-trained</td><td>…${esc(s.continuation.dense)}</td></tr>`];
+  const rows = [`<tr class="dense"><td>dense</td><td>pre-trained</td><td class="text">…${esc(s.continuation.dense)}</td></tr>`];
   for (const r of s.runs) {
     if (!r.continuation) continue;
-    if (r.continuation.split !== null) rows.push(`<tr><td>${esc(r.name)}</td><td>after split</td><td>…${esc(r.continuation.split)}</td></tr>`);
-    rows.push(`<tr><td>${esc(r.name)}</td><td>trained</td><td>…${esc(r.continuation.trained)}</td></tr>`);
+    if (r.continuation.split !== null) rows.push(`<tr><td>${esc(r.name)}</td><td>after split</td><td class="text">…${esc(r.continuation.split)}</td></tr>`);
+    rows.push(`<tr><td>${esc(r.name)}</td><td>trained</td><td class="text">…${esc(r.continuation.trained)}</td></tr>`);
   }
   return `<h2>What the numbers mean: greedy continuations of a test-set prompt</h2>
 <p>Prompt: <b>${esc(s.continuation.prompt)}</b></p>
