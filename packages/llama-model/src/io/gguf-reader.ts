@@ -26,6 +26,7 @@ import {
   type GgufValue,
   type GgufValueTypeName,
 } from './gguf-format.js';
+import { openRegularFile } from './open-file.js';
 
 export interface GgufTensorInfo {
   name: string;
@@ -200,21 +201,8 @@ export class GgufFile {
   }
 
   static open(path: string): GgufFile {
-    let fd: number;
+    const { fd, size } = openRegularFile(path, (message) => new GgufError(path, null, message));
     try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new GgufError(path, null, `cannot open: ${(e as Error).message}`);
-    }
-    try {
-      let size: number;
-      try {
-        const st = fs.fstatSync(fd);
-        if (!st.isFile()) throw new Error('not a regular file');
-        size = st.size;
-      } catch (e) {
-        throw new GgufError(path, null, `cannot stat: ${(e as Error).message}`);
-      }
       const c = new Cursor(fd, size, path);
       if (size < 24) c.fail(`${size} bytes is too short for a GGUF header (24)`);
       const magic = c.u32('the magic');

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { Tensor } from '@llama-moe/tensor-core';
 import { SafetensorsError } from './errors.js';
 import { rawToF32, rawToI32 } from './raw-convert.js';
+import { openRegularFile } from './open-file.js';
 export { rawToF32, rawToI32 };
 import { MAX_IO_BYTES } from './atomic.js';
 import {
@@ -61,21 +62,8 @@ export class SafetensorsFile {
 
   /** Open and validate the header; no tensor data is read. */
   static open(path: string): SafetensorsFile {
-    let fd: number;
+    const { fd, size } = openRegularFile(path, (message) => new SafetensorsError(path, null, message));
     try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new SafetensorsError(path, null, `cannot open: ${(e as Error).message}`);
-    }
-    try {
-      let size: number;
-      try {
-        const st = fs.fstatSync(fd);
-        if (!st.isFile()) throw new Error('not a regular file');
-        size = st.size;
-      } catch (e) {
-        throw new SafetensorsError(path, null, `cannot stat: ${(e as Error).message}`);
-      }
       const first8 = new Uint8Array(8);
       if (size >= 8) readExactly(fd, first8, 0, path, 'the header length', null);
       const n = parseHeaderLength(first8, size, path);
