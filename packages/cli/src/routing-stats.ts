@@ -91,7 +91,7 @@ export function routingStatistics(model: LlamaForCausalLM, validation: Record<st
         tokens += flat.length;
         noGrad(() => {
           const out = model.forward(indices(flat, [batch.length, T]), { collectStats: true });
-          for (const rec of out.records as { layer: number; load: number[]; tokenEntropy: number; numTokens: number; dropped: number }[]) {
+          for (const rec of out.records) {
             const a = acc[rec.layer]!;
             let s = a.get(domain);
             if (!s) a.set(domain, (s = { counts: new Array<number>(E).fill(0), ent: 0, dropped: 0, tokens: 0, dense: new Array<number>(E).fill(0) }));

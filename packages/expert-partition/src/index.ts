@@ -1,8 +1,8 @@
-export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord } from './moe/moe-ffn.js';
+export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord, type ExpertOrigin } from './moe/moe-ffn.js';
 export {
-  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo, setMoeLossSettings, dropUpcycleExpert, isDataGateInit, GATE_INITS,
+  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, moeConfigOf, moeConfig, moeConfigJson, denseBaseConfig, partitionFileOf, setPartitionFile, setMoeLossSettings, dropUpcycleExpert, isDataGateInit, GATE_INITS,
   takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
-  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
+  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type PartitionFile, type GateInitOptions,
 } from './moe/moe-model.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';

@@ -10,7 +10,7 @@ export { clipCoefficient, clipGradNorm, globalGradNorm } from './optim/clip.js';
 export { trainableFilter, stageIndexAt, checkStagesAgainst } from './freeze.js';
 export { forwardBackward, zeroGrad, type MicroBatch, type ForwardBackwardResult } from './step.js';
 export {
-  defaultSaveModel, defaultLoadModel, gateRngs, seedGateRngs, deriveSeed,
+  defaultSaveModel, defaultLoadModel, llamaOf, gateRngs, seedGateRngs, deriveSeed,
   type TrainableModel, type ScoringModel, type ModelForwardOutput, type SaveModelFn, type LoadModelFn,
 } from './model.js';
 export {

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RngState } from '@llama-moe/tensor-core';
-import { atomicWriteFile } from '@llama-moe/llama-model';
+import { atomicWriteFile, type RoutingRecord } from '@llama-moe/llama-model';
 import { MultiDomainSampler, holdoutValidation, type DomainSource, type DomainWeights, type SamplerState, type Tokenizer, type WeightPreset } from '@llama-moe/data-sampler';
 import { configHash, resolveConfig, trajectoryDiff, NON_TRAJECTORY_KEYS, type TrainConfig } from './config.js';
 import {
@@ -415,18 +415,15 @@ export class Trainer {
   }
 
   /** Per-layer load / importance of this step, and cumulative totals by layer and by domain. */
-  private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: Record<string, unknown>[][]): void {
+  private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: RoutingRecord[][]): void {
     const load: number[][] = [];
     const imp: number[][] = [];
     const dropped: number[] = [];
     micro.forEach((mb, a) => {
       for (const r of records[a] ?? []) {
-        const layer = r.layer as number;
-        const l = r.load as number[] | undefined;
-        if (typeof layer !== 'number' || !Array.isArray(l)) continue;
-        const i = (r.importance as number[] | undefined) ?? [];
+        const { layer, load: l, importance: i } = r;
         load[layer] = addInto(load[layer], l);
-        dropped[layer] = (dropped[layer] ?? 0) + (typeof r.dropped === 'number' ? r.dropped : 0);
+        dropped[layer] = (dropped[layer] ?? 0) + r.dropped;
         imp[layer] = addInto(imp[layer], i);
         this.routing ??= { layers: [], domains: {} };
         this.routing.layers[layer] = addInto(this.routing.layers[layer], l);
@@ -453,7 +450,7 @@ function addInto(acc: number[] | undefined, v: readonly number[]): number[] {
  * [N, k] top-k choices of all B·T tokens (token t is row ⌊t / T⌋), else the layer's load split
  * evenly over the rows.
  */
-function attributeToDomains(routing: RoutingTotals, layer: number, load: readonly number[], r: Record<string, unknown>, mb: MicroBatch): void {
+function attributeToDomains(routing: RoutingTotals, layer: number, load: readonly number[], r: RoutingRecord, mb: MicroBatch): void {
   const E = load.length;
   const domains = mb.domains!;
   const slot = (d: string) => {
@@ -462,9 +459,9 @@ function attributeToDomains(routing: RoutingTotals, layer: number, load: readonl
     for (let l = 0; l < m.length; l++) m[l] ??= new Array<number>(E).fill(0);
     return m[layer]!;
   };
-  const topk = r.topkIndices as number[] | undefined;
+  const topk = r.topkIndices;
   const N = mb.batchSize * mb.seqLen;
-  if (Array.isArray(topk) && topk.length > 0 && topk.length % N === 0) {
+  if (topk.length > 0 && topk.length % N === 0) {
     const k = topk.length / N;
     for (let t = 0; t < N; t++) {
       const row = slot(domains[Math.floor(t / mb.seqLen)]!);

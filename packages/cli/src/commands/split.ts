@@ -33,7 +33,6 @@ export const CENTROIDS_DESCRIPTION =
   "centroids: row e of every gate is the mean FFN input of the --data calibration tokens, each token weighted by how strongly it activates expert e's neurons (the sum of |activation| over them), rescaled to the norm of a N(0, 0.02) row; works with every --method and needs --data";
 
 /** Kept for callers that look the converter up by name. */
-export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
 /** `--expert-sizes 20,24,...`: E positive integers. */
 export function parseExpertSizes(text: string, experts: number): number[] {

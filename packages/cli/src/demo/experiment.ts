@@ -21,7 +21,7 @@ import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokeniz
 import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
 import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition';
 import { indices, noGrad } from '@llama-moe/tensor-core';
-import { evaluatePerplexity, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
+import { evaluatePerplexity, llamaOf, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { packedSplit } from '../brown/data.js';
 import { cachedSamplerTokenizer, experimentData, type ExperimentCorpus } from './data.js';
 import type { TrainBudget } from './recipe.js';
@@ -174,7 +174,7 @@ function readTokenizerFiles(dir: string): Record<string, string> {
 }
 
 function evalModel(model: TrainableModel | LlamaForCausalLM, validation: Record<string, Int32Array[]>): PerplexityReport {
-  return evaluatePerplexity(model as unknown as TrainableModel, validation, { batchSize: 8 });
+  return evaluatePerplexity(model, validation, { batchSize: 8 });
 }
 
 function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string, number>, quietTrainer: boolean, moe: boolean, weighting: DomainWeighting, sizeWeights: Record<string, number> | null): Record<string, unknown> {
@@ -219,7 +219,7 @@ export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<
       const ids = new Int32Array(batch.length * T);
       batch.forEach((b, j) => ids.set(b, j * T));
       const out = noGrad(() => model.forward(indices(ids, [batch.length, T]), { training: false, collectStats: true }));
-      for (const rec of out.records as unknown as { layer: number; load: number[] }[]) {
+      for (const rec of out.records) {
         const E = rec.load.length;
         counts[rec.layer] ??= domains.map(() => new Array<number>(E).fill(0));
         const row = counts[rec.layer]![di]!;
@@ -382,14 +382,14 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     log(`[${index}/${total}] ${name}: perplexity before training ${before.overall.ppl.toFixed(3)}; continual pre-training ${b.steps} steps × ${b.batchSize} × ${b.seqLen} tokens`);
     const tTrain = performance.now();
     const result = await continualPretrain(
-      moe as unknown as TrainableModel,
+      moe,
       trainDir,
       true,
-      (m, dir) => saveMoeModel(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
-      (dir) => loadMoeModel(dir, { seed: inp.seed }) as unknown as TrainableModel,
+      (m, dir) => saveMoeModel(llamaOf(m), dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
+      (dir) => loadMoeModel(dir, { seed: inp.seed }),
     );
     const trainSeconds = (performance.now() - tTrain) / 1000;
-    const trained = result.model as unknown as LlamaForCausalLM;
+    const trained = llamaOf(result.model);
     const after = evalModel(trained, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)} (dense ${denseEval.overall.ppl.toFixed(3)})`);
     record(runDir, {
@@ -415,10 +415,10 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
       const tRun = performance.now();
       log(`[${index}/${total}] ${name}: the dense model, continual pre-training on the same budget (control)`);
       const model = loadLlama(inp.denseDir);
-      const result = await continualPretrain(model as unknown as TrainableModel, trainDir, false, (m, dir) =>
-        saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
+      const result = await continualPretrain(model, trainDir, false, (m, dir) =>
+        saveLlama(llamaOf(m), dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
       const trainSeconds = (performance.now() - tRun) / 1000;
-      const trained = result.model as unknown as LlamaForCausalLM;
+      const trained = llamaOf(result.model);
       const after = evalModel(trained, validation);
       log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)}`);
       record(runDir, {

@@ -78,7 +78,7 @@ export async function pretrainDemoModel(o: PretrainOptions): Promise<PretrainRes
         max_steps: p.steps, batch_size: p.batchSize, seq_len: p.seqLen, lr: p.lr, warmup_steps: p.warmupSteps, eval_every: p.evalEvery, eval_blocks: p.evalBlocks,
         save_every: 0, keep_last: 1, seed: p.seed, domain_weights: 'uniform', stats_every: 0, log_every: 25, quiet: o.progress === null, report: true,
       },
-      { model: model as unknown as TrainableModel, sources: corpus.train, tokenizer: samplerTok, outDir: workDir, validation, progress: o.progress ?? null, resume: false },
+      { model: model, sources: corpus.train, tokenizer: samplerTok, outDir: workDir, validation, progress: o.progress ?? null, resume: false },
     );
   } finally {
     if (!o.workDir) fs.rmSync(workDir, { recursive: true, force: true });

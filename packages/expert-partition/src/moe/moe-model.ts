@@ -7,14 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tensor, WasmTakeCols, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
 import {
-  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
+  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, parseLlamaConfig, pyJsonDumps, readLlamaConfig, readParam, saveLlama,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
 import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
-import { MoeFeedForward, type ExpertWeights } from './moe-ffn.js';
+import { MoeFeedForward, type ExpertOrigin, type ExpertWeights } from './moe-ffn.js';
 import { mixSeed } from '../partition/seed.js';
 
 export type MoeFormat = 'llama-moe' | 'mixtral';
@@ -149,25 +149,40 @@ export function moeFfnOptions(spec: MoeSpec, layer: number, format: MoeFormat) {
   } as const;
 }
 
-/** The MoE config object of a model: base LLaMA config + spec. */
-export interface MoeModelInfo {
-  spec: MoeSpec;
-  format: MoeFormat;
-  /** Neuron ids per layer per expert (partition methods), for merge-experts. */
-  partition: number[][][] | null;
-  /** Shared-expert neuron ids per layer (sharing-inter). */
-  sharedPartition: number[][][] | null;
-  method: string;
-  /** Score scale folded into the experts' down weights (Mixtral), so merge can undo it. */
-  foldedScale?: number | number[] | null;
+/**
+ * An MoE model's spec and format, read from its config (`model_type` llama_moe or mixtral and the
+ * MoE keys), or null for a dense model: whether a model is an MoE is a property of its config, as
+ * in transformers.
+ */
+export function moeConfigOf(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat } | null {
+  return cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral' ? specFromConfig(cfg) : null;
 }
 
-const moeInfo = new WeakMap<LlamaForCausalLM, MoeModelInfo>();
-export function getMoeInfo(m: LlamaForCausalLM): MoeModelInfo | undefined {
-  return moeInfo.get(m);
+/** MoE keys of both formats: removed from a config before another format's keys are written. */
+const MOE_CONFIG_KEYS = [
+  'num_experts', 'num_selects', 'size_experts', 'gate_type', 'gate_network', 'gate_use_softmax', 'gate_use_balance', 'gate_balance_loss_weight', 'gate_add_noise', 'gate_noise_epsilon',
+  'calculator_type', 'multiply_gate_scores', 'score_scale_factor', 'add_weight_norm', 'drop_tokens', 'dropped_padding', 'capacity_factor',
+  'num_local_experts', 'num_experts_per_tok', 'router_aux_loss_coef', 'output_router_logits', 'router_jitter_noise',
+] as const;
+const MOE_EXTRA_KEYS = ['size_shared_experts', 'gate_z_loss_weight'] as const;
+
+/** `cfg` without any MoE key (typed or extra): the LLaMA part of an MoE config. */
+export function denseBaseConfig(cfg: LlamaConfig): LlamaConfig {
+  const out = { ...cfg, extra: { ...cfg.extra } } as LlamaConfig & Record<string, unknown>;
+  for (const k of MOE_CONFIG_KEYS) delete out[k];
+  for (const k of MOE_EXTRA_KEYS) delete out.extra[k];
+  return out;
 }
-export function setMoeInfo(m: LlamaForCausalLM, info: MoeModelInfo): void {
-  moeInfo.set(m, info);
+
+/** config.json of `cfg`'s model as an MoE of `spec` in `format` (plain JSON values, PyFloat markers kept). */
+export function moeConfigJson(cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat, dtype: string): Record<string, unknown> {
+  const base = denseBaseConfig(cfg);
+  return format === 'mixtral' ? mixtralConfigJson(base, spec, dtype) : llamaMoeConfigJson(base, spec, dtype);
+}
+
+/** The parsed config of an MoE of `spec` in `format` built from `cfg` (what loading its saved folder gives). */
+export function moeConfig(cfg: LlamaConfig, spec: MoeSpec, format: MoeFormat): LlamaConfig {
+  return parseLlamaConfig(JSON.parse(pyJsonDumps(moeConfigJson(cfg, spec, format, cfg.torch_dtype ?? 'float32'))));
 }
 
 /** Experts' FFN outputs scaled so Mixtral (no scale key) computes what LLaMA-MoE computes with score_scale_factor. */
@@ -177,8 +192,8 @@ function foldScale(down: Tensor, s: number): Tensor {
 
 /** The tensors of an MoE model in the given format, in transformers' state_dict order. */
 export function moeTensors(model: LlamaForCausalLM, format: MoeFormat): [string, Tensor][] {
-  const info = moeInfo.get(model);
-  if (!info) throw new FormatError('not an MoE model built or loaded by @llama-moe/expert-partition');
+  const info = moeConfigOf(model.config);
+  if (!info) throw new FormatError(`not an MoE model (model_type '${model.config.model_type}')`);
   if (format === info.format) return model.namedParameters();
   // Convert layout: re-emit the FFN tensors under the other format's names.
   const out: [string, Tensor][] = [];
@@ -217,9 +232,49 @@ export interface SaveMoeOptions {
 
 export const PARTITION_FILE = 'llama_moe_partition.json';
 
+/** llama_moe_partition.json: where every expert's neurons came from in the dense model. */
+export interface PartitionFile {
+  method: string;
+  format_version: 1;
+  /** [L][E] neuron ids; null for copies (upcycle, drop-upcycle): nothing to merge back. */
+  experts: number[][][] | null;
+  /** [L][Es] neuron ids of the shared experts, or null. */
+  shared_experts: number[][][] | null;
+  /** score_scale_factor folded into the experts' down weights (Mixtral layout): one, or one per layer; null when none. */
+  folded_score_scale: number | number[] | null;
+}
+
+/** The partition file of a model whose every MoE layer knows its origin (built from a dense model), else null. */
+export function partitionFileOf(model: LlamaForCausalLM): PartitionFile | null {
+  const origins = model.weights.layers.map((L) => (L.mlp instanceof MoeFeedForward ? L.mlp.origin : null));
+  if (!origins.length || origins.some((o) => o === null)) return null;
+  const os = origins as ExpertOrigin[];
+  const method = os[0]!.method;
+  const copies = os.some((o) => o.experts === null);
+  const folded = os.map((o) => o.foldedScale);
+  return {
+    method, format_version: 1,
+    experts: copies ? null : os.map((o) => o.experts!),
+    shared_experts: os.every((o) => o.shared === null) ? null : os.map((o) => o.shared ?? []),
+    folded_score_scale: folded.every((f) => f === null) ? null : folded.every((f) => f === folded[0]) ? folded[0]! : folded.map((f) => f ?? 1),
+  };
+}
+
+/** Attach a partition file's origins to the layers of a loaded model (so that saving it again keeps the file). */
+export function setPartitionFile(model: LlamaForCausalLM, pf: PartitionFile): void {
+  model.weights.layers.forEach((L, l) => {
+    if (!(L.mlp instanceof MoeFeedForward)) return;
+    const f = pf.folded_score_scale;
+    L.mlp.origin = {
+      method: pf.method, experts: pf.experts?.[l] ?? null, shared: pf.shared_experts?.[l] ?? null,
+      foldedScale: f === null ? null : Array.isArray(f) ? (f[l] ?? null) : f,
+    };
+  });
+}
+
 export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoeOptions = {}): void {
-  const info = moeInfo.get(model);
-  if (!info) throw new FormatError('saveMoeModel: not an MoE model');
+  const info = moeConfigOf(model.config);
+  if (!info) throw new FormatError(`saveMoeModel: not an MoE model (model_type '${model.config.model_type}')`);
   const format = opts.format ?? info.format;
   const dtype = opts.dtype ?? 'float32';
   let spec = info.spec;
@@ -230,11 +285,10 @@ export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoe
     }
     spec = { ...spec, scoreScaleFactor: 1 };
   }
-  const configJson = format === 'mixtral' ? mixtralConfigJson(model.config, spec, dtype) : llamaMoeConfigJson(model.config, spec, dtype);
+  const configJson = moeConfigJson(model.config, spec, format, dtype);
   const extraFiles: Record<string, unknown> = { ...opts.extraFiles };
-  // Upcycled experts are copies, not a partition: nothing to merge back (as the streaming split writes it).
-  const copies = info.method === 'upcycle' || info.method === 'drop-upcycle';
-  if (info.partition) extraFiles[PARTITION_FILE] = { method: info.method, format_version: 1, experts: copies ? null : info.partition, shared_experts: info.sharedPartition, folded_score_scale: info.foldedScale ?? null };
+  const partition = partitionFileOf(model);
+  if (partition) extraFiles[PARTITION_FILE] = partition;
   saveLlama(model, dir, { dtype, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite, configJson, extraFiles, tensors: moeTensors(model, format) });
 }
 
@@ -324,7 +378,6 @@ export function loadMoeModelFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opt
   const { spec, format } = specFromConfig(cfg);
   const model = loadLlamaFrom(ckpt, cfg, { ffnLoader: (l, c, config) => loadMoeFfn(l, c, config, spec, format, opts.seed ?? 0) });
   model.nameParameters();
-  setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
   return model;
 }
 
@@ -450,17 +503,18 @@ export function buildMoeFromDense(dense: LlamaForCausalLM, o: BuildMoeOptions): 
     }
     const gate = initGate(o.spec, D, o.format, { init: o.gateInit, rng, centroids: o.centroids?.[l] });
     const ffn = new MoeFeedForward(gate, experts, moeFfnOptions(o.spec, l, o.format), shared, (o.seed ?? 0) * 1000 + l);
+    ffn.origin = {
+      method: o.method ?? 'custom',
+      // Upcycled experts are copies, not a partition: nothing to merge back (as the streaming split writes it).
+      experts: o.method === 'upcycle' || o.method === 'drop-upcycle' ? null : parts.map((p) => Array.from(p)),
+      shared: o.sharedPartition ? (o.sharedPartition[l] ?? []).map((p) => Array.from(p)) : null,
+      foldedScale: o.format === 'mixtral' ? scoreScaleAt(o.spec, l) : null,
+    };
     return { ...L, mlp: ffn };
   });
-  const cfgOut: LlamaConfig = { ...cfg };
-  const model = new LlamaForCausalLM(cfgOut, { ...dense.weights, layers });
+  const spec = o.format === 'mixtral' ? { ...o.spec, scoreScaleFactor: 1 } : o.spec;
+  const model = new LlamaForCausalLM(moeConfig(cfg, spec, o.format), { ...dense.weights, layers });
   model.nameParameters();
-  setMoeInfo(model, {
-    spec: o.format === 'mixtral' ? { ...o.spec, scoreScaleFactor: 1 } : o.spec, format: o.format, method: o.method ?? 'custom',
-    foldedScale: o.format === 'mixtral' ? (Array.isArray(o.spec.scoreScaleFactor) ? o.spec.scoreScaleFactor : o.spec.scoreScaleFactor) : null,
-    partition: o.partition.map((l) => l.map((p) => Array.from(p))),
-    sharedPartition: o.sharedPartition ? o.sharedPartition.map((l) => l.map((p) => Array.from(p))) : null,
-  });
   return model;
 }
 
@@ -566,7 +620,7 @@ export interface MoeLossSettings {
  * and its spec, so that the checkpoints it is saved to say what it was trained with.
  */
 export function setMoeLossSettings(model: LlamaForCausalLM, s: MoeLossSettings): void {
-  const info = getMoeInfo(model);
+  const info = moeConfigOf(model.config);
   if (!info) throw new FormatError('not an MoE model: there is no gate whose losses could be set');
   if (s.zLossWeight !== undefined && s.zLossWeight > 0 && info.format === 'mixtral') throw new FormatError('z_loss_weight: a Mixtral config.json has no z-loss key; split with --format llama-moe');
   if (s.capacityFactor !== undefined && info.spec.calculatorType !== 'SwitchDropTokenCalculator' && info.spec.gateType !== 'ExpertChoiceGate') throw new FormatError(`capacity_factor: only a switch or expert-choice gate has a capacity (this model's gate is ${info.spec.gateType}); split with --gate switch or --gate expert-choice`);
@@ -590,5 +644,6 @@ export function setMoeLossSettings(model: LlamaForCausalLM, s: MoeLossSettings):
     }
     if (s.capacityFactor !== undefined) (ffn.opts as { capacityFactor: number }).capacityFactor = s.capacityFactor;
   }
-  setMoeInfo(model, { ...info, spec });
+  // The config says what the model is trained with, so that its checkpoints say it too.
+  Object.assign(model.config, moeConfig(model.config, spec, info.format));
 }

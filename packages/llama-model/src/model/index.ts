@@ -1,4 +1,4 @@
-export { DenseFeedForward, type FeedForward, type ForwardContext } from './feed-forward.js';
+export { DenseFeedForward, type FeedForward, type ForwardContext, type RoutingRecord } from './feed-forward.js';
 export { KVCache } from './kv-cache.js';
 export { LlamaForCausalLM, causalLmLoss, type AttentionWeights, type DecoderLayer, type ForwardOptions, type ForwardOutput, type LlamaWeights } from './llama.js';
 export { argmax, sampleToken, type SamplingOptions } from './sampling.js';
