@@ -95,7 +95,7 @@ export function routingStatistics(model: LlamaForCausalLM, validation: Record<st
             const a = acc[rec.layer]!;
             let s = a.get(domain);
             if (!s) a.set(domain, (s = { counts: new Array<number>(E).fill(0), ent: 0, dropped: 0, tokens: 0, dense: new Array<number>(E).fill(0) }));
-            rec.load.forEach((c, e) => (s!.counts[e] += c));
+            rec.load.forEach((c, e) => (s!.counts[e]! += c));
             s.ent += rec.tokenEntropy * rec.numTokens;
             s.dropped += rec.dropped;
             s.tokens += rec.numTokens;

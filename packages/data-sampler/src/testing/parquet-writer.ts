@@ -25,7 +25,7 @@ class Compact {
     this.varint(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
   }
   private header(id: number, type: number): void {
-    const delta = id - this.last[this.last.length - 1];
+    const delta = id - this.last[this.last.length - 1]!;
     if (delta > 0 && delta <= 15) this.bytes.push((delta << 4) | type);
     else {
       this.bytes.push(type);
@@ -113,7 +113,7 @@ function plain(col: Col, from: number, to: number): Uint8Array {
 
 /** Parquet bytes for equally long columns, split into row groups of `rowGroupSize`. */
 export function writeParquetBytes(cols: Col[], rowGroupSize: number): Uint8Array {
-  const n = cols[0].values.length;
+  const n = cols[0]!.values.length;
   const out: number[] = [...new TextEncoder().encode('PAR1')];
   const groups: { num: number; chunks: { col: Col; offset: number; size: number; count: number }[] }[] = [];
   for (let start = 0; start < n; start += rowGroupSize) {
