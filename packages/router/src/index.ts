@@ -39,7 +39,10 @@ export {
 } from './gates/noisy-topk.js';
 export {
   switchGate,
+  switchRoute,
   switchGateBackward,
+  type SwitchRouteOptions,
+  type SwitchRouting,
   type SwitchGateOptions,
   type SwitchGateResult,
   type SwitchGateGrads,
