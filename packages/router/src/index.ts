@@ -82,7 +82,10 @@ export {
 } from './dispatch.js';
 export {
   routingStats,
+  meanTokenEntropy,
   RoutingStatsAccumulator,
+  type RoutingCounts,
+  type RoutingSummary,
   type TopkRouting,
   type RoutingStatsSource,
   type RoutingStatsOptions,
