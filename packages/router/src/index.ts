@@ -19,6 +19,7 @@ export {
   entropyOf,
 } from './math.js';
 export { topkRows } from './topk.js';
+export { gateLogits } from './gate-network.js';
 export {
   CV_SQUARED_EPS,
   cvSquared,

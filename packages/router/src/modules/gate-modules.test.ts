@@ -269,6 +269,17 @@ describe('one implementation: each module is the routing core plus its gate netw
     }), { numRuns: 40 });
   });
 
+  it("the core's gateLogits computes the modules' gate networks (embedders route hidden states without tensor-core)", async () => {
+    const { gateLogits } = await import('../gate-network.js');
+    const T = 5, D = 6, E = 4;
+    const x = rand([T, D], 71), w0 = rand([E, D], 72), w2 = rand([E, E], 73);
+    const mlp = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'mlp' }, [w0, w2]);
+    const lin = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear' }, [w0]);
+    const a = gateLogits(x.f32(), D, [w0.f32(), w2.f32()], E), b = gateLogits(x.f32(), D, [w0.f32()], E);
+    mlp.logits(x).f32().forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 5));
+    lin.logits(x).f32().forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+  });
+
   it('the coarse tape ops (scores, balance loss, z-loss, cv²) match finite differences', () => {
     const D = 4, E = 5, T = 6;
     // Noisy gate in training: scores and the smooth-load balance loss are two ops over the logits and noise_std.
