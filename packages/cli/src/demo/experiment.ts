@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
 import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
 import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition';
+import { RoutingStatsAccumulator } from '@llama-moe/router';
 import { indices, noGrad } from '@llama-moe/tensor-core';
 import { evaluatePerplexity, llamaOf, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { packedSplit } from '../brown/data.js';
@@ -209,9 +210,9 @@ function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string,
  */
 export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<Record<string, readonly Int32Array[]>>, batchSize = 8): RoutingSpecialisation {
   const domains = Object.keys(blocks);
-  /** counts[layer][domain][expert] */
-  const counts: number[][][] = [];
-  domains.forEach((d, di) => {
+  /** Every layer's load per domain (router's accumulator, made on the first record). */
+  let stats: RoutingStatsAccumulator | null = null;
+  domains.forEach((d) => {
     const bs = blocks[d]!;
     for (let i = 0; i < bs.length; i += batchSize) {
       const batch = bs.slice(i, i + batchSize);
@@ -220,36 +221,17 @@ export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<
       batch.forEach((b, j) => ids.set(b, j * T));
       const out = noGrad(() => model.forward(indices(ids, [batch.length, T]), { training: false, collectStats: true }));
       for (const rec of out.records) {
-        const E = rec.load.length;
-        counts[rec.layer] ??= domains.map(() => new Array<number>(E).fill(0));
-        const row = counts[rec.layer]![di]!;
-        for (let e = 0; e < E; e++) row[e]! += rec.load[e]!;
+        stats ??= new RoutingStatsAccumulator(rec.load.length);
+        stats.add({ load: rec.load, numTokens: rec.numTokens }, rec.layer, d);
       }
     }
   });
   const mutualInformation: number[] = [];
   const load: Record<string, number[]>[] = [];
-  for (const layer of counts) {
-    if (!layer) continue;
-    const E = layer[0]!.length;
-    const N = layer.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
-    const pe = new Array<number>(E).fill(0);
-    for (const r of layer) r.forEach((c, e) => (pe[e]! += c / N));
-    let mi = 0;
-    for (const r of layer) {
-      const nd = r.reduce((a, b) => a + b, 0);
-      for (let e = 0; e < E; e++) {
-        if (r[e]! === 0) continue;
-        const pde = r[e]! / N;
-        mi += pde * Math.log2(pde / ((nd / N) * pe[e]!));
-      }
-    }
-    mutualInformation.push(mi);
-    load.push(Object.fromEntries(domains.map((d, di) => {
-      const r = layer[di]!;
-      const nd = r.reduce((a, b) => a + b, 0);
-      return [d, r.map((c) => (nd ? c / nd : 0))];
-    })));
+  const acc = stats as RoutingStatsAccumulator | null;
+  for (const layer of acc?.layers() ?? []) {
+    mutualInformation.push(acc!.mutualInformation(layer));
+    load.push(Object.fromEntries(domains.map((d) => [d, acc!.summary(layer, d)?.loadFraction ?? new Array<number>(acc!.numExperts).fill(0)])));
   }
   return { mutualInformation, load };
 }

@@ -10,7 +10,7 @@
 import {
   Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
-import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
+import { buildDispatch, expertCapacity, meanTokenEntropy, type DroppedPadding } from '@llama-moe/router';
 import type { GateModule } from '@llama-moe/router/modules';
 import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
 
@@ -68,7 +68,10 @@ export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
   return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
 }
 
-/** Per-layer routing record pushed into ForwardContext.records when collectStats is on (llama-model's contract). */
+/**
+ * Per-layer routing record pushed into ForwardContext.records when collectStats is on (llama-model's
+ * contract); it fits `RoutingStatsAccumulator.add` of @llama-moe/router, which sums records per layer and domain.
+ */
 export type MoeLayerRecord = RoutingRecord;
 
 /**
@@ -191,11 +194,9 @@ export class MoeFeedForward implements FeedForward {
     for (const s of this.shared) out = add(out, expertForward(s, x));
     if (g.auxLoss && ctx.training) ctx.auxLosses.push(g.auxLoss);
     if (ctx.collectStats) {
-      let ent = 0;
-      for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) { const p = g.probs[t * E + e]!; if (p > 0) ent -= p * Math.log(p); }
       const rec: MoeLayerRecord = {
         layer: ctx.layer, load: Array.from(plan.counts.subarray(0, E)), importance: Array.from(g.importance), topkIndices: Array.from(g.topkIndices),
-        dropped: plan.numDropped + (g.unrouted ?? 0), tokenEntropy: T ? ent / T : 0, numTokens: T,
+        dropped: plan.numDropped + (g.unrouted ?? 0), tokenEntropy: meanTokenEntropy(g.probs, T, E), numTokens: T,
       };
       ctx.records.push(rec);
     }
