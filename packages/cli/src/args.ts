@@ -5,6 +5,9 @@
  * "did you mean" suggestion. Every problem is a UsageError (exit code 2) naming the option.
  */
 import { UsageError } from './errors.js';
+import { suggest } from '@llama-moe/llama-model';
+
+export { editDistance, suggest } from '@llama-moe/llama-model';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean' | 'size';
 export type OptionValue = string | number | boolean | string[] | number[];
@@ -55,33 +58,6 @@ export interface ParsedArgs {
   positionals: string[];
   /** Unknown options kept when allowUnknownOptions: name → raw values in order. */
   extra: Record<string, string[]>;
-}
-
-/** Levenshtein distance (small strings only). */
-export function editDistance(a: string, b: string): number {
-  const m = a.length, n = b.length;
-  let prev = Array.from({ length: n + 1 }, (_, j) => j);
-  for (let i = 1; i <= m; i++) {
-    const cur = [i];
-    for (let j = 1; j <= n; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[n]!;
-}
-
-/** The closest candidate within a typo's distance, or null. Prefix matches count as close unless `prefix` is false. */
-export function suggest(input: string, candidates: readonly string[], opts: { prefix?: boolean } = {}): string | null {
-  const prefix = opts.prefix ?? true;
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = prefix && (c.startsWith(input) || input.startsWith(c)) ? Math.min(1, editDistance(input, c)) : editDistance(input, c);
-    if (d < bestD) { bestD = d; best = c; }
-  }
-  const limit = Math.max(2, Math.floor(input.length / 3));
-  return best !== null && bestD <= limit ? best : null;
 }
 
 const INT_RE = /^[+-]?\d+$/;

@@ -14,3 +14,4 @@ export * from './memory-checkpoint.js';
 export * from './gguf-format.js';
 export * from './gguf-writer.js';
 export { GgufFile, type GgufTensorInfo } from './gguf-reader.js';
+export { editDistance, suggest } from './suggest.js';
