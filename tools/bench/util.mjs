@@ -1,12 +1,12 @@
 /**
  * Shared helpers of the bench harness: loading the built packages, rows, logging, child
- * processes and atomic writes. Everything here is plain Node (no workspace imports), so a
+ * processes and atomic writes (tools/lib/atomic.mjs). Everything here is plain Node (no workspace imports), so a
  * package that fails to build only fails the sections that need it.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -124,20 +124,4 @@ export function runChild(script, args, { timeoutMs = 600_000, nodeFlags = [] } =
   }
 }
 
-/** Write text via a temp file in the same folder + fsync + rename, so the target is never half-written. */
-export function writeFileAtomic(target, text) {
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+export { writeFileAtomic } from '../lib/atomic.mjs';
