@@ -10,7 +10,8 @@ import {
   MemoryCheckpoint, Tokenizer, loadLlamaFrom, loadTokenizer, parseLlamaConfig,
   type LlamaConfig, type LlamaForCausalLM, type ReadableCheckpoint,
 } from '@llama-moe/llama-model';
-import { loadMoeModelFrom, specFromConfig, type MoeFeedForward, type MoeFormat } from '@llama-moe/expert-partition';
+import { loadMoeModelFrom, specFromConfig, type MoeFormat } from '@llama-moe/expert-partition';
+import type { MoeFeedForward } from '@llama-moe/router/modules';
 import type { GateContext, GateModule, GateOutput } from '@llama-moe/router/modules';
 
 /** Raised for a model folder the page cannot use; the message names the file and what to do. */

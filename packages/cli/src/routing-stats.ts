@@ -6,7 +6,7 @@
  * view, for a model that was not necessarily trained here.
  */
 import { linear, noGrad, swiglu, indices, type Tensor } from '@llama-moe/tensor-core';
-import { MoeFeedForward } from '@llama-moe/expert-partition';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { RoutingStatsAccumulator } from '@llama-moe/router';
 import type { LlamaForCausalLM } from '@llama-moe/llama-model';
 

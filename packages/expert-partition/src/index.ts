@@ -1,4 +1,3 @@
-export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord, type ExpertOrigin } from './moe/moe-ffn.js';
 export {
   buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, moeConfigOf, moeConfig, moeConfigJson, denseBaseConfig, partitionFileOf, setPartitionFile, setMoeLossSettings, dropUpcycleExpert, isDataGateInit, GATE_INITS,
   takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,

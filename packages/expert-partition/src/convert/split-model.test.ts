@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, createRng, linear, noGrad, swiglu } from '@llama-moe/tensor-core';
 import { LlamaForCausalLM, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model';
-import { MoeFeedForward, expertForward } from '../moe/moe-ffn.js';
+import { MoeFeedForward, expertForward } from '@llama-moe/router/modules';
 import { loadMoeModel, mergeExpertsToDense, PARTITION_FILE } from '../moe/moe-model.js';
 import { readLlamaConfig, loadLlama } from '@llama-moe/llama-model';
 import { splitModel } from './split-model.js';

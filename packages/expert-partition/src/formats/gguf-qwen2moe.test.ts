@@ -22,7 +22,7 @@ import { gguf, llamaGgufParts, LlamaForCausalLM, parseLlamaConfig, PRESETS, samp
 import { MixtralGate } from '@llama-moe/router/modules';
 import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
 import { buildMoeFromDense } from '../moe/moe-model.js';
-import { MoeFeedForward } from '../moe/moe-ffn.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { randomPartition } from '../partition/random.js';
 import { defaultMoeSpec } from './moe-spec.js';
 import { moeFfnGguf } from './gguf.js';

@@ -13,7 +13,7 @@ import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaC
 // The llama.cpp harness is a test helper of llama-model (node-llama-cpp is its devDependency).
 import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
 import { buildMoeFromDense, type MoeFormat } from '../moe/moe-model.js';
-import { MoeFeedForward } from '../moe/moe-ffn.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
 import { defaultMoeSpec, type MoeSpec } from './moe-spec.js';

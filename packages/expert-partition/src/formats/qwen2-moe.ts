@@ -23,7 +23,7 @@
  */
 import { llamaConfigToJson, PyFloat, saveLlama, type LlamaForCausalLM, type SaveDType } from '@llama-moe/llama-model';
 import { Tensor } from '@llama-moe/tensor-core';
-import { MoeFeedForward } from '../moe/moe-ffn.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { ggufMoeIncompatibility, ggufMoeLayerIncompatibility } from './gguf.js';
 import { FormatError } from './mixtral.js';
 import { MixtralGate, NoisyTopKGate } from '@llama-moe/router/modules';

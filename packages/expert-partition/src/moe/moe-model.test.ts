@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
-import { expertForward } from './moe-ffn.js';
+import { expertForward } from '@llama-moe/router/modules';
 import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
@@ -253,7 +253,7 @@ describe('drop-upcycle experts', () => {
 
 describe('combineExperts', () => {
   it('matches concat → scale by scores → index_add, and its gradients match finite differences', async () => {
-    const { combineExperts } = await import('./moe-ffn.js');
+    const { combineExperts } = await import('@llama-moe/router/modules');
     const { gradCheck, concat, indexAdd, indices, mul, reshape, scale } = await import('@llama-moe/tensor-core');
     fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.nat(), (T, E, D, seed) => {
       const r = createRng(seed);

@@ -14,7 +14,7 @@ import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModu
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { FormatError, mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type MoeSpec } from '../formats/moe-spec.js';
-import { MoeFeedForward, type ExpertOrigin, type ExpertWeights } from './moe-ffn.js';
+import { MoeFeedForward, type ExpertOrigin, type ExpertWeights } from '@llama-moe/router/modules';
 import { mixSeed } from '../partition/seed.js';
 
 export type MoeFormat = 'llama-moe' | 'mixtral';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward } from '@llama-moe/llama-model';
-import { expertForward } from '../moe/moe-ffn.js';
+import { expertForward } from '@llama-moe/router/modules';
 import { expertsFromDense } from '../moe/moe-model.js';
 import { ActivationStats, carvePartition, carveSizes, defaultCarveSharedSize, neuronsByRate } from './carve.js';
 import { partitionLayer } from './partition-layer.js';

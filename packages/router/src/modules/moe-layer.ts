@@ -1,5 +1,5 @@
 /**
- * The MoE feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
+ * The MoE layer (the `@llama-moe/router/modules` entry point): the feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
  * are grouped per expert (router's dispatch plan: counts, offsets, permutation) so each expert
  * runs as one contiguous SwiGLU GEMM chain, and the weighted results are scattered back.
  * Shared (always-on) experts run densely on every token. One module serves both checkpoint
@@ -10,9 +10,11 @@
 import {
   Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
-import { buildDispatch, expertCapacity, meanTokenEntropy, type DroppedPadding } from '@llama-moe/router';
-import type { GateModule } from '@llama-moe/router/modules';
+// llama-model's FFN-slot contract, types only: nothing of llama-model is loaded at run time.
 import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
+import { buildDispatch, expertCapacity, type DroppedPadding } from '../dispatch.js';
+import { meanTokenEntropy } from '../stats.js';
+import type { GateModule } from './gate-modules.js';
 
 /** One SwiGLU expert: down(silu(x·gateᵀ) ⊙ (x·upᵀ)). */
 export interface ExpertWeights {
