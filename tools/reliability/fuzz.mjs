@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { importBuiltPackage } from '../lib/built-package.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
@@ -30,9 +31,9 @@ export async function loadDistLibs() {
   const req = createRequire(path.join(repo, 'packages', 'data-sampler', 'package.json'));
   const [fcMod, llama, data, trainer, arrow, pq] = await Promise.all([
     import('fast-check'),
-    dist('llama-model'),
-    dist('data-sampler'),
-    dist('trainer'),
+    importBuiltPackage('llama-model'),
+    importBuiltPackage('data-sampler'),
+    importBuiltPackage('trainer'),
     import(pathToFileURL(req.resolve('apache-arrow')).href),
     dist('data-sampler', 'testing/parquet-writer.js'),
   ]);

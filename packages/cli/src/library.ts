@@ -7,9 +7,9 @@
 import { CliError } from './errors.js';
 
 const PACKAGES = {
-  'expert-partition': () => import('@llama-moe/expert-partition') as Promise<unknown>,
+  'expert-partition': () => import('@llama-moe/expert-partition/node') as Promise<unknown>,
   trainer: () => import('@llama-moe/trainer') as Promise<unknown>,
-  'llama-model': () => import('@llama-moe/llama-model') as Promise<unknown>,
+  'llama-model': () => import('@llama-moe/llama-model/node') as Promise<unknown>,
 } as const;
 
 export type LibraryPackage = keyof typeof PACKAGES;

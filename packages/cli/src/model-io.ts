@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
+import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
 import { CliError } from './errors.js';
 import { requireInputDir } from './paths.js';
 import { isGgufFile, loadGgufModel, loadGgufTokenizer } from './gguf-source.js';
@@ -32,7 +32,7 @@ export async function loadModelFolder(dir: string, option = '--model'): Promise<
   if (config.model_type === 'llama' || config.model_type === 'mistral') {
     return { model: loadLlama(dir), config, dir };
   }
-  const lib = (await import('@llama-moe/expert-partition')) as Record<string, unknown>;
+  const lib = (await import('@llama-moe/expert-partition/node')) as Record<string, unknown>;
   for (const name of MOE_LOADER_NAMES) {
     const fn = lib[name];
     if (typeof fn === 'function') {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRng, type RngState, type Tensor } from '@llama-moe/tensor-core';
-import { loadLlama, saveLlama, type LlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
+import { loadLlama, saveLlama, type LlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model/node';
 
 export interface ModelForwardOutput {
   /** [B, T, V] */

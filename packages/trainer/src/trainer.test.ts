@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SafetensorsFile, loadLlama } from '@llama-moe/llama-model';
+import { SafetensorsFile, loadLlama } from '@llama-moe/llama-model/node';
 import { CheckpointStateError, NonFiniteError, TrainConfigError } from './errors.js';
 import { latestCheckpoint, listCheckpoints, type CheckpointPhase } from './checkpoint.js';
 import type { EvalRecord, MetricRecord, TrainRecord } from './metrics.js';

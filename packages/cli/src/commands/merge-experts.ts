@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gguf, llamaGgufParts, LlamaForCausalLM, parseLlamaConfig, PRESETS, sampleTokenizerTexts, Tokenizer, trainLlamaTokenizer, writeGguf } from '@llama-moe/llama-model';
+import { gguf, llamaGgufParts, LlamaForCausalLM, parseLlamaConfig, PRESETS, sampleTokenizerTexts, Tokenizer, trainLlamaTokenizer, writeGguf } from '@llama-moe/llama-model/node';
 import { MixtralGate } from '@llama-moe/router/modules';
 import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
 import { buildMoeFromDense } from '../moe/moe-model.js';

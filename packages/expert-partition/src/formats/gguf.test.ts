@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model';
+import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
 // The llama.cpp harness is a test helper of llama-model (node-llama-cpp is its devDependency).
 import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
 import { buildMoeFromDense, type MoeFormat } from '../moe/moe-model.js';

@@ -13,10 +13,11 @@ import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
-import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
+import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model/node';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
 import { expertForward } from './moe-ffn.js';
-import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { loadMoeModel, saveMoeModel } from './moe-files.js';
+import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, mergeExperts, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

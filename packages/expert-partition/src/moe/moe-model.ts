@@ -3,11 +3,10 @@
  * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
  * back, and merging experts back into a dense FFN.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Tensor, WasmTakeCols, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
+import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
+import { WasmTakeCols } from '@llama-moe/tensor-core/wasm';
 import {
-  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, readParam, saveLlama,
+  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, readParam,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
 import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
@@ -217,27 +216,6 @@ export interface SaveMoeOptions {
 
 export const PARTITION_FILE = 'llama_moe_partition.json';
 
-export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoeOptions = {}): void {
-  const info = moeInfo.get(model);
-  if (!info) throw new FormatError('saveMoeModel: not an MoE model');
-  const format = opts.format ?? info.format;
-  const dtype = opts.dtype ?? 'float32';
-  let spec = info.spec;
-  if (format === 'mixtral') {
-    if (info.format === 'llama-moe') {
-      const why = mixtralIncompatibility(model.config, spec);
-      if (why) throw new FormatError(why);
-    }
-    spec = { ...spec, scoreScaleFactor: 1 };
-  }
-  const configJson = format === 'mixtral' ? mixtralConfigJson(model.config, spec, dtype) : llamaMoeConfigJson(model.config, spec, dtype);
-  const extraFiles: Record<string, unknown> = { ...opts.extraFiles };
-  // Upcycled experts are copies, not a partition: nothing to merge back (as the streaming split writes it).
-  const copies = info.method === 'upcycle' || info.method === 'drop-upcycle';
-  if (info.partition) extraFiles[PARTITION_FILE] = { method: info.method, format_version: 1, experts: copies ? null : info.partition, shared_experts: info.sharedPartition, folded_score_scale: info.foldedScale ?? null };
-  saveLlama(model, dir, { dtype, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite, configJson, extraFiles, tensors: moeTensors(model, format) });
-}
-
 /** Read the MoE spec from a llama_moe or mixtral config. */
 export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat } {
   const L = cfg.num_hidden_layers;
@@ -326,31 +304,6 @@ export function loadMoeModelFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opt
   model.nameParameters();
   setMoeInfo(model, { spec, format, partition: null, sharedPartition: null, method: 'loaded' });
   return model;
-}
-
-/** Load a llama_moe or mixtral model folder. */
-export function loadMoeModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
-  const cfg = readLlamaConfig(dir);
-  const ckpt = openCheckpoint(dir);
-  try {
-    return loadMoeModelFrom(ckpt, cfg, opts);
-  } finally {
-    ckpt.close();
-  }
-}
-
-/** Load any supported folder: dense llama/mistral, llama_moe or mixtral. */
-export function loadAnyModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
-  const cfg = readLlamaConfig(dir);
-  if (cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral') return loadMoeModel(dir, opts);
-  const ckpt = openCheckpoint(dir);
-  try {
-    const m = loadLlamaFrom(ckpt, cfg);
-    m.nameParameters();
-    return m;
-  } finally {
-    ckpt.close();
-  }
 }
 
 export interface BuildMoeOptions {
@@ -520,35 +473,6 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
   const m = new LlamaForCausalLM(cfgOut, { ...model.weights, layers });
   m.nameParameters();
   return m;
-}
-
-/** `llama-moe merge-experts`: an MoE folder → a dense llama folder (tokenizer files carried over). */
-export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overwrite?: boolean }): void {
-  const moe = loadMoeModel(o.modelDir);
-  const pfPath = path.join(o.modelDir, PARTITION_FILE);
-  let partition: number[][][] | null = null;
-  let folded: number | number[] | null = null;
-  let sharedPartition: number[][][] | null = null;
-  if (fs.existsSync(pfPath)) {
-    let pf: { experts?: unknown; folded_score_scale?: unknown };
-    try {
-      pf = JSON.parse(fs.readFileSync(pfPath, 'utf8'));
-    } catch {
-      throw new FormatError(`${pfPath}: is not valid JSON`);
-    }
-    if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle or drop-upcycle); there is no dense FFN to merge back to`);
-    partition = (pf.experts as number[][][] | undefined) ?? null;
-    folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
-    sharedPartition = ((pf as { shared_experts?: unknown }).shared_experts as number[][][] | null | undefined) ?? null;
-  }
-  const dense = mergeExperts(moe, partition, folded, sharedPartition);
-  const extraFiles: Record<string, unknown> = {};
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (fs.existsSync(path.join(o.modelDir, f))) extraFiles[f] = fs.readFileSync(path.join(o.modelDir, f), 'utf8');
-  }
-  const td = moe.config.torch_dtype;
-  const dtype: SaveDType = td === 'bfloat16' || td === 'float16' ? td : 'float32';
-  saveLlama(dense, o.outDir, { dtype, overwrite: o.overwrite, extraFiles });
 }
 
 /** Loss settings of a loaded MoE model that a training run may change (LLaMA-MoE config keys). */

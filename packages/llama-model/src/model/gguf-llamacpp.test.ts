@@ -20,7 +20,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { trainLlamaTokenizer } from '../tokenizer/train.js';
 import { generate } from './generate.js';
 import { permuteQkRows, writeCheckpointGguf, writeLlamaGguf, type GgufOutType } from './gguf-export.js';
-import { loadLlama, saveLlama } from './pretrained.js';
+import { loadLlama, saveLlama } from './pretrained-files.js';
 import { openCheckpoint } from '../io/checkpoint.js';
 import { loadLlamaGguf } from './gguf-import.js';
 import { LlamaForCausalLM } from './llama.js';
