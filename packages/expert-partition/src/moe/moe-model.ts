@@ -3,8 +3,7 @@
  * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
  * back, and merging experts back into a dense FFN.
  */
-import { Tensor, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
-import { WasmTakeCols } from '@llama-moe/tensor-core/wasm';
+import { Tensor, createRng, noGrad, runKernel, scale, type Rng } from '@llama-moe/tensor-core';
 import {
   DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, readParam,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
@@ -49,27 +48,18 @@ export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: 
   return out;
 }
 
-/** The WebAssembly gather, compiled on first use (undefined: not tried yet; null: unavailable). */
-let wasmTake: WasmTakeCols | null | undefined;
-
 /**
  * Columns `parts[j]` of a row-major [R, C] matrix → one [R, parts[j].length] matrix per part, in a
  * single pass over the source: each source row (C elements) is read once while it sits in L1 and
  * scattered to every part. Calling takeCols per part instead streams the whole matrix once per
- * part (a random column subset touches nearly every cache line of every row). Runs in
- * WebAssembly (tensor-core's WasmTakeCols, ~4x the JavaScript loop below, bit-identical) where
- * it compiles; the loop is the fallback and the reference the tests compare with.
+ * part (a random column subset touches nearly every cache line of every row). Runs tensor-core's
+ * registered `takeCols` kernel on the active backend chain (WebAssembly where the wasm backend is
+ * initialised, ~4x the JavaScript loop; the cpu oracle otherwise; both bit-identical).
  */
 export function takeColsMany<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
-  if (wasmTake === undefined) {
-    try {
-      wasmTake = WasmTakeCols.create();
-    } catch {
-      wasmTake = null;
-    }
-  }
-  if (wasmTake) return wasmTake.run(src, R, C, parts, into);
-  return takeColsManyJs(src, R, C, parts, into);
+  const outs = parts.map((idx, j) => into?.[j] ?? new (src.constructor as new (n: number) => A)(R * idx.length));
+  runKernel('takeCols', { src, rows: R, cols: C, parts, outs });
+  return outs;
 }
 
 /** takeColsMany in plain JavaScript. */
