@@ -8,7 +8,7 @@ import { latestCheckpoint, listCheckpoints, type CheckpointPhase } from './check
 import type { EvalRecord, MetricRecord, TrainRecord } from './metrics.js';
 import { Trainer, train, type TrainInputs } from './trainer.js';
 import type { TrainConfig } from './config.js';
-import { corpusSources, loadTinyMoe, tempDir, tinyModel, tinyMoeModel, tokenizer, removeTempDirs } from './testing/fixtures.js';
+import { corpusSources, loadTinyMoe, tempDir, tinyModel, tinyMoeModel, tokenizer, removeTempDirs } from '../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 import type { TrainableModel } from './model.js';
