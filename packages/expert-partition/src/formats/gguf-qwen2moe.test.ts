@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gguf, llamaGgufParts, LlamaForCausalLM, parseLlamaConfig, PRESETS, sampleTokenizerTexts, Tokenizer, trainLlamaTokenizer, writeGguf } from '@llama-moe/llama-model/node';
 import { MixtralGate } from '@llama-moe/router/modules';
-import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
+import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
 import { buildMoeFromDense } from '../moe/moe-model.js';
 import { MoeFeedForward } from '../moe/moe-ffn.js';
 import { randomPartition } from '../partition/random.js';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bf16ToF32, createRng, f16ToF32, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import { parseLlamaConfig } from '../io/config.js';
 import { GgufFile } from '../io/gguf-reader.js';
-import { compareLogits, openInLlamaCpp } from '../testing/llama-cpp.js';
+import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
 import { sampleTokenizerTexts } from '../tokenizer/sample-text.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { trainLlamaTokenizer } from '../tokenizer/train.js';
