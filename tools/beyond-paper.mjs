@@ -21,6 +21,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root } from './lib/cli-dist.mjs';
 import { writeFileAtomic } from './lib/atomic.mjs';
+import { importBuiltPackage } from './lib/built-package.mjs';
 
 let opts;
 try {
@@ -54,10 +55,10 @@ const maxRuns = opts['max-runs'] === undefined ? Infinity : int('max-runs', 0);
 const log = (s) => { if (!opts.quiet) process.stderr.write(`${s}\n`); };
 
 const demo = await loadDemo();
-const ep = await import(new URL('../packages/expert-partition/dist/index.js', import.meta.url).href);
-const lm = await import(new URL('../packages/llama-model/dist/index.js', import.meta.url).href);
-const { evaluatePerplexity } = await import(new URL('../packages/trainer/dist/index.js', import.meta.url).href);
-const { MultiDomainSampler } = await import(new URL('../packages/data-sampler/dist/index.js', import.meta.url).href);
+const ep = await importBuiltPackage('expert-partition');
+const lm = await importBuiltPackage('llama-model');
+const { evaluatePerplexity } = await importBuiltPackage('trainer');
+const { MultiDomainSampler } = await importBuiltPackage('data-sampler');
 
 const backend = await demo.useFastestBackend();
 const modelDir = resolve(opts.model ?? demo.brownModelDir());

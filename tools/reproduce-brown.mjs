@@ -5,8 +5,10 @@
 // invocation skips what is done; the docs are rewritten after every stage from everything done so far.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { heatmap } from '../packages/trainer/dist/index.js';
+import { importBuiltPackage } from './lib/built-package.mjs';
 import { writeFileAtomic } from './lib/atomic.mjs';
+
+const { heatmap } = await importBuiltPackage('trainer');
 
 export const METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'];
 export const SHAPES = [[8, 2], [16, 4]];

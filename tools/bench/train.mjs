@@ -5,9 +5,9 @@
  * (trainer's modelFlopsPerToken) × tokens/s; the peer is this run's native GEMM peak (the best of
  * its 1024³, expert and FFN figures).
  * Each preset runs in a fresh child process (train-child.mjs) on the same backend chain, under the
- * node flags `llama-moe train` runs with (COMPUTE_NODE_FLAGS, packages/cli/bin/node-flags.mjs).
+ * node flags `llama-moe train` runs with (COMPUTE_NODE_FLAGS, the CLI's `llama-moe/node-flags` export).
  */
-import { COMPUTE_NODE_FLAGS } from '../../packages/cli/bin/node-flags.mjs';
+import { COMPUTE_NODE_FLAGS } from 'llama-moe/node-flags';
 import { attempt, log, row, runChild } from './util.mjs';
 
 /** Batch, sequence length and timed steps per preset (the median step is reported): one 512-token micro-batch per optimizer step (no gradient accumulation, so the optimizer's cost is not amortised), ~40 s for both on 2 cores. */

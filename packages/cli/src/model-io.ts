@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
+import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
 import { CliError } from './errors.js';
 import { requireInputDir } from './paths.js';
 import { isGgufFile, loadGgufModel, loadGgufTokenizer } from './gguf-source.js';
@@ -30,7 +30,7 @@ export async function loadModelFolder(dir: string, option = '--model'): Promise<
     return { model: loadLlama(dir), config, dir };
   }
   // Imported on demand: the dense commands do not load the MoE package.
-  const { loadMoeModel } = await import('@llama-moe/expert-partition');
+  const { loadMoeModel } = await import('@llama-moe/expert-partition/node');
   const model = loadMoeModel(dir);
   return { model, config: model.config, dir };
 }

@@ -5,8 +5,8 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MANIFEST_NAME, sourcesFromDir, sourcesFromPackedDataset, holdoutValidation, resolveWeights, type DomainSource, type WeightPreset } from '@llama-moe/data-sampler';
-import { moeConfigOf, loadAnyModel, saveMoeModel, setMoeLossSettings, type MoeLossSettings } from '@llama-moe/expert-partition';
-import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
+import { moeConfigOf, loadAnyModel, saveMoeModel, setMoeLossSettings, type MoeLossSettings } from '@llama-moe/expert-partition/node';
+import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model/node';
 import {
   evaluateMultipleChoice, evaluatePerplexity, llamaOf, loadMcTask, resolveConfig, train, type TrainableModel, type TrainingInterruptedError,
 } from '@llama-moe/trainer';

@@ -43,3 +43,5 @@ export function benchMoeFfn(o: { T?: number; D?: number; F?: number; E?: number;
   }
   return { T, D, F, E, k, denseMs, moeMs, ratio: moeMs / denseMs, backend: getBackend() };
 }
+
+export { benchClustering, type BenchClusteringOptions } from './partition/clustering.js';

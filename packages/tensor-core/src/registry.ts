@@ -105,6 +105,23 @@ export interface ScatterAddRowsBackwardArgs {
   cols: number;
 }
 
+/**
+ * Column gather: outs[j] ([rows, parts[j].length], row-major) = columns parts[j] of the row-major
+ * [rows, cols] matrix src, every part in one pass over the source. Elements are 32-bit floats or
+ * 16-bit (f16 / bf16) bit patterns, copied bit for bit. How the down_proj experts are cut from a
+ * dense FFN. Columns outside [0, cols) and a source shorter than rows·cols are RangeErrors.
+ */
+export interface TakeColsArgs {
+  /** [rows, cols] */
+  src: Float32Array | Uint16Array;
+  rows: number;
+  cols: number;
+  /** column indices of each part */
+  parts: readonly ArrayLike<number>[];
+  /** one per part, [rows, parts[j].length] each, the same element type as src; overwritten */
+  outs: readonly (Float32Array | Uint16Array)[];
+}
+
 /** SwiGLU: out = silu(gate) * up, same length. */
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
@@ -235,6 +252,7 @@ export interface KernelSignatures {
   adamwState: (args: AdamwStateArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;
   scatterAddRowsBackward: (args: ScatterAddRowsBackwardArgs) => void;
+  takeCols: (args: TakeColsArgs) => void;
 }
 export type KernelName = keyof KernelSignatures;
 

@@ -26,7 +26,6 @@ export {
 export { renderReport, type ReportInput, type RoutingTotals } from './report/html.js';
 export { lineChart, heatmap, colorRamp, niceTicks } from './report/svg.js';
 export { modelFlopsPerToken, trainingFlopsPerToken, type FlopsBreakdown, type FlopsModel } from './flops.js';
-export { benchTrainStep, type BenchTrainResult } from './bench.js';
 export {
   Trainer, train, METRICS_NAME, REPORT_NAME,
   type TrainInputs, type ResumeInputs, type TrainResult, type TrainerHooks, type TrainerState, type McTask,

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createRng, type RngState, type Tensor } from '@llama-moe/tensor-core';
-import { LlamaForCausalLM, loadLlama, saveLlama, type FeedForward, type LlamaConfig, type RoutingRecord } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, type FeedForward, type LlamaConfig, type RoutingRecord } from '@llama-moe/llama-model';
+import { loadLlama, saveLlama } from '@llama-moe/llama-model/node';
 
 export interface ModelForwardOutput {
   /** [B, T, V] */

@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RngState } from '@llama-moe/tensor-core';
-import { atomicWriteFile, type RoutingRecord } from '@llama-moe/llama-model';
+import type { RoutingRecord } from '@llama-moe/llama-model';
+import { atomicWriteFile } from '@llama-moe/llama-model/node';
 import { MultiDomainSampler, holdoutValidation, type DomainSource, type DomainWeights, type SamplerState, type Tokenizer, type WeightPreset } from '@llama-moe/data-sampler';
 import { configHash, resolveConfig, trajectoryDiff, NON_TRAJECTORY_KEYS, type TrainConfig } from './config.js';
 import {

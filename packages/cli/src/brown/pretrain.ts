@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { BROWN_GENRES } from '@llama-moe/data-sampler';
 import {
   LlamaForCausalLM, atomicWriteFile, generate, loadLlama, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer, type Tokenizer,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { evaluatePerplexity, llamaOf, train, type EvalRecord, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { cachedSamplerTokenizer } from '../demo/data.js';
 import { machineInfo, type MachineInfo } from '../demo/experiment.js';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';
@@ -26,7 +26,7 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   checkOutputDir(o.out);
   removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
-  const { mergeExpertsToDense } = await import('@llama-moe/expert-partition');
+  const { mergeExpertsToDense } = await import('@llama-moe/expert-partition/node');
   mergeExpertsToDense({ modelDir: o.model, outDir: o.out });
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: dense llama model\n`);
   return 0;

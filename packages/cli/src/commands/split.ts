@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';
-import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAULT_DROP_RATIO, CARVE_DEFAULT_GATE_INIT, isDataGateInit, type GateInit } from '@llama-moe/expert-partition';
+import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAULT_DROP_RATIO, CARVE_DEFAULT_GATE_INIT, isDataGateInit, type GateInit } from '@llama-moe/expert-partition/node';
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LlamaForCausalLM, atomicWriteFile, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, atomicWriteFile, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
 import { train, type EvalRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { cachedSamplerTokenizer, demoCorpus, validationBlocks } from './data.js';
 import { machineInfo, type MachineInfo } from './experiment.js';

@@ -15,7 +15,7 @@ import { createRng, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import {
   writeShardedSafetensors, atomicWriteFile, generationConfigJson, openCheckpoint, pyJsonDumps, readLlamaConfig, saveModelFolder, toSafetensorsInput,
   type Checkpoint, type LlamaConfig, type SafetensorsTensorInput, type SaveDType,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { Tensor } from '@llama-moe/tensor-core';
 import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
 import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';

@@ -9,9 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model';
-// The llama.cpp harness is a test helper of llama-model (node-llama-cpp is its devDependency).
-import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
+import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
+// The llama.cpp harness is in the private @llama-moe/test-support package (node-llama-cpp is its dependency).
+import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
 import { buildMoeFromDense, type MoeFormat } from '../moe/moe-model.js';
 import { MoeFeedForward } from '@llama-moe/router/modules';
 import { clusteringPartition } from '../partition/clustering.js';

@@ -30,7 +30,7 @@ import {
   type GgufWriteResult,
   type LlamaForCausalLM,
   type Tokenizer,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { MixtralGate, NoisyTopKGate } from '@llama-moe/router/modules';
 import { MoeFeedForward, type ExpertWeights } from '@llama-moe/router/modules';
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LlamaForCausalLM, parseLlamaConfig, PRESETS, readNpy } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, parseLlamaConfig, PRESETS, readNpy } from '@llama-moe/llama-model/node';
 import { buildMoeFromDense } from '../moe/moe-model.js';
 import { randomPartition } from '../partition/random.js';
 import { defaultMoeSpec } from './moe-spec.js';

@@ -3,11 +3,9 @@
  * model and a neuron partition, saving in the LLaMA-MoE or Mixtral format, loading either format
  * back, and merging experts back into a dense FFN.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Tensor, WasmTakeCols, createRng, noGrad, scale, type Rng } from '@llama-moe/tensor-core';
+import { Tensor, createRng, noGrad, runKernel, scale, type Rng } from '@llama-moe/tensor-core';
 import {
-  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, openCheckpoint, parseLlamaConfig, pyJsonDumps, readLlamaConfig, readParam, saveLlama,
+  DenseFeedForward, LlamaForCausalLM, loadLlamaFrom, parseLlamaConfig, pyJsonDumps, readParam,
   type ReadableCheckpoint, type LlamaConfig, type SaveDType,
 } from '@llama-moe/llama-model';
 import { ExpertChoiceGate, MixtralGate, NoisyTopKGate, SwitchGate, type GateModule } from '@llama-moe/router/modules';
@@ -50,27 +48,18 @@ export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: 
   return out;
 }
 
-/** The WebAssembly gather, compiled on first use (undefined: not tried yet; null: unavailable). */
-let wasmTake: WasmTakeCols | null | undefined;
-
 /**
  * Columns `parts[j]` of a row-major [R, C] matrix → one [R, parts[j].length] matrix per part, in a
  * single pass over the source: each source row (C elements) is read once while it sits in L1 and
  * scattered to every part. Calling takeCols per part instead streams the whole matrix once per
- * part (a random column subset touches nearly every cache line of every row). Runs in
- * WebAssembly (tensor-core's WasmTakeCols, ~4x the JavaScript loop below, bit-identical) where
- * it compiles; the loop is the fallback and the reference the tests compare with.
+ * part (a random column subset touches nearly every cache line of every row). Runs tensor-core's
+ * registered `takeCols` kernel on the active backend chain (WebAssembly where the wasm backend is
+ * initialised, ~4x the JavaScript loop; the cpu oracle otherwise; both bit-identical).
  */
 export function takeColsMany<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
-  if (wasmTake === undefined) {
-    try {
-      wasmTake = WasmTakeCols.create();
-    } catch {
-      wasmTake = null;
-    }
-  }
-  if (wasmTake) return wasmTake.run(src, R, C, parts, into);
-  return takeColsManyJs(src, R, C, parts, into);
+  const outs = parts.map((idx, j) => into?.[j] ?? new (src.constructor as new (n: number) => A)(R * idx.length));
+  runKernel('takeCols', { src, rows: R, cols: C, parts, outs });
+  return outs;
 }
 
 /** takeColsMany in plain JavaScript. */
@@ -272,26 +261,6 @@ export function setPartitionFile(model: LlamaForCausalLM, pf: PartitionFile): vo
   });
 }
 
-export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoeOptions = {}): void {
-  const info = moeConfigOf(model.config);
-  if (!info) throw new FormatError(`saveMoeModel: not an MoE model (model_type '${model.config.model_type}')`);
-  const format = opts.format ?? info.format;
-  const dtype = opts.dtype ?? 'float32';
-  let spec = info.spec;
-  if (format === 'mixtral') {
-    if (info.format === 'llama-moe') {
-      const why = mixtralIncompatibility(model.config, spec);
-      if (why) throw new FormatError(why);
-    }
-    spec = { ...spec, scoreScaleFactor: 1 };
-  }
-  const configJson = moeConfigJson(model.config, spec, format, dtype);
-  const extraFiles: Record<string, unknown> = { ...opts.extraFiles };
-  const partition = partitionFileOf(model);
-  if (partition) extraFiles[PARTITION_FILE] = partition;
-  saveLlama(model, dir, { dtype, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite, configJson, extraFiles, tensors: moeTensors(model, format) });
-}
-
 /** Read the MoE spec from a llama_moe or mixtral config. */
 export function specFromConfig(cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat } {
   const L = cfg.num_hidden_layers;
@@ -379,31 +348,6 @@ export function loadMoeModelFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opt
   const model = loadLlamaFrom(ckpt, cfg, { ffnLoader: (l, c, config) => loadMoeFfn(l, c, config, spec, format, opts.seed ?? 0) });
   model.nameParameters();
   return model;
-}
-
-/** Load a llama_moe or mixtral model folder. */
-export function loadMoeModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
-  const cfg = readLlamaConfig(dir);
-  const ckpt = openCheckpoint(dir);
-  try {
-    return loadMoeModelFrom(ckpt, cfg, opts);
-  } finally {
-    ckpt.close();
-  }
-}
-
-/** Load any supported folder: dense llama/mistral, llama_moe or mixtral. */
-export function loadAnyModel(dir: string, opts: { seed?: number } = {}): LlamaForCausalLM {
-  const cfg = readLlamaConfig(dir);
-  if (cfg.model_type === 'llama_moe' || cfg.model_type === 'mixtral') return loadMoeModel(dir, opts);
-  const ckpt = openCheckpoint(dir);
-  try {
-    const m = loadLlamaFrom(ckpt, cfg);
-    m.nameParameters();
-    return m;
-  } finally {
-    ckpt.close();
-  }
 }
 
 export interface BuildMoeOptions {
@@ -574,35 +518,6 @@ export function mergeExperts(model: LlamaForCausalLM, partition: number[][][] | 
   const m = new LlamaForCausalLM(cfgOut, { ...model.weights, layers });
   m.nameParameters();
   return m;
-}
-
-/** `llama-moe merge-experts`: an MoE folder → a dense llama folder (tokenizer files carried over). */
-export function mergeExpertsToDense(o: { modelDir: string; outDir: string; overwrite?: boolean }): void {
-  const moe = loadMoeModel(o.modelDir);
-  const pfPath = path.join(o.modelDir, PARTITION_FILE);
-  let partition: number[][][] | null = null;
-  let folded: number | number[] | null = null;
-  let sharedPartition: number[][][] | null = null;
-  if (fs.existsSync(pfPath)) {
-    let pf: { experts?: unknown; folded_score_scale?: unknown };
-    try {
-      pf = JSON.parse(fs.readFileSync(pfPath, 'utf8'));
-    } catch {
-      throw new FormatError(`${pfPath}: is not valid JSON`);
-    }
-    if (pf.experts === null) throw new FormatError(`${o.modelDir}: the experts are upcycled copies (method upcycle or drop-upcycle); there is no dense FFN to merge back to`);
-    partition = (pf.experts as number[][][] | undefined) ?? null;
-    folded = (pf.folded_score_scale as number | number[] | null | undefined) ?? null;
-    sharedPartition = ((pf as { shared_experts?: unknown }).shared_experts as number[][][] | null | undefined) ?? null;
-  }
-  const dense = mergeExperts(moe, partition, folded, sharedPartition);
-  const extraFiles: Record<string, unknown> = {};
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (fs.existsSync(path.join(o.modelDir, f))) extraFiles[f] = fs.readFileSync(path.join(o.modelDir, f), 'utf8');
-  }
-  const td = moe.config.torch_dtype;
-  const dtype: SaveDType = td === 'bfloat16' || td === 'float16' ? td : 'float32';
-  saveLlama(dense, o.outDir, { dtype, overwrite: o.overwrite, extraFiles });
 }
 
 /** Loss settings of a loaded MoE model that a training run may change (LLaMA-MoE config keys). */

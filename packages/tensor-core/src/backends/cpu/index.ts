@@ -11,8 +11,9 @@ import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 import { maskedSoftmaxBackwardCpu, maskedSoftmaxCpu } from './masked-softmax.js';
+import { takeColsCpu } from './take-cols.js';
 
-export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu };
+export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu, takeColsCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -37,4 +38,5 @@ export function registerCpuBackend(): void {
   registerKernel({ kernel: 'maskedSoftmaxBackward', backend: 'cpu', fn: maskedSoftmaxBackwardCpu });
   registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'cpu', fn: scatterAddRowsBackwardCpu });
+  registerKernel({ kernel: 'takeCols', backend: 'cpu', fn: takeColsCpu });
 }

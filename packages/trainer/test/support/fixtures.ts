@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Tensor, add as addT, createRng, indexAdd, indexSelect, indices, linear, mul, reshape, swiglu, type Rng, type RngState } from '@llama-moe/tensor-core';
 import { NoisyTopKGate } from '@llama-moe/router/modules';
 import { byteLevelTokenizer, generateCorpus, type DomainSource } from '@llama-moe/data-sampler';
-import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type ReadableCheckpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type ReadableCheckpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model/node';
 
 export function tinyConfig(overrides: Record<string, unknown> = {}): LlamaConfig {
   return presetConfig('tiny', {
