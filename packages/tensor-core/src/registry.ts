@@ -6,7 +6,7 @@
  * each kernel is recorded and queryable, because silent fallbacks are how wrong benchmarks happen.
  */
 import { TensorError } from './errors.js';
-import { registerCpuBackend } from './backends/cpu/index.js';
+import { CPU_KERNELS } from './backends/cpu/index.js';
 
 /** Row-major GEMM: out[b] (M×N) = op(A[b]) (M×K) · op(B[b]) (K×N) (+ out[b] when accumulate). */
 export interface MatmulArgs {
@@ -286,6 +286,14 @@ export function getKernel<K extends KernelName>(kernel: K, backend: string): Ker
 
 export function listKernels(): { kernel: KernelName; backend: string }[] {
   return [...kernels.values()].map((r) => ({ kernel: r.kernel, backend: r.backend }));
+}
+
+let cpuRegistered = false;
+/** Register the plain-TypeScript oracle kernels as backend `cpu`. Idempotent; the op layer calls it before the first kernel runs. */
+export function registerCpuBackend(): void {
+  if (cpuRegistered) return;
+  cpuRegistered = true;
+  for (const [kernel, fn] of Object.entries(CPU_KERNELS)) registerKernel({ kernel: kernel as KernelName, backend: 'cpu', fn } as KernelRegistration<KernelName>);
 }
 
 /**

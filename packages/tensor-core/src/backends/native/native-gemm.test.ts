@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
-import { registerCpuBackend } from '../cpu/index.js';
+import { registerCpuBackend } from '../../registry.js';
 import { kernelCounts, lastBackend, resetKernelCounts, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
 import { disposeNativeBackend, initNativeBackend, nativeMatmul, OrtGemm } from './index.js';
 import { batchedMatmulModel, gemmModel } from './onnx-model.js';
