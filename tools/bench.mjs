@@ -8,19 +8,26 @@
  *   --only a,b / --skip a,b         run some sections (gemm, inference, moe, train, data, convert);
  *                                   a partial run does not rewrite docs/PERFORMANCE.md
  *
+ * `inference` holds ours beside llama.cpp (node-llama-cpp 3.21.1) on the stories15M / stories110M
+ * shapes, dense and MoE 4/16; `train` ours beside a plain PyTorch LLaMA / LLaMA-MoE
+ * (tools/bench/torch_train.py on /usr/bin/python3 with python3-torch and OpenBLAS; without them
+ * those peers are skipped, and stderr says why). The per-op profile section of
+ * docs/PERFORMANCE.md is written by `node tools/bench/profile.mjs` and kept by this script.
+ *
  * Progress goes to stderr. A full run writes docs/PERFORMANCE.md (machine, date, table, notes)
  * atomically. Each measurement is guarded: one that throws becomes a row with ours = null and
- * the error in `note`, and the run goes on. ~8 minutes on 2 cores (plus ~2 min the first time,
- * to write the cached 7B-shaped checkpoints under /tmp/llama-moe-bench).
+ * the error in `note`, and the run goes on. ~15 minutes on 2 quiet cores (plus ~2 min the first
+ * time, to write the cached 7B-shaped checkpoints under /tmp/llama-moe-bench).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { convertSection } from './bench/convert.mjs';
 import { dataSection } from './bench/data.mjs';
 import { gemmSection } from './bench/gemm.mjs';
-import { inferenceSection } from './bench/inference.mjs';
+import { llamaCppSection, oracleSection } from './bench/inference.mjs';
 import { moeSection } from './bench/moe.mjs';
-import { machineInfo, renderMarkdown, renderTable } from './bench/report.mjs';
+import { extractProfile, machineInfo, renderMarkdown, renderTable } from './bench/report.mjs';
 import { trainSection } from './bench/train.mjs';
 import { ROOT, errorText, log, pkg, row, writeFileAtomic } from './bench/util.mjs';
 
@@ -103,12 +110,10 @@ async function main() {
   };
 
   let peakGflops = null;
-  let copyBytesPerSec = null;
   await guard('gemm', async () => {
     const r = await gemmSection();
     rows.push(...r.rows);
     peakGflops = r.peakGflops;
-    copyBytesPerSec = r.copyBytesPerSec;
   });
 
   let fast = { chain: [], label: 'cpu' };
@@ -121,9 +126,10 @@ async function main() {
   }
 
   await guard('inference', async () => {
-    rows.push(...(await inferenceSection({ copyBytesPerSec, chain: fast.chain, chainLabel: fast.label, presets: ['stories15M', 'stories110M'] })));
+    // ours beside llama.cpp (node-llama-cpp), dense and MoE 4/16, each model in its own child process
+    rows.push(...(await llamaCppSection({ chain: fast.chain, presets: ['stories15M', 'stories110M'] })));
     // the plain TypeScript oracle, for reference (stories15M only: stories110M would take minutes)
-    rows.push(...(await inferenceSection({ copyBytesPerSec, chain: ['cpu'], chainLabel: 'cpu', presets: ['stories15M'] })));
+    rows.push(...(await oracleSection({ presets: ['stories15M'] })));
   });
   await guard('moe', async () => rows.push(...(await moeSection({ chain: fast.chain }))));
   await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label }))));
@@ -142,7 +148,9 @@ async function main() {
   } else {
     const doc = join(ROOT, 'docs', 'PERFORMANCE.md');
     try {
-      writeFileAtomic(doc, renderMarkdown({ machine, date, rows, seconds, load: [loadStart, loadavg()[0]] }));
+      // the profile section is tools/bench/profile.mjs's: kept as it is
+      const profile = existsSync(doc) ? extractProfile(readFileSync(doc, 'utf8')) : '';
+      writeFileAtomic(doc, renderMarkdown({ machine, date, rows, seconds, load: [loadStart, loadavg()[0]], profile }));
       log(`wrote ${doc}`);
     } catch (e) {
       log(`could not write ${doc}: ${errorText(e)}`);
