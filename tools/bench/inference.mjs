@@ -54,7 +54,7 @@ export async function llamaCppSection(o) {
         }));
         const ours = (DECODE_TOKENS * 1000) / best(r.ours.decode);
         const peer = (DECODE_TOKENS * 1000) / best(r.peer.decode);
-        decodeTps[label] = { ours, peer };
+        decodeTps[label] = { ours, peer, weightsPerToken: r.weightsPerToken };
         out.push(row(`decode ${label} vs llama.cpp`, ours, peer, TOKS, {
           goal: GOAL_DECODE,
           note: `${DECODE_TOKENS} greedy one-token steps with the KV cache after a ${DECODE_PROMPT}-token prompt (ms ours ${list(r.ours.decode)}; llama.cpp ${list(r.peer.decode)}); ${common}`,
@@ -67,7 +67,7 @@ export async function llamaCppSection(o) {
     rows.push(row(`${name}: ours`, d && m ? m.ours / d.ours : null, null, '×', {
       goal: GOAL_DIVIDEND,
       ratio: d && m ? m.ours / d.ours : null,
-      note: d && m ? `ours MoE ${m.ours.toFixed(1)} ÷ dense ${d.ours.toFixed(1)} tok/s (decode rows above); the FFN is ${((K / E) * 100).toFixed(0)} % as large per token` : 'a decode row above failed',
+      note: d && m ? `ours MoE ${m.ours.toFixed(1)} ÷ dense ${d.ours.toFixed(1)} tok/s (decode rows above); the FFN is ${((K / E) * 100).toFixed(0)} % as large per token, attention and the LM head are not: a decode step reads ${(d.weightsPerToken / 1e6).toFixed(1)}M weights dense, ${(m.weightsPerToken / 1e6).toFixed(1)}M MoE, so a bandwidth-bound decoder gains at most ${(d.weightsPerToken / m.weightsPerToken).toFixed(2)}×` : 'a decode row above failed',
     }));
     rows.push(row(`${name}: llama.cpp`, d && m ? m.peer / d.peer : null, null, '×', {
       ratio: d && m ? m.peer / d.peer : null,

@@ -40,6 +40,13 @@ await childMain(async (a) => {
   }
   model.setTrainable?.(false);
   const params = model.parameters().reduce((s, p) => s + p.size, 0);
+  // weights one decode step reads: everything but the embedding table (one row) and, in an MoE,
+  // the experts the token was not routed to (the bandwidth-bound ideal of the sparsity dividend)
+  const D = cfg.hidden_size, L = cfg.num_hidden_layers, Hq = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads ?? Hq;
+  const hd = cfg.head_dim ?? D / Hq;
+  const attn = L * (2 * D * Hq * hd + 2 * D * Hkv * hd);
+  const ffn = L * 3 * D * cfg.intermediate_size * (a.experts > 0 ? a.topK / a.experts : 1) + (a.experts > 0 ? L * D * a.experts : 0);
+  const weightsPerToken = attn + ffn + cfg.vocab_size * D + (2 * L + 1) * D;
 
   const tr = lm.trainLlamaTokenizer(lm.sampleTokenizerTexts({ seed: 7, count: 60 }), { vocabSize: 384, style: 'llama2', padToVocabSize: true });
   const tok = new lm.Tokenizer({ tokenizerJson: tr.tokenizerJson, tokenizerConfig: tr.tokenizerConfig });
@@ -119,7 +126,7 @@ await childMain(async (a) => {
   await llama.dispose?.();
   rmSync(file, { force: true });
   return {
-    ...res, params, ggufBytes: written.byteLength, writeMs, chain: ready.chain,
+    ...res, params, weightsPerToken, ggufBytes: written.byteLength, writeMs, chain: ready.chain,
     backend: tc.lastBackend('matmul') ?? 'none', llamaCpp: nlc.getModuleVersion ? await nlc.getModuleVersion() : '3.21.1',
   };
 });

@@ -25,6 +25,7 @@ import { insertProfile, PROFILE_END, PROFILE_START } from './report.mjs';
 import { ROOT, writeFileAtomic } from './util.mjs';
 
 const pct = (x, total) => `${((100 * x) / total).toFixed(1)} %`;
+const calls = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 const ms = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 function table(title, total, entries, unitLabel) {
@@ -42,18 +43,49 @@ function renderCase(c) {
   if (c.phases) {
     out.push(table('phase', c.totalMs / per, Object.entries(c.phases).map(([k, v]) => [k, v / per]), `per ${c.unit}`), '');
   }
-  const rows = kernels.map(([name, k]) => [`${name} (${k.calls / per} calls)`, k.ms / per]);
+  const rows = kernels.map(([name, k]) => [`${name} (${calls(k.calls / per)} calls)`, k.ms / per]);
   rows.push(['outside the kernels (TypeScript between them: autograd, gathers, copies, allocation, GC)', (c.totalMs - kernelMs) / per]);
   out.push(table('kernel / backend', c.totalMs / per, rows, `per ${c.unit}`), '');
+  const headMs = Object.entries(c.matmulShapes).filter(([k]) => k.startsWith('LM head')).reduce((t, [, v]) => t + v.ms, 0);
+  if (headMs > 0) out.push(`The LM head's matmuls (the vocab × dim weight and its gradients) take ${ms(headMs / per)} ms per ${c.unit}, ${pct(headMs, c.totalMs)} of the ${c.unit}.`, '');
   const shapes = Object.entries(c.matmulShapes).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
   if (shapes.length) {
     out.push(`Largest matmul shapes (batch × M×K·K×N, transposes; GFLOP/s achieved inside the kernel):`, '');
     out.push('| matmul shape | calls | ms | GFLOP/s |', '|---|---:|---:|---:|');
-    for (const [s, v] of shapes) out.push(`| ${s} | ${v.calls / per} | ${ms(v.ms / per)} | ${(v.flops / (v.ms / 1000) / 1e9).toFixed(1)} |`);
+    for (const [s, v] of shapes) out.push(`| ${s} | ${calls(v.calls / per)} | ${ms(v.ms / per)} | ${(v.flops / (v.ms / 1000) / 1e9).toFixed(1)} |`);
     out.push('');
   }
   return out.join('\n');
 }
+
+function renderGemv(list) {
+  const bes = ['native', 'wasm', 'cpu'].filter((b) => list.some((g) => g.ms[b] !== undefined));
+  return [
+    '### Decode products on each backend (tried: which backend a one-row product should run on)',
+    '',
+    'One-row products of a decode step (stories110M shape), µs per call, each call on a different copy of the weight',
+    '(64 MiB of copies, so the weight comes from memory as in a real decode step); GB/s = weight bytes ÷ time.',
+    '',
+    `| product | ${bes.map((b) => `${b} µs (GB/s)`).join(' | ')} |`,
+    `|---|${bes.map(() => '---:').join('|')}|`,
+    ...list.map((g) => `| ${g.shape} | ${bes.map((b) => (g.ms[b] === undefined ? '—' : `${(g.ms[b] * 1000).toFixed(0)} (${(g.bytes / (g.ms[b] / 1000) / 1e9).toFixed(1)})`)).join(' | ')} |`),
+    '',
+    `Fastest: ${list.map((g) => `${g.shape.split(' (')[1]?.replace(')', '') ?? g.shape} → ${bes.reduce((x, y) => ((g.ms[y] ?? Infinity) < (g.ms[x] ?? Infinity) ? y : x))}`).join('; ')}.`,
+    '',
+  ];
+}
+
+const READING = `### Reading
+
+- Training: the matmuls are most of a step (native MLAS, two threads), and the LM head's three products (forward,
+  input gradient, weight gradient over the 32000-token vocabulary) are the largest of them on the stories shapes;
+  in an MoE step attention, the LM head and the optimizer do not shrink with routing, and the expert products are
+  many and small. "Outside the kernels" is the
+  TypeScript between kernels (autograd, expert gathers and scatters, copies, allocation).
+- Decode: a one-token step is a chain of one-row products, each reading its whole weight once; the LM head is read
+  in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound from
+  the weights read per token). The table above says which backend is fastest for each one-row product (the chain
+  sends them to native first); the rest of a step is dispatch and TypeScript between the kernels.`;
 
 export function renderProfile(res) {
   const lines = [
@@ -65,6 +97,9 @@ export function renderProfile(res) {
     'wall time. Read beside the rows above: a goal missed is explained by the largest lines here.',
     '',
     ...res.cases.map(renderCase),
+    ...(res.gemv ? renderGemv(res.gemv) : []),
+    READING,
+    '',
     PROFILE_END,
   ];
   return lines.join('\n');
@@ -106,7 +141,8 @@ async function childMain(arg) {
         k.ms += dt;
         k.calls++;
         if (kernel === 'matmul') {
-          const s = `${args.batch}× ${args.m}×${args.k}·${args.k}×${args.n}${args.transA ? ' Aᵀ' : ''}${args.transB ? ' Bᵀ' : ''} (${backend})`;
+          const head = [args.m, args.n, args.k].includes(cfg.vocab_size) ? 'LM head ' : '';
+          const s = `${head}${args.batch}× ${args.m}×${args.k}·${args.k}×${args.n}${args.transA ? ' Aᵀ' : ''}${args.transB ? ' Bᵀ' : ''} (${backend})`;
           const v = (acc.shapes[s] ??= { ms: 0, calls: 0, flops: 0 });
           v.ms += dt;
           v.calls++;
@@ -162,6 +198,30 @@ async function childMain(arg) {
       phases, kernels: acc.kernels, matmulShapes: acc.shapes, chain: ready.chain,
     };
   }
+  if (arg.mode === 'gemv') {
+    // what was tried for decode: each one-row product of the decode step on every backend (weights cache-cold: a fresh copy per call)
+    const D = cfg.hidden_size, Fd = cfg.intermediate_size, V = cfg.vocab_size;
+    const res = [];
+    for (const [k, n, what] of [[D, D, 'attention projection'], [D, Fd, 'FFN gate / up'], [Fd, D, 'FFN down'], [D, Fd / 16, 'expert gate / up (4/16)'], [D, V, 'LM head']]) {
+      const copies = Math.max(2, Math.ceil((64 << 20) / (4 * n * k)));
+      const bs = Array.from({ length: copies }, () => Float32Array.from({ length: n * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5));
+      const x = new Float32Array(k).fill(0.5), out = new Float32Array(n);
+      const t = {};
+      for (const be of ['native', 'wasm', 'cpu']) {
+        const reg = tc.getKernel('matmul', be);
+        if (!reg) continue;
+        let best = Infinity;
+        for (let r = 0; r < 3; r++) {
+          const t0 = performance.now();
+          for (const b of bs) reg.fn({ a: x, b, out, batch: 1, m: 1, n, k, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+          best = Math.min(best, (performance.now() - t0) / bs.length);
+        }
+        t[be] = best;
+      }
+      res.push({ shape: `1×${k}·${k}×${n} Bᵀ (${what})`, ms: t, bytes: 4 * n * k });
+    }
+    return { gemv: res, chain: ready.chain };
+  }
   // decode: 64 one-token steps after a 128-token prompt
   const prompt = Array.from({ length: 128 }, (_, i) => 3 + ((i * 7919) % 381));
   lm.generate(model, prompt.slice(0, 8), { maxNewTokens: 2, stopTokens: [] }); // warm-up
@@ -190,8 +250,10 @@ async function main() {
     { mode: 'train', preset: 'stories15M', experts: 16, topK: 4, steps: 4 },
     { mode: 'decode', preset: 'stories15M', experts: 0 },
     { mode: 'decode', preset: 'stories15M', experts: 16, topK: 4 },
+    { mode: 'gemv', preset: 'stories110M', experts: 0 },
   ];
   let chain = [];
+  let gemv = null;
   for (const r of runs) {
     process.stderr.write(`[profile] ${r.mode} stories15M ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
     const c = spawnSync(process.execPath, [...COMPUTE_NODE_FLAGS, join(ROOT, 'tools', 'bench', 'profile.mjs'), '--child', JSON.stringify(r)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -201,11 +263,12 @@ async function main() {
     }
     const got = JSON.parse(c.stdout.trim().split('\n').pop());
     chain = got.chain;
-    cases.push(got);
+    if (got.gemv) gemv = got.gemv;
+    else cases.push(got);
   }
   load.push(loadavg()[0]);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-  const section = renderProfile({ date: new Date().toISOString(), machine, load, chain, cases });
+  const section = renderProfile({ date: new Date().toISOString(), machine, load, chain, cases, gemv });
   process.stdout.write(`${section}\n`);
   if (!print) {
     const doc = join(ROOT, 'docs', 'PERFORMANCE.md');
