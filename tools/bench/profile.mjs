@@ -80,8 +80,8 @@ const READING = `### Reading
 - Training: the matmuls are most of a step (native MLAS, two threads), and the LM head's three products (forward,
   input gradient, weight gradient over the 32000-token vocabulary) are the largest of them on the stories shapes;
   in an MoE step attention, the LM head and the optimizer do not shrink with routing, and the expert products are
-  many and small. "Outside the kernels" is the
-  TypeScript between kernels (autograd, expert gathers and scatters, copies, allocation).
+  many and small. "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
+  copies, allocation).
 - Decode: a one-token step is a chain of one-row products, each reading its whole weight once; the LM head is read
   in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound from
   the weights read per token). The table above says which backend is fastest for each one-row product (the chain
@@ -255,7 +255,7 @@ async function main() {
   let chain = [];
   let gemv = null;
   for (const r of runs) {
-    process.stderr.write(`[profile] ${r.mode} stories15M ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
+    process.stderr.write(`[profile] ${r.mode} ${r.preset} ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
     const c = spawnSync(process.execPath, [...COMPUTE_NODE_FLAGS, join(ROOT, 'tools', 'bench', 'profile.mjs'), '--child', JSON.stringify(r)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
     if (c.status !== 0) {
       process.stderr.write(`profile: ${r.mode} ${r.preset} failed: ${(c.stderr || '').trim().split('\n').pop()}\n`);
