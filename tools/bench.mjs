@@ -7,6 +7,9 @@
  *   node tools/bench.mjs --json     only a JSON array [{ name, ours, peer, unit, ratio, goal?, note? }]
  *   --only a,b / --skip a,b         run some sections (gemm, inference, moe, train, data, convert);
  *                                   a partial run does not rewrite docs/PERFORMANCE.md
+ *   --smoke                         check that the rows come out, quickly: the llama.cpp rows on
+ *                                   stories15M only, the PyTorch rows on the demo and stories15M
+ *                                   shapes, one round each; never rewrites docs/PERFORMANCE.md
  *
  * `inference` holds ours beside llama.cpp (node-llama-cpp 3.21.1) on the stories15M / stories110M
  * shapes, dense and MoE 4/16; `train` ours beside a plain PyTorch LLaMA / LLaMA-MoE
@@ -34,7 +37,7 @@ import { ROOT, errorText, log, pkg, row, writeFileAtomic } from './bench/util.mj
 const SECTIONS = ['gemm', 'inference', 'moe', 'train', 'data', 'convert'];
 
 function parseArgs(argv) {
-  const o = { json: false, only: null, skip: [] };
+  const o = { json: false, only: null, skip: [], smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const list = (v) => {
@@ -44,14 +47,15 @@ function parseArgs(argv) {
       return names;
     };
     if (a === '--json') o.json = true;
+    else if (a === '--smoke') o.smoke = true;
     else if (a === '--only') o.only = list(argv[++i]);
     else if (a.startsWith('--only=')) o.only = list(a.slice(7));
     else if (a === '--skip') o.skip = list(argv[++i]);
     else if (a.startsWith('--skip=')) o.skip = list(a.slice(7));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node tools/bench.mjs [--json] [--only SECTIONS] [--skip SECTIONS]\n');
+      process.stdout.write('usage: node tools/bench.mjs [--json] [--only SECTIONS] [--skip SECTIONS] [--smoke]\n');
       process.exit(0);
-    } else throw new Error(`unknown option '${a}' (expected --json, --only, --skip)`);
+    } else throw new Error(`unknown option '${a}' (expected --json, --only, --skip, --smoke)`);
   }
   return o;
 }
@@ -88,7 +92,7 @@ async function main() {
     return 2;
   }
   const want = (s) => (opts.only ? opts.only.includes(s) : true) && !opts.skip.includes(s);
-  const partial = SECTIONS.some((s) => !want(s));
+  const partial = opts.smoke || SECTIONS.some((s) => !want(s));
   const t0 = performance.now();
   const date = new Date().toISOString();
   const machine = machineInfo();
@@ -127,12 +131,12 @@ async function main() {
 
   await guard('inference', async () => {
     // ours beside llama.cpp (node-llama-cpp), dense and MoE 4/16, each model in its own child process
-    rows.push(...(await llamaCppSection({ chain: fast.chain, presets: ['stories15M', 'stories110M'] })));
+    rows.push(...(await llamaCppSection({ chain: fast.chain, presets: opts.smoke ? ['stories15M'] : ['stories15M', 'stories110M'], rounds: opts.smoke ? 1 : 3 })));
     // the plain TypeScript oracle, for reference (stories15M only: stories110M would take minutes)
     rows.push(...(await oracleSection({ presets: ['stories15M'] })));
   });
   await guard('moe', async () => rows.push(...(await moeSection({ chain: fast.chain }))));
-  await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label }))));
+  await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label, ...(opts.smoke ? { shapes: ['demo', 'stories15M'], rounds: 1, steps: 2 } : {}) }))));
   await guard('data', async () => rows.push(...(await dataSection())));
   await guard('convert', async () => rows.push(...(await convertSection())));
   await disposeBackends();
@@ -144,7 +148,7 @@ async function main() {
   for (const r of rows.filter((x) => x.ours === null)) log(`no figure for '${r.name}': ${r.note ?? ''}`);
 
   if (partial) {
-    log('partial run (--only/--skip): docs/PERFORMANCE.md left as it is');
+    log(`${opts.smoke ? 'smoke run (--smoke)' : 'partial run (--only/--skip)'}: docs/PERFORMANCE.md left as it is`);
   } else {
     const doc = join(ROOT, 'docs', 'PERFORMANCE.md');
     try {

@@ -57,7 +57,7 @@ export async function llamaCppSection(o) {
         decodeTps[label] = { ours, peer, weightsPerToken: r.weightsPerToken };
         out.push(row(`decode ${label} vs llama.cpp`, ours, peer, TOKS, {
           goal: GOAL_DECODE,
-          note: `${DECODE_TOKENS} greedy one-token steps with the KV cache after a ${DECODE_PROMPT}-token prompt (ms ours ${list(r.ours.decode)}; llama.cpp ${list(r.peer.decode)}); ${common}`,
+          note: `${DECODE_TOKENS} greedy one-token steps with the KV cache after a ${DECODE_PROMPT}-token prompt (ms ours ${list(r.ours.decode)}; llama.cpp ${list(r.peer.decode)}); ${common}; for reference llama.cpp on 1 thread: ${((DECODE_TOKENS * 1000) / r.peerDecode1T).toFixed(1)} tok/s (its threads meet at a barrier after every op, so a 2-thread figure far below the 1-thread one means another process held a core)`,
         }));
         return out;
       });

@@ -60,8 +60,8 @@ await childMain(async (a) => {
   const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error, progressLogs: false });
   const lmodel = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const ctxSize = Math.max(1024, maxT);
-  const newContext = () => lmodel.createContext({
-    contextSize: ctxSize, batchSize: Math.max(...a.prefill, a.decodePrompt), threads: a.threads,
+  const newContext = (threads = a.threads) => lmodel.createContext({
+    contextSize: ctxSize, batchSize: Math.max(...a.prefill, a.decodePrompt), threads,
     flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
   });
 
@@ -91,8 +91,8 @@ await childMain(async (a) => {
         await ctx.dispose();
       }
     },
-    decode: async () => {
-      const ctx = await newContext();
+    decode: async (threads) => {
+      const ctx = await newContext(threads);
       try {
         const seq = ctx.getSequence();
         // the first token comes out of the prefill; the clock starts there, as generate()'s decodeMs does
@@ -122,11 +122,14 @@ await childMain(async (a) => {
     }
     for (const who of order) res[who].decode.push(who === 'ours' ? ours.decode() : await peer.decode());
   }
+  // a reference, not a row: llama.cpp's decode on one thread. Its threads meet at a barrier after
+  // every op, so when another process holds a core the 2-thread figure falls far below this one
+  const peerDecode1T = await peer.decode(1);
   await lmodel.dispose();
   await llama.dispose?.();
   rmSync(file, { force: true });
   return {
-    ...res, params, weightsPerToken, ggufBytes: written.byteLength, writeMs, chain: ready.chain,
+    ...res, peerDecode1T, params, weightsPerToken, ggufBytes: written.byteLength, writeMs, chain: ready.chain,
     backend: tc.lastBackend('matmul') ?? 'none', llamaCpp: nlc.getModuleVersion ? await nlc.getModuleVersion() : '3.21.1',
   };
 });
