@@ -5,11 +5,14 @@
  * the streaming split, GGUF and Qwen2-MoE export) are `@llama-moe/expert-partition/node`;
  * benchmarks are `@llama-moe/expert-partition/bench`.
  */
-export {
-  buildMoeFromDense, expertsFromDense, loadMoeModelFrom, initGate, mergeExperts, moeTensors, specFromConfig, moeConfigOf, moeConfig, moeConfigJson, denseBaseConfig, partitionFileOf, setPartitionFile, setMoeLossSettings, dropUpcycleExpert, isDataGateInit, GATE_INITS,
-  takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
-  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type PartitionFile, type GateInitOptions,
-} from './moe/moe-model.js';
+export { buildMoeFromDense, dropUpcycleExpert, type BuildMoeOptions } from './moe/build.js';
+export { expertsFromDense, takeRows, takeCols, takeColsMany, takeColsManyJs } from './moe/gather.js';
+export { loadMoeModelFrom, moeTensors, type SaveMoeOptions } from './moe/moe-model.js';
+export { initGate, isDataGateInit, GATE_INITS, type GateInit, type GateInitOptions } from './moe/gate-init.js';
+export { mergeExperts } from './moe/merge.js';
+export { specFromConfig, moeConfigOf, moeConfig, moeConfigJson, denseBaseConfig, moeFfnOptions, type MoeFormat } from './moe/moe-config.js';
+export { partitionFileOf, setPartitionFile, PARTITION_FILE, type PartitionFile } from './moe/partition-file.js';
+export { setMoeLossSettings, type MoeLossSettings } from './moe/loss-settings.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
 export { mixtralConfigJson, mixtralIncompatibility, mixtralNames, FormatError } from './formats/mixtral.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LlamaForCausalLM, openCheckpoint, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model/node';
-import { mergeExperts, PARTITION_FILE } from '../moe/moe-model.js';
+import { mergeExperts } from '../moe/merge.js';
+import { PARTITION_FILE } from '../moe/partition-file.js';
 import { loadMoeModel } from '../moe/moe-files.js';
 import { SplitError, splitStreaming } from './split.js';
 

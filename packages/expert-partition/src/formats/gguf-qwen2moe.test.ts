@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gguf, llamaGgufParts, LlamaForCausalLM, parseLlamaConfig, PRESETS, sampleTokenizerTexts, Tokenizer, trainLlamaTokenizer, writeGguf } from '@llama-moe/llama-model/node';
 import { MixtralGate } from '@llama-moe/router/modules';
 import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
-import { buildMoeFromDense } from '../moe/moe-model.js';
+import { buildMoeFromDense } from '../moe/build.js';
 import { MoeFeedForward } from '@llama-moe/router/modules';
 import { randomPartition } from '../partition/random.js';
 import { defaultMoeSpec } from './moe-spec.js';

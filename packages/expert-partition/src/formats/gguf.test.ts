@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
 // The llama.cpp harness is in the private @llama-moe/test-support package (node-llama-cpp is its dependency).
 import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
-import { buildMoeFromDense, type MoeFormat } from '../moe/moe-model.js';
+import { buildMoeFromDense } from '../moe/build.js';
+import { type MoeFormat } from '../moe/moe-config.js';
 import { MoeFeedForward } from '@llama-moe/router/modules';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';

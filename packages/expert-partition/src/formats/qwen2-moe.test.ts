@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LlamaForCausalLM, parseLlamaConfig, PRESETS, readNpy } from '@llama-moe/llama-model/node';
-import { buildMoeFromDense } from '../moe/moe-model.js';
+import { buildMoeFromDense } from '../moe/build.js';
 import { randomPartition } from '../partition/random.js';
 import { defaultMoeSpec } from './moe-spec.js';
 import { FormatError } from './mixtral.js';

@@ -3,7 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LlamaForCausalLM, loadLlamaFrom, openCheckpoint, readLlamaConfig, saveLlama, type SaveDType } from '@llama-moe/llama-model/node';
 import { FormatError, mixtralIncompatibility } from '../formats/mixtral.js';
-import { PARTITION_FILE, loadMoeModelFrom, mergeExperts, moeConfigJson, moeConfigOf, moeTensors, partitionFileOf, type SaveMoeOptions } from './moe-model.js';
+import { PARTITION_FILE, partitionFileOf } from './partition-file.js';
+import { loadMoeModelFrom, moeTensors, type SaveMoeOptions } from './moe-model.js';
+import { mergeExperts } from './merge.js';
+import { moeConfigJson, moeConfigOf } from './moe-config.js';
 
 export function saveMoeModel(model: LlamaForCausalLM, dir: string, opts: SaveMoeOptions = {}): void {
   const info = moeConfigOf(model.config);

@@ -18,7 +18,11 @@ import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlam
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
 import { expertForward } from '@llama-moe/router/modules';
 import { loadMoeModel, saveMoeModel } from './moe-files.js';
-import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, mergeExperts, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { buildMoeFromDense, dropUpcycleExpert } from './build.js';
+import { expertsFromDense, takeCols, takeColsMany, takeColsManyJs } from './gather.js';
+import { mergeExperts } from './merge.js';
+import { PARTITION_FILE } from './partition-file.js';
+import { type MoeFormat } from './moe-config.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward } from '@llama-moe/llama-model';
 import { expertForward } from '@llama-moe/router/modules';
-import { expertsFromDense } from '../moe/moe-model.js';
+import { expertsFromDense } from '../moe/gather.js';
 import { ActivationStats, carvePartition, carveSizes, defaultCarveSharedSize, neuronsByRate } from './carve.js';
 import { partitionLayer } from './partition-layer.js';
 import { validatePartition } from './validate.js';
