@@ -71,8 +71,10 @@ const VARIANTS = [
 ];
 const BUDGET = { batchSize: 8, lr: 5e-4, warmupSteps: 5 };
 
-const dense = lm.loadLlama(modelDir);
-const cfg = dense.config;
+// A fresh dense model per run: an MoE built from it shares its attention and embedding tensors, which
+// training updates in place.
+const freshDense = () => lm.loadLlama(modelDir);
+const cfg = freshDense().config;
 const F = cfg.intermediate_size, L = cfg.num_hidden_layers, D = cfg.hidden_size;
 const tok = demo.cachedSamplerTokenizer(lm.loadTokenizer(modelDir));
 const brown = demo.brownData();
@@ -91,7 +93,7 @@ async function sequences(seed, n) {
 }
 
 /** Per layer, the dense model's FFN inputs [N, D] on the CKA sequences (the same inputs for every variant). */
-async function ffnInputs(seed) {
+async function ffnInputs(dense, seed) {
   const xs = Array.from({ length: L }, () => []);
   ep.calibrate(dense, await sequences(1000 + seed, CKA_SEQS), SEQ, { onActivation: (l, x) => xs[l].push(Float32Array.from(x)) });
   return xs.map((parts) => {
@@ -142,13 +144,14 @@ function diversity(moe, inputs) {
 }
 
 async function run(v, seed) {
+  const dense = freshDense();
   const spec = {
     ...ep.defaultMoeSpec(L, F, E, K), gateNetwork: 'linear', scoreScaleFactor: 1, gateAddNoise: false,
     sizeExperts: Array.from({ length: L }, () => new Array(E).fill(F)),
   };
   const full = Array.from({ length: L }, () => Array.from({ length: E }, () => Array.from({ length: F }, (_, i) => i)));
   const moe = ep.buildMoeFromDense(dense, { spec, format: 'llama-moe', partition: full, gateInit: 'random', seed, method: v.method, ...(v.dropRatio !== undefined ? { dropRatio: v.dropRatio } : {}) });
-  const div = diversity(moe, await ffnInputs(seed));
+  const div = diversity(moe, await ffnInputs(dense, seed));
   const before = ppl(moe);
   const outDir = join(work, 'train', `${v.name.replace(/[^a-z0-9.=-]+/gi, '_')}-s${seed}`);
   rmSync(outDir, { recursive: true, force: true });
