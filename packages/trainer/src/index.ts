@@ -17,7 +17,7 @@ export {
   listCheckpoints, latestCheckpoint, pruneCheckpoints, removePartialCheckpoints, writeCheckpoint, writeOptimizerState, readOptimizerState, readTrainerStateFile,
   TRAINER_STATE_NAME, OPTIMIZER_NAME, TRAINER_STATE_FORMAT, type CheckpointInfo, type CheckpointPhase, type WriteCheckpointOptions,
 } from './checkpoint.js';
-export { Progress, appendMetric, metricLine, type TrainRecord, type EvalRecord, type MetricRecord, type McSummary, type ProgressStream } from './metrics.js';
+export { appendMetric, metricLine, type TrainRecord, type EvalRecord, type MetricRecord, type McSummary, type ProgressStream } from './metrics.js';
 export { evaluatePerplexity, type PerplexityReport, type PerplexityResult } from './eval/perplexity.js';
 export {
   evaluateMultipleChoice, encodePair, loglikelihood, parseMcJsonl, loadMcTask, meanStderr,
@@ -30,3 +30,5 @@ export {
   Trainer, train, METRICS_NAME, REPORT_NAME,
   type TrainInputs, type ResumeInputs, type TrainResult, type TrainerHooks, type TrainerState, type McTask,
 } from './trainer.js';
+export { trainingProgress } from './progress-display.js';
+export type { TrainerEvent, TrainerListener } from './events.js';
