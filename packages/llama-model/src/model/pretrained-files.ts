@@ -8,6 +8,7 @@ import { llamaConfigToJson } from '../io/config.js';
 import { readLlamaConfig } from '../io/config-files.js';
 import { CheckpointError } from '../io/errors.js';
 import { writeShardedSafetensors } from '../io/sharded-writer.js';
+import type { SafetensorsTensorInput } from '../io/safetensors-writer.js';
 import type { LlamaForCausalLM } from './llama.js';
 import { generationConfigJson, loadLlamaFrom, toSafetensorsInput, type LoadOptions, type SaveOptions } from './pretrained.js';
 
@@ -53,18 +54,49 @@ export function saveModelFolder(dir: string, write: (staging: string) => void, o
 
 export function saveLlama(model: LlamaForCausalLM, dir: string, opts: SaveOptions = {}): void {
   const dtype = opts.dtype ?? 'float32';
-  const cfgJson = opts.configJson ?? { ...llamaConfigToJson({ ...model.config, torch_dtype: dtype }) };
   const tensors = opts.tensors ?? model.namedParameters();
-  saveModelFolder(dir, (staging) => {
-    const inputs = (function* () {
+  writeCheckpointFolder(dir, {
+    tensors: (function* () {
       for (const [n, t] of tensors) yield toSafetensorsInput(n, t, dtype);
-    })();
-    writeShardedSafetensors(staging, inputs, { maxShardBytes: opts.maxShardBytes, metadata: { format: 'pt' } });
+    })(),
+    configJson: opts.configJson ?? { ...llamaConfigToJson({ ...model.config, torch_dtype: dtype }) },
+    generationConfigJson: generationConfigJson(model.config),
+    extraFiles: opts.extraFiles, maxShardBytes: opts.maxShardBytes, overwrite: opts.overwrite,
+  });
+}
+
+/** What a checkpoint folder holds, for writeCheckpointFolder. */
+export interface CheckpointFolderContents {
+  /** Every tensor, in order, as the sharded writer takes them (names, dtypes and shapes known up front). */
+  tensors: Iterable<SafetensorsTensorInput>;
+  /** config.json (written the way Python's json writes it, as save_pretrained does). */
+  configJson: Record<string, unknown>;
+  generationConfigJson: Record<string, unknown>;
+  /** Further files: name → JSON object or string; a function is called once the tensors are written. */
+  extraFiles?: Record<string, unknown> | (() => Record<string, unknown>);
+  /** Files copied from another folder after the rest (tokenizer files), when they exist there. */
+  copyFrom?: { dir: string; files: readonly string[] };
+  maxShardBytes?: number;
+  overwrite?: boolean;
+}
+
+/**
+ * The one checkpoint writer: safetensors shards, config.json, generation_config.json and extra
+ * files into a staging folder renamed into place (saveModelFolder). saveLlama, the MoE formats and
+ * the streaming split all write through it.
+ */
+export function writeCheckpointFolder(dir: string, c: CheckpointFolderContents): void {
+  saveModelFolder(dir, (staging) => {
+    writeShardedSafetensors(staging, c.tensors, { maxShardBytes: c.maxShardBytes, metadata: { format: 'pt' } });
     // pyJsonDumps writes floats the way Python's json does (10000.0, 1e-05), like save_pretrained.
-    atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(cfgJson) + '\n');
-    atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(model.config)) + '\n');
-    for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
+    atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(c.configJson) + '\n');
+    atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(c.generationConfigJson) + '\n');
+    for (const [name, content] of Object.entries((typeof c.extraFiles === 'function' ? c.extraFiles() : c.extraFiles) ?? {})) {
       atomicWriteFile(path.join(staging, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
     }
-  }, { overwrite: opts.overwrite });
+    for (const f of c.copyFrom?.files ?? []) {
+      const from = path.join(c.copyFrom!.dir, f);
+      if (fs.existsSync(from)) fs.copyFileSync(from, path.join(staging, f));
+    }
+  }, { overwrite: c.overwrite });
 }
