@@ -114,7 +114,8 @@ async function childMain(arg) {
   const tr = await importPkg('trainer');
   const ready = await tc.useDefaultBackend({ prefer: ['native', 'wasm'] });
 
-  const cfg = lm.parseLlamaConfig({ ...lm.presetConfig(arg.preset), max_position_embeddings: 1024 });
+  const base = arg.config ? JSON.parse(readFileSync(join(ROOT, arg.config), 'utf8')) : lm.presetConfig(arg.preset);
+  const cfg = lm.parseLlamaConfig({ ...base, torch_dtype: 'float32', max_position_embeddings: 1024 });
   let model = lm.LlamaForCausalLM.random(cfg, { seed: 1 });
   if (arg.experts) {
     const L = cfg.num_hidden_layers, F = cfg.intermediate_size;
@@ -152,7 +153,7 @@ async function childMain(arg) {
     });
   }
   const reset = () => { acc.kernels = {}; acc.shapes = {}; };
-  const label = `stories15M shape ${arg.experts ? `MoE ${arg.topK}/${arg.experts}` : 'dense'}`;
+  const label = `${arg.config ? arg.config.split('/').slice(-2, -1)[0] : arg.preset} shape ${arg.experts ? `MoE ${arg.topK}/${arg.experts}` : 'dense'}`;
 
   if (arg.mode === 'train') {
     const B = 4, T = 128, V = cfg.vocab_size;
