@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng, type RngState,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, narrowRows, record, reshape, runKernel, swigluMlp, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
 // llama-model's FFN-slot contract, types only: nothing of llama-model is loaded at run time.
 import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
@@ -66,8 +66,9 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   });
 }
 
+/** One expert over its rows: tensor-core's fused swigluMlp (six matmul calls forward + backward, not nine). */
 export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
-  return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
+  return swigluMlp(x, e.gate, e.up, e.down);
 }
 
 /**

@@ -66,6 +66,28 @@ describe('backward vs finite differences', () => {
     }), runs);
   });
 
+  it('swigluMlp: gradients of x and all three weights', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, (m, d, h, s) => {
+      expectGrad((x, g, u, w) => ops.swigluMlp(x, g, u, w), [rand([m, d], s), rand([h, d], s + 1), rand([h, d], s + 2), rand([d, h], s + 3)]);
+    }), runs);
+  });
+
+  it('swigluMlp matches linear → swiglu → linear, values and gradients (accumulating into existing ones too)', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, fc.boolean(), (m, d, h, s, twice) => {
+      const run = (fused: boolean) => {
+        const x = rand([m, d], s), g = rand([h, d], s + 1), u = rand([h, d], s + 2), w = rand([d, h], s + 3);
+        for (const t of [x, g, u, w]) t.requiresGrad = true;
+        const f = () => (fused ? ops.swigluMlp(x, g, u, w) : ops.linear(ops.swiglu(ops.linear(x, g), ops.linear(x, u)), w));
+        const c = rand([m, d], s + 4);
+        // twice: the second pass adds into the gradients the first left
+        for (let r = 0; r < (twice ? 2 : 1); r++) ops.sum(ops.mul(f(), c)).backward();
+        return [f(), x.grad!, g.grad!, u.grad!, w.grad!].map((t) => Array.from(t.f32()));
+      };
+      const [a, b] = [run(true), run(false)];
+      a.forEach((v, i) => v.forEach((z, j) => expect(z).toBeCloseTo(b[i]![j]!, 4)));
+    }), runs);
+  });
+
   it('matmul with transposes and batches (shared and batched B)', () => {
     fc.assert(fc.property(dim, dim, dim, fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean(), fc.boolean(), seed, (m, k, n, batch, tA, tB, shared, s) => {
       const a = rand([batch, tA ? k : m, tA ? m : k], s);
