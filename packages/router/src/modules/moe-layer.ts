@@ -1,7 +1,7 @@
 /**
  * The MoE layer (the `@llama-moe/router/modules` entry point): the feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
  * are grouped per expert (router's dispatch plan: counts, offsets, permutation) so each expert
- * runs as one contiguous SwiGLU GEMM chain, and the weighted results are scattered back.
+ * runs as one contiguous SwiGLU GEMM chain (tensor-core's fused swigluMlp), and the weighted results are scattered back.
  * Shared (always-on) experts run densely on every token. One module serves both checkpoint
  * layouts; only the parameter names differ:
  *   llama-moe: mlp.gate.…, mlp.calculator.experts.weight_{gate,up,down}.J
