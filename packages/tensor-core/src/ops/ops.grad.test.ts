@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../random.js';
 import { gradCheck } from '../gradcheck.js';
+import { noGrad } from '../autograd.js';
 import { Tensor, indices } from '../tensor.js';
 import * as ops from './index.js';
 
@@ -85,6 +86,17 @@ describe('backward vs finite differences', () => {
       };
       const [a, b] = [run(true), run(false)];
       a.forEach((v, i) => v.forEach((z, j) => expect(z).toBeCloseTo(b[i]![j]!, 4)));
+    }), runs);
+  });
+
+  it('swigluMlp without a graph (inference: two products, no stacked copy) matches the three-op chain', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, (m, d, h, s) => {
+      const [x, g, u, w] = [rand([m, d], s), rand([h, d], s + 1), rand([h, d], s + 2), rand([d, h], s + 3)];
+      for (const t of [g, u, w]) t.requiresGrad = true; // parameters, but no graph under noGrad
+      const a = noGrad(() => ops.swigluMlp(x, g, u, w));
+      expect(a.requiresGrad).toBe(false);
+      const b = noGrad(() => ops.linear(ops.swiglu(ops.linear(x, g), ops.linear(x, u)), w));
+      Array.from(a.f32()).forEach((z, i) => expect(z).toBeCloseTo(b.f32()[i]!, 5));
     }), runs);
   });
 

@@ -12,9 +12,10 @@
  * On small shapes (an MoE expert: tens of rows, s = 32…64) a matmul kernel call costs more in
  * dispatch than in arithmetic, so fewer and wider products are faster; the results differ from
  * the three-op chain only by float32 rounding (the products' summation order). [gate; up] is
- * stacked into one scratch buffer per call (2·s·D floats), forward and again in the backward.
+ * stacked into one scratch buffer per call (2·s·D floats), forward and again in the backward;
+ * without a graph to record (inference) the forward runs the two products from the weights.
  */
-import { gradBuffer, recycleGradBuffers, record } from '../autograd.js';
+import { gradBuffer, needsGrad, recycleGradBuffers, record } from '../autograd.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { runKernel } from '../registry.js';
 import { Tensor, assertFloat } from '../tensor.js';
@@ -57,7 +58,14 @@ export function swigluMlp(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Te
   const sM = s * M;
   /** [2s, M]: Gᵀ then Uᵀ */
   const gu = gradBuffer(2 * sM);
-  runKernel('matmul', { a: stacked(gate.f32(), up.f32()), b: xd, out: gu, batch: 1, m: 2 * s, n: M, k: D, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+  if (needsGrad(x, gate, up, down)) {
+    runKernel('matmul', { a: stacked(gate.f32(), up.f32()), b: xd, out: gu, batch: 1, m: 2 * s, n: M, k: D, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+  } else {
+    // inference (decode: M = 1): two products straight from the weights, no stacked copy (which
+    // would read and write both weights once more per token, as much again as the products read)
+    runKernel('matmul', { a: gate.f32(), b: xd, out: gu.subarray(0, sM), batch: 1, m: s, n: M, k: D, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+    runKernel('matmul', { a: up.f32(), b: xd, out: gu.subarray(sM), batch: 1, m: s, n: M, k: D, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+  }
   /** [s, M] */
   const h = gradBuffer(sM);
   runKernel('swiglu', { gate: gu.subarray(0, sM), up: gu.subarray(sM), out: h });
