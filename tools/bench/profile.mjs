@@ -14,7 +14,8 @@
  * Training: forward, loss, backward, grad-norm + clip, AdamW timed as phases (batch 4 × 128, the
  * median of the timed steps' totals; the breakdown sums all timed steps). Decode: 64 one-token
  * steps after a 128-token prompt (the prefill is not counted). Models: the stories15M shape,
- * dense and MoE 4/16 (linear top-k gate, as in the bench's peer rows), random weights, on the
+ * dense and MoE 4/16 (linear top-k gate, as in the bench's peer rows), and for training also the
+ * demo shape's MoE 2/8 (dim 64: the smallest experts, where dispatch matters most), random weights, on the
  * fastest backend chain (native → wasm → cpu), the node flags of `llama-moe train`. Takes ~1–2 min.
  */
 import { spawnSync } from 'node:child_process';
@@ -80,7 +81,10 @@ const READING = `### Reading
 - Training: the matmuls are most of a step (native MLAS, two threads), and the LM head's three products (forward,
   input gradient, weight gradient over the 32000-token vocabulary) are the largest of them on the stories shapes;
   in an MoE step attention, the LM head and the optimizer do not shrink with routing, and the expert products are
-  many and small. "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
+  many and small. Each expert's SwiGLU chain is one op (swigluMlp: [gate; up] as one product, six matmul calls
+  forward + backward instead of nine), and multi-row products under 0.75 MFLOP (the experts' on the demo shape)
+  run on the wasm kernel, which has no ORT dispatch (~25 µs a call); so the demo shape's MoE step shows matmuls on
+  both backends. "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
   copies, allocation).
 - Decode: a one-token step is a chain of one-row products, each reading its whole weight once; the LM head is read
   in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound from
@@ -114,7 +118,8 @@ async function childMain(arg) {
   const tr = await importPkg('trainer');
   const ready = await tc.useDefaultBackend({ prefer: ['native', 'wasm'] });
 
-  const cfg = lm.parseLlamaConfig({ ...lm.presetConfig(arg.preset), max_position_embeddings: 1024 });
+  const base = arg.config ? JSON.parse(readFileSync(join(ROOT, arg.config), 'utf8')) : lm.presetConfig(arg.preset);
+  const cfg = lm.parseLlamaConfig({ ...base, torch_dtype: 'float32', max_position_embeddings: 1024 });
   let model = lm.LlamaForCausalLM.random(cfg, { seed: 1 });
   if (arg.experts) {
     const L = cfg.num_hidden_layers, F = cfg.intermediate_size;
@@ -152,7 +157,7 @@ async function childMain(arg) {
     });
   }
   const reset = () => { acc.kernels = {}; acc.shapes = {}; };
-  const label = `stories15M shape ${arg.experts ? `MoE ${arg.topK}/${arg.experts}` : 'dense'}`;
+  const label = `${arg.config ? arg.config.split('/').slice(-2, -1)[0] : arg.preset} shape ${arg.experts ? `MoE ${arg.topK}/${arg.experts}` : 'dense'}`;
 
   if (arg.mode === 'train') {
     const B = 4, T = 128, V = cfg.vocab_size;
@@ -248,6 +253,7 @@ async function main() {
   const runs = [
     { mode: 'train', preset: 'stories15M', experts: 0, steps: 4 },
     { mode: 'train', preset: 'stories15M', experts: 16, topK: 4, steps: 4 },
+    { mode: 'train', config: 'packages/cli/assets/demo-model/config.json', experts: 8, topK: 2, steps: 12 },
     { mode: 'decode', preset: 'stories15M', experts: 0 },
     { mode: 'decode', preset: 'stories15M', experts: 16, topK: 4 },
     { mode: 'gemv', preset: 'stories110M', experts: 0 },
@@ -255,10 +261,10 @@ async function main() {
   let chain = [];
   let gemv = null;
   for (const r of runs) {
-    process.stderr.write(`[profile] ${r.mode} ${r.preset} ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
+    process.stderr.write(`[profile] ${r.mode} ${r.preset ?? r.config} ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
     const c = spawnSync(process.execPath, [...COMPUTE_NODE_FLAGS, join(ROOT, 'tools', 'bench', 'profile.mjs'), '--child', JSON.stringify(r)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
     if (c.status !== 0) {
-      process.stderr.write(`profile: ${r.mode} ${r.preset} failed: ${(c.stderr || '').trim().split('\n').pop()}\n`);
+      process.stderr.write(`profile: ${r.mode} ${r.preset ?? r.config} failed: ${(c.stderr || '').trim().split('\n').pop()}\n`);
       return 1;
     }
     const got = JSON.parse(c.stdout.trim().split('\n').pop());

@@ -1,14 +1,14 @@
 /**
  * The MoE layer (the `@llama-moe/router/modules` entry point): the feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
  * are grouped per expert (router's dispatch plan: counts, offsets, permutation) so each expert
- * runs as one contiguous SwiGLU GEMM chain, and the weighted results are scattered back.
+ * runs as one contiguous SwiGLU GEMM chain (tensor-core's fused swigluMlp), and the weighted results are scattered back.
  * Shared (always-on) experts run densely on every token. One module serves both checkpoint
  * layouts; only the parameter names differ:
  *   llama-moe: mlp.gate.…, mlp.calculator.experts.weight_{gate,up,down}.J
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng, type RngState,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, narrowRows, record, reshape, runKernel, swigluMlp, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
 // llama-model's FFN-slot contract, types only: nothing of llama-model is loaded at run time.
 import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
@@ -66,8 +66,9 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   });
 }
 
+/** One expert over its rows: tensor-core's fused swigluMlp (six matmul calls forward + backward, not nine). */
 export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
-  return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
+  return swigluMlp(x, e.gate, e.up, e.down);
 }
 
 /**
