@@ -159,6 +159,8 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
     };
     try {
       setBackend(['native', 'wasm']);
+      expect(ranOn(base)).toBe('native'); // off by default
+      expect(initNativeBackend({ threads: 2, smallProductFlops: 786432 }).ok).toBe(true);
       expect(ranOn(base)).toBe('wasm'); // 0.5 MFLOP: an MoE expert's product on the demo shape
       expect(ranOn({ ...base, k: 256 })).toBe('native'); // 2 MFLOP
       expect(ranOn({ ...base, batch: 4, broadcastA: false, broadcastB: false })).toBe('native'); // 2 MFLOP in one batched call
