@@ -7,27 +7,37 @@
  *   node tools/bench.mjs --json     only a JSON array [{ name, ours, peer, unit, ratio, goal?, note? }]
  *   --only a,b / --skip a,b         run some sections (gemm, inference, moe, train, data, convert);
  *                                   a partial run does not rewrite docs/PERFORMANCE.md
+ *   --smoke                         check that the rows come out, quickly: the llama.cpp rows on
+ *                                   stories15M only, the PyTorch rows on the demo and stories15M
+ *                                   shapes, one round each; never rewrites docs/PERFORMANCE.md
+ *
+ * `inference` holds ours beside llama.cpp (node-llama-cpp 3.21.1) on the stories15M / stories110M
+ * shapes, dense and MoE 4/16; `train` ours beside a plain PyTorch LLaMA / LLaMA-MoE
+ * (tools/bench/torch_train.py on /usr/bin/python3 with python3-torch and OpenBLAS; without them
+ * those peers are skipped, and stderr says why). The per-op profile section of
+ * docs/PERFORMANCE.md is written by `node tools/bench/profile.mjs` and kept by this script.
  *
  * Progress goes to stderr. A full run writes docs/PERFORMANCE.md (machine, date, table, notes)
  * atomically. Each measurement is guarded: one that throws becomes a row with ours = null and
- * the error in `note`, and the run goes on. ~8 minutes on 2 cores (plus ~2 min the first time,
- * to write the cached 7B-shaped checkpoints under /tmp/llama-moe-bench).
+ * the error in `note`, and the run goes on. ~15 minutes on 2 quiet cores (plus ~2 min the first
+ * time, to write the cached 7B-shaped checkpoints under /tmp/llama-moe-bench).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { convertSection } from './bench/convert.mjs';
 import { dataSection } from './bench/data.mjs';
 import { gemmSection } from './bench/gemm.mjs';
-import { inferenceSection } from './bench/inference.mjs';
+import { llamaCppSection, oracleSection } from './bench/inference.mjs';
 import { moeSection } from './bench/moe.mjs';
-import { machineInfo, renderMarkdown, renderTable } from './bench/report.mjs';
+import { extractProfile, machineInfo, renderMarkdown, renderTable } from './bench/report.mjs';
 import { trainSection } from './bench/train.mjs';
 import { ROOT, errorText, log, pkg, row, writeFileAtomic } from './bench/util.mjs';
 
 const SECTIONS = ['gemm', 'inference', 'moe', 'train', 'data', 'convert'];
 
 function parseArgs(argv) {
-  const o = { json: false, only: null, skip: [] };
+  const o = { json: false, only: null, skip: [], smoke: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const list = (v) => {
@@ -37,14 +47,15 @@ function parseArgs(argv) {
       return names;
     };
     if (a === '--json') o.json = true;
+    else if (a === '--smoke') o.smoke = true;
     else if (a === '--only') o.only = list(argv[++i]);
     else if (a.startsWith('--only=')) o.only = list(a.slice(7));
     else if (a === '--skip') o.skip = list(argv[++i]);
     else if (a.startsWith('--skip=')) o.skip = list(a.slice(7));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node tools/bench.mjs [--json] [--only SECTIONS] [--skip SECTIONS]\n');
+      process.stdout.write('usage: node tools/bench.mjs [--json] [--only SECTIONS] [--skip SECTIONS] [--smoke]\n');
       process.exit(0);
-    } else throw new Error(`unknown option '${a}' (expected --json, --only, --skip)`);
+    } else throw new Error(`unknown option '${a}' (expected --json, --only, --skip, --smoke)`);
   }
   return o;
 }
@@ -81,7 +92,7 @@ async function main() {
     return 2;
   }
   const want = (s) => (opts.only ? opts.only.includes(s) : true) && !opts.skip.includes(s);
-  const partial = SECTIONS.some((s) => !want(s));
+  const partial = opts.smoke || SECTIONS.some((s) => !want(s));
   const t0 = performance.now();
   const date = new Date().toISOString();
   const machine = machineInfo();
@@ -103,12 +114,10 @@ async function main() {
   };
 
   let peakGflops = null;
-  let copyBytesPerSec = null;
   await guard('gemm', async () => {
     const r = await gemmSection();
     rows.push(...r.rows);
     peakGflops = r.peakGflops;
-    copyBytesPerSec = r.copyBytesPerSec;
   });
 
   let fast = { chain: [], label: 'cpu' };
@@ -121,12 +130,13 @@ async function main() {
   }
 
   await guard('inference', async () => {
-    rows.push(...(await inferenceSection({ copyBytesPerSec, chain: fast.chain, chainLabel: fast.label, presets: ['stories15M', 'stories110M'] })));
+    // ours beside llama.cpp (node-llama-cpp), dense and MoE 4/16, each model in its own child process
+    rows.push(...(await llamaCppSection({ chain: fast.chain, presets: opts.smoke ? ['stories15M'] : ['stories15M', 'stories110M'], rounds: opts.smoke ? 1 : 3 })));
     // the plain TypeScript oracle, for reference (stories15M only: stories110M would take minutes)
-    rows.push(...(await inferenceSection({ copyBytesPerSec, chain: ['cpu'], chainLabel: 'cpu', presets: ['stories15M'] })));
+    rows.push(...(await oracleSection({ presets: ['stories15M'] })));
   });
   await guard('moe', async () => rows.push(...(await moeSection({ chain: fast.chain }))));
-  await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label }))));
+  await guard('train', async () => rows.push(...(await trainSection({ peakGflops, chain: fast.chain, chainLabel: fast.label, ...(opts.smoke ? { shapes: ['demo', 'stories15M'], rounds: 1, steps: 2 } : {}) }))));
   await guard('data', async () => rows.push(...(await dataSection())));
   await guard('convert', async () => rows.push(...(await convertSection())));
   await disposeBackends();
@@ -138,11 +148,13 @@ async function main() {
   for (const r of rows.filter((x) => x.ours === null)) log(`no figure for '${r.name}': ${r.note ?? ''}`);
 
   if (partial) {
-    log('partial run (--only/--skip): docs/PERFORMANCE.md left as it is');
+    log(`${opts.smoke ? 'smoke run (--smoke)' : 'partial run (--only/--skip)'}: docs/PERFORMANCE.md left as it is`);
   } else {
     const doc = join(ROOT, 'docs', 'PERFORMANCE.md');
     try {
-      writeFileAtomic(doc, renderMarkdown({ machine, date, rows, seconds, load: [loadStart, loadavg()[0]] }));
+      // the profile section is tools/bench/profile.mjs's: kept as it is
+      const profile = existsSync(doc) ? extractProfile(readFileSync(doc, 'utf8')) : '';
+      writeFileAtomic(doc, renderMarkdown({ machine, date, rows, seconds, load: [loadStart, loadavg()[0]], profile }));
       log(`wrote ${doc}`);
     } catch (e) {
       log(`could not write ${doc}: ${errorText(e)}`);

@@ -16,10 +16,12 @@
 // Resumable: every run's result is a JSON file in --work (default .cache/beyond-paper); finished runs
 // are skipped, and the section between `<!-- beyond-paper:begin -->` / `<!-- beyond-paper:end -->`
 // of --doc (default docs/BEYOND-PAPER.md) is rewritten from everything done so far after every run.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root } from './lib/cli-dist.mjs';
+import { writeFileAtomic } from './lib/atomic.mjs';
+import { importBuiltPackage } from './lib/built-package.mjs';
 
 let opts;
 try {
@@ -53,10 +55,10 @@ const maxRuns = opts['max-runs'] === undefined ? Infinity : int('max-runs', 0);
 const log = (s) => { if (!opts.quiet) process.stderr.write(`${s}\n`); };
 
 const demo = await loadDemo();
-const ep = await import(new URL('../packages/expert-partition/dist/index.js', import.meta.url).href);
-const lm = await import(new URL('../packages/llama-model/dist/index.js', import.meta.url).href);
-const { evaluatePerplexity } = await import(new URL('../packages/trainer/dist/index.js', import.meta.url).href);
-const { MultiDomainSampler } = await import(new URL('../packages/data-sampler/dist/index.js', import.meta.url).href);
+const ep = await importBuiltPackage('expert-partition');
+const lm = await importBuiltPackage('llama-model');
+const { evaluatePerplexity } = await importBuiltPackage('trainer');
+const { MultiDomainSampler } = await importBuiltPackage('data-sampler');
 
 const backend = await demo.useFastestBackend();
 const modelDir = resolve(opts.model ?? demo.brownModelDir());
@@ -70,12 +72,6 @@ const K_PAPER = { 25: 2, 50: 4, 75: 6 };
 const K_CARVE = { 25: 1, 50: 3, 75: 5 };
 const CARVE_INITS = ['ridge', 'representative', 'kmeans', 'centroids'];
 
-function atomicWrite(file, text) {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 // ---- data (seeded: test blocks are the first N of each genre; calibration a domain-uniform draw from train)
 const dense = lm.loadLlama(modelDir);
@@ -269,7 +265,7 @@ function writeDoc(results, all, seconds) {
   const body = `${begin}\n${render(results, all, seconds)}\n${end}`;
   const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Beyond the paper: training-free expert construction\n\n${begin}\n${end}\n`;
   const i = text.indexOf(begin), j = text.indexOf(end);
-  atomicWrite(file, i >= 0 && j > i ? text.slice(0, i) + body + text.slice(j + end.length) : `${text}\n${body}\n`);
+  writeFileAtomic(file, i >= 0 && j > i ? text.slice(0, i) + body + text.slice(j + end.length) : `${text}\n${body}\n`);
 }
 
 // ---- main loop
@@ -284,7 +280,7 @@ for (const r of all) {
   log(`[${all.indexOf(r) + 1}/${all.length}] ${r.name}`);
   const res = r.kind === 'dense' ? ppl(dense) : r.kind === 'diversity' ? runDiversity() : await runMoe(r);
   const seconds = (performance.now() - t) / 1000;
-  atomicWrite(resultFile(r.name), `${JSON.stringify({ run: r, ...res, seconds }, null, 1)}\n`);
+  writeFileAtomic(resultFile(r.name), `${JSON.stringify({ run: r, ...res, seconds }, null, 1)}\n`);
   ran++;
   log(`    ${res.ppl !== undefined ? `ppl ${res.ppl.toFixed(3)}` : 'done'} in ${seconds.toFixed(1)} s`);
   writeDoc(done(), all, (performance.now() - t0) / 1000);

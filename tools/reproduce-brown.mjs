@@ -3,9 +3,12 @@
 // for every run, a dense-continued control, the three domain-weight schemes for one method, and
 // routing specialisation. Resumable: each run's result.json is kept in the work folder, a second
 // invocation skips what is done; the docs are rewritten after every stage from everything done so far.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { heatmap } from '../packages/trainer/dist/index.js';
+import { importBuiltPackage } from './lib/built-package.mjs';
+import { writeFileAtomic } from './lib/atomic.mjs';
+
+const { heatmap } = await importBuiltPackage('trainer');
 
 export const METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'];
 export const SHAPES = [[8, 2], [16, 4]];
@@ -19,12 +22,6 @@ const std = (xs) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((a, b) => a + (b 
 const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const pm = (xs, d = 1) => (xs.length === 0 ? '–' : xs.length === 1 ? `${fmt(xs[0], d)} (1 seed)` : `${fmt(mean(xs), d)} ± ${fmt(std(xs), d)}`);
 
-function atomicWrite(file, text) {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 /**
  * The stages, most informative first, so that an interrupted run has already answered the main
@@ -239,10 +236,10 @@ Raw numbers: [REPRODUCTION-brown.json](REPRODUCTION-brown.json).
   let text = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Reproducing LLaMA-MoE at small scale\n';
   const re = /<!-- brown:begin[\s\S]*?<!-- brown:end -->/;
   text = re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n## Real text: the Brown Corpus\n\n${section}\n`;
-  atomicWrite(docPath, text);
+  writeFileAtomic(docPath, text);
   const json = { command, budget, denseModel: relative(root, denseDir) || denseDir, stagesDone: done, stages: all.map((s) => s.name), verdicts: vs, summaries: Object.fromEntries(summaries) };
-  atomicWrite(join(dirname(docPath), 'REPRODUCTION-brown.json'), JSON.stringify(json, null, 2) + '\n');
-  atomicWrite(join(dirname(docPath), 'reproduction', 'brown-routing.html'), routingHtml(c));
+  writeFileAtomic(join(dirname(docPath), 'REPRODUCTION-brown.json'), JSON.stringify(json, null, 2) + '\n');
+  writeFileAtomic(join(dirname(docPath), 'reproduction', 'brown-routing.html'), routingHtml(c));
 }
 
 function routingHtml({ by }) {

@@ -25,11 +25,12 @@
 // The results table goes between the `<!-- results:begin -->` / `<!-- results:end -->` markers of
 // --doc (the rest of the file, e.g. the discussion, is kept); the full summary goes to --json.
 // The matmul backend is tensor-core's default chain (native, wasm, cpu); LLAMA_MOE_BACKEND=cpu overrides it.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root, stderrProgress } from './lib/cli-dist.mjs';
+import { writeFileAtomic } from './lib/atomic.mjs';
 
 let opts;
 try {
@@ -108,14 +109,8 @@ const args = process.argv.slice(2).join(' ');
 const command = `node tools/reproduce-paper.mjs${args ? ` ${args}` : ''}`;
 const doc = { ...summary, command, wallSeconds: seconds, denseModel: relative(root, denseDir) || denseDir };
 
-function atomicWrite(file, text) {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
-atomicWrite(resolve(opts.json), JSON.stringify(doc, null, 2) + '\n');
+writeFileAtomic(resolve(opts.json), JSON.stringify(doc, null, 2) + '\n');
 writeFileSync(join(work, 'summary.json'), JSON.stringify(doc, null, 2) + '\n');
 writeFileSync(join(work, 'index.html'), demo.renderIndexHtml(summary, 'llama-moe: paper reproduction (small scale)'));
 
@@ -147,7 +142,7 @@ const docPath = resolve(opts.doc);
 let text = existsSync(docPath) ? readFileSync(docPath, 'utf8') : `# Reproducing LLaMA-MoE at small scale\n\n## Results\n\n<!-- results:begin -->\n<!-- results:end -->\n`;
 const re = /<!-- results:begin[\s\S]*?<!-- results:end -->/;
 text = re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n## Results\n\n${section}\n`;
-atomicWrite(docPath, text);
+writeFileAtomic(docPath, text);
 
 process.stdout.write(demo.renderSummaryText(summary));
 process.stdout.write(`\nwrote ${relative(process.cwd(), docPath)} and ${relative(process.cwd(), resolve(opts.json))} in ${(seconds / 60).toFixed(1)} min; runs and reports in ${work}\n`);

@@ -2,48 +2,13 @@
  * Vite config of the playground. Workspace packages are bundled from their TypeScript sources
  * (the `@llama-moe/source` export condition), so the page needs no prior `pnpm build`.
  *
- * Node builtins: @llama-moe/llama-model and @llama-moe/expert-partition import node:fs, node:path
- * and node:worker_threads at the top of their file-system modules (checkpoint folders, atomic
- * writes), some as named imports (`import { threadId } from 'node:worker_threads'`). Vite's own
- * browser shim is a Proxy that throws on first property access, which a named import does while
- * the module loads in the dev server, so the page would die before it starts. The plugin below
- * gives exactly those builtins a stub module instead: every export exists, and functions throw
- * only when called (the page never calls them: it loads through MemoryCheckpoint). Any other
- * builtin still goes through Vite's default handling and its warning.
+ * The page imports only the packages' browser-safe roots (and tensor-core's gpujs entry point), so
+ * no Node built-in is reachable and none needs a stub; a test (test/vite-config.test.ts) keeps it so.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
-
-/** Node builtins the workspace packages import in modules the page does not call. */
-const STUBBED_BUILTINS = ['node:fs', 'node:path', 'node:worker_threads', 'node:module', 'node:url'];
-const STUB_PREFIX = '\0playground-node-stub:';
-
-/** Browser stubs for STUBBED_BUILTINS, with the export names of the real modules (read here in Node). */
-function nodeBuiltinStubs(): Plugin {
-  return {
-    name: 'playground-node-builtin-stubs',
-    enforce: 'pre',
-    resolveId(id) {
-      if (this.environment?.config.consumer !== 'client') return null;
-      const name = id.startsWith('node:') ? id : `node:${id}`;
-      return STUBBED_BUILTINS.includes(name) ? STUB_PREFIX + name : null;
-    },
-    async load(id) {
-      if (!id.startsWith(STUB_PREFIX)) return null;
-      const name = id.slice(STUB_PREFIX.length);
-      const real = (await import(name)) as Record<string, unknown>;
-      const names = Object.keys(real).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
-      const lines = [
-        `const fail = (n) => function () { throw new Error(${JSON.stringify(name)} + '.' + n + '() is not available in the browser (the playground reads models from memory)'); };`,
-        ...names.map((k) => (typeof real[k] === 'function' ? `export const ${k} = fail(${JSON.stringify(k)});` : `export const ${k} = undefined;`)),
-        `export default { ${names.join(', ')} };`,
-      ];
-      return lines.join('\n');
-    },
-  };
-}
 
 const TYPES: Record<string, string> = { '.json': 'application/json', '.safetensors': 'application/octet-stream' };
 
@@ -95,5 +60,5 @@ export default defineConfig({
     // The build is small; rolldown's plugin-timing advice is noise in test logs.
     rolldownOptions: { checks: { pluginTimings: false } },
   },
-  plugins: [nodeBuiltinStubs(), serveModelDir()],
+  plugins: [serveModelDir()],
 });

@@ -9,9 +9,7 @@
  * bench's parent holds ~0.5 GB by then), which would hide whether the child itself grows.
  */
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
-import { ROOT } from './util.mjs';
+import { importBuiltPackage } from '../lib/built-package.mjs';
 
 export async function childMain(job) {
   try {
@@ -36,7 +34,7 @@ function vmHwmKiB() {
   }
 }
 
-/** A built package by folder name (packages/<dir>/dist/index.js). */
+/** A built package by folder name (packages/<dir>/dist), every entry point's exports merged. */
 export function importPkg(dir) {
-  return import(pathToFileURL(join(ROOT, 'packages', dir, 'dist', 'index.js')).href);
+  return importBuiltPackage(dir);
 }

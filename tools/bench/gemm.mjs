@@ -65,7 +65,7 @@ export async function gemmSection() {
   await attempt(rows, [{ name: 'copy bandwidth (Float32Array#set, 256 MiB)', unit: 'GB/s' }], () => {
     const r = tc.benchCopyBandwidth();
     copyBytesPerSec = r.ours * 1e9;
-    return [row(r.name, r.ours, r.peer, r.unit, { note: 'bytes copied / best of 5; bounds batch-1 decode (rows below)' })];
+    return [row(r.name, r.ours, r.peer, r.unit, { note: 'bytes copied / best of 5, one thread; for reference (decode is held to llama.cpp on the same model, rows below)' })];
   });
   return { rows, peakGflops, copyBytesPerSec };
 }

@@ -94,32 +94,39 @@ const METHOD = `## Method
   Each of our results is spot-checked against float64 dot products. gpu.js rows run in the mode gpu.js actually
   selected (WebAssembly on a machine without a GPU), one warm-up and one timed call; their peer is numpy on the same
   shape from the native rows.
-- **Inference** (\`benchInference\` of @llama-moe/llama-model): random weights of the stories15M / stories110M shapes,
-  a 128-token prompt (prefill = one forward) then 32 greedy tokens with the KV cache. The decode bound is the copy
-  bandwidth of this run (\`Float32Array#set\` over 256 MiB) divided by the f32 weight bytes: each weight byte is read
-  once per token. "native→wasm→cpu" is \`setBackend(['native', 'wasm'])\`; "cpu" is the plain TypeScript oracle.
+- **Inference, beside llama.cpp** (tools/bench/inference.mjs, llamacpp-child.mjs): random weights of the stories15M /
+  stories110M shapes, dense and a 4-of-16 MoE split from the same dense model (random partition, linear top-k gate
+  without noise, LLaMA-MoE's score scale E/k), f32. Each model is written as an f32 GGUF by the project's own writer
+  (\`writeMoeGguf\`, what \`llama-moe export --format gguf\` runs) and loaded in llama.cpp through node-llama-cpp 3.21.1
+  (\`getLlama({ gpu: false, build: 'never' })\`: its prebuilt CPU build, nothing compiled), 2 threads, f32 KV cache, no
+  flash attention; ours runs \`generate\` of @llama-moe/llama-model on the fast backend chain (native GEMM with 2
+  threads, wasm SIMD). Prefill = one forward over a 128- or 512-token prompt (the 256-token context of stories15M is
+  raised to 1024: RoPE has no position table, so nothing else changes); decode = 64 greedy one-token steps with the
+  KV cache after a 128-token prompt, timed from the first generated token. Both engines run in one child process per
+  model, in alternated rounds (which engine goes first alternates too), and the best round of each is compared.
+  The sparsity dividend is MoE decode tok/s ÷ dense decode tok/s of the same shape, for each engine (the FFN is 25 %
+  as large per token; attention and the LM head are not). "cpu (plain TypeScript)" is the oracle backend, no peer.
 - **Sparsity dividend** (\`benchMoeFfn\` of @llama-moe/expert-partition): one SwiGLU FFN (D 4096, F 11008) and the
   4-of-16 MoE split from it (random partition, noisy top-k gate, tokens grouped per expert into contiguous GEMMs), same
   512 tokens, best of 5 runs each, alternating, in a fresh child process, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
   0.25.
-- **Training** (\`benchTrainStep\` of @llama-moe/trainer): stories15M- and stories110M-shaped 4/16 LLaMA-MoE models
-  (random dense weights split with \`random\`, random gates; vocab 32000) take forward + backward + clip + AdamW steps on
-  random tokens after one warm-up step (the median of 5 / 4 timed steps is reported), one 512-token micro-batch per optimizer step (no gradient accumulation, so
-  the optimizer is not amortised), native GEMM and the wasm backend's SIMD kernels (AdamW, softmax / cross-entropy
-  exponentials, RMSNorm backward, MoE combine, gradient accumulation and norm). Achieved GFLOP/s = model FLOPs per token
-  × tokens/s, with the model FLOPs (6 × weights a token passes through + attention) counted from the model's modules:
-  an MoE layer counts its gate, its k routed experts and its shared experts, not all E (76.2 and 418 MFLOP/token here;
-  figures before 2026-11-24 counted the in-memory split by its dense config, all 16 experts, 23–60 % too high). The peer is
-  the best native GEMM figure of this run (1024³, expert and FFN shapes; before 2026-11-24 the 1024³ figure alone, which a
-  disturbed measurement could lower). The step releases its activations to autograd's buffer pool after the backward, so
-  the next step's forward allocates almost nothing (no page faults or external-memory GCs for ~0.6 GB per stories110M
-  step), and attention's scale, causal mask, softmax and softmax gradient run as one SIMD kernel each. The child runs
-  with V8's concurrent marking and sweeping off, as \`llama-moe train\` runs (packages/cli/bin/node-flags.mjs):
-  onnxruntime-node copies every GEMM output into a fresh ArrayBuffer (~1.1 GB in ~2,000 calls per stories110M step),
-  and V8's concurrent GC threads cleaning up after it took cores from MLAS's two threads (interleaved runs: 60–74
-  GFLOP/s with node's defaults, 73–85 without concurrent GC). What keeps it below the GEMM peak: its GEMMs (hidden 288 / 768, K or N = 288 in the LM head, 48- /
-  128-wide experts, attention's 64-deep per-head products) run at ~40–140 GFLOP/s in MLAS inside a step, that output
-  copy, and the elementwise work and the optimizer, which run on one core while the GEMMs use two.
+- **Training, beside PyTorch** (tools/bench/train.mjs, train-child.mjs, torch_train.py): one training step of batch
+  4 × 128 (forward, cross-entropy on the next token, backward, global grad-norm clip to 1, AdamW with lr 1e-5, betas
+  0.9 / 0.95, weight decay 0.1) on random tokens, for the demo model's shape (dim 64, 4 layers, vocab 1024), the Brown
+  model's shape (dim 256, 6 layers, GQA 4 / 2 heads, vocab 4096), stories15M and stories110M; dense, and MoE 2-of-8 on
+  the two small shapes, 4-of-16 on the stories shapes (random partition, linear top-k gate, no noise, no token
+  dropping, no balance loss). Ours is \`benchTrainStep\` of @llama-moe/trainer in a fresh child process on native GEMM
+  and the wasm backend's SIMD kernels, with V8's concurrent marking and sweeping off as \`llama-moe train\` runs
+  (packages/cli/bin/node-flags.mjs). The peer is a plain PyTorch LLaMA / LLaMA-MoE of the same shape, FLOPs, loss,
+  clip and optimizer (experts gathered with index_select and scattered back with index_add, as HF's Mixtral block)
+  on Debian's python3-torch, \`torch.set_num_threads(2)\`, OMP_WAIT_POLICY=PASSIVE and OpenBLAS (OpenMP): Debian's
+  torch links libblas.so.3, netlib's reference BLAS (25–35× slower) unless OpenBLAS provides it, so the bench puts the
+  openblas-openmp directory first on LD_LIBRARY_PATH, reads the BLAS torch actually mapped from /proc/self/maps and
+  times a 1024³ sgemm; with netlib (or without python3-torch) there is no PyTorch peer. Each run reports its median step
+  after a warm-up; runs alternate ours / PyTorch (the first alternates too) and the best round of each is compared.
+  The stories MoE rows also give achieved GFLOP/s = model FLOPs per token (6 × weights a token passes through +
+  attention, an MoE layer counting its gate and its k routed experts) × tokens/s against the best native GEMM figure
+  of this run.
 - **Data** (\`benchPack\` of @llama-moe/data-sampler): tokenise + add BOS/EOS + pack into 2048-token blocks on ~20 MB of
   the generated SlimPajama-like corpus (generation not timed). The LLaMA-2 BPE tokenizer is generated by llama-model's
   trainer from its sample texts and adapted as \`llama-moe data prepare\` adapts it.
@@ -140,15 +147,34 @@ const METHOD = `## Method
 - Goals are the targets of the issues, stated on the ratio column: ✓ met, ✗ not met in this run.
 `;
 
+/* The per-op profile section of docs/PERFORMANCE.md is tools/bench/profile.mjs's; `pnpm bench` keeps it. */
+export const PROFILE_START = '<!-- profile:start (written by node tools/bench/profile.mjs; not by hand) -->';
+export const PROFILE_END = '<!-- profile:end -->';
+
+/** The profile section of an existing docs/PERFORMANCE.md text (markers included), or ''. */
+export function extractProfile(text) {
+  const a = text.indexOf('<!-- profile:start');
+  const b = text.indexOf(PROFILE_END);
+  return a >= 0 && b > a ? text.slice(a, b + PROFILE_END.length) : '';
+}
+
+/** Put `section` into `text` in place of its profile section, or append it. */
+export function insertProfile(text, section) {
+  const old = extractProfile(text);
+  if (old) return text.replace(old, () => section);
+  return `${text.trimEnd()}\n\n${section}\n`;
+}
+
 /** docs/PERFORMANCE.md. */
-export function renderMarkdown({ machine, date, rows, seconds, load }) {
+export function renderMarkdown({ machine, date, rows, seconds, load, profile = '' }) {
   const m = machine;
   const busy = rows.filter((r) => /machine busy/.test(r.note ?? '')).length;
   const lines = [
     '# Performance',
     '',
     `Written by \`pnpm bench\` (tools/bench.mjs) on ${date}; the whole run took ${(seconds / 60).toFixed(1)} min. Regenerate with \`pnpm bench\`;`,
-    '`pnpm -s bench --json` prints the same rows as JSON, and nothing else on stdout.',
+    '`pnpm -s bench --json` prints the same rows as JSON, and nothing else on stdout. The profile section at the end (where',
+    'a step\'s time goes, op by op) is written by `node tools/bench/profile.mjs` and kept as it is by `pnpm bench`.',
     '',
     '## Machine',
     '',
@@ -185,6 +211,7 @@ export function renderMarkdown({ machine, date, rows, seconds, load }) {
     ...rows.filter((r) => r.note).map((r) => `- **${esc(r.name)}**: ${r.note}`),
     '',
     METHOD,
+    ...(profile ? [profile, ''] : []),
   ];
   return lines.join('\n');
 }

@@ -9,6 +9,8 @@ import { childMain, importPkg } from './child-common.mjs';
 
 await childMain(async (a) => {
   const ep = await importPkg('expert-partition');
+  // The backend chain `llama-moe split` runs on (its column gathers are the registry's takeCols kernel).
+  await (await importPkg('tensor-core')).useDefaultBackend();
   const t0 = performance.now();
   const r = ep.splitStreaming({ model: a.model, out: a.out, experts: a.experts, topK: a.topK, method: a.method, seed: a.seed ?? 0, format: 'llama-moe', gateInit: 'random' });
   const seconds = (performance.now() - t0) / 1000;

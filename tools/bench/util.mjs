@@ -1,13 +1,14 @@
 /**
  * Shared helpers of the bench harness: loading the built packages, rows, logging, child
- * processes and atomic writes. Everything here is plain Node (no workspace imports), so a
+ * processes and atomic writes (tools/lib/atomic.mjs). Everything here is plain Node (no workspace imports), so a
  * package that fails to build only fails the sections that need it.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { importBuiltPackage } from '../lib/built-package.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Cache of generated checkpoints and scratch space; everything but the dense checkpoints is deleted after use. */
@@ -16,14 +17,12 @@ export const CACHE_DIR = '/tmp/llama-moe-bench';
 const loaded = new Map();
 
 /**
- * The built package (packages/<dir>/dist/index.js). Imported by file path so every package
- * shares the one tensor-core instance (and kernel registry) that their own imports resolve to.
+ * The built package (packages/<dir>/dist): every entry point's exports merged (tools/lib/built-package.mjs),
+ * imported by file path so every package shares the one tensor-core instance (and kernel registry).
  */
 export async function pkg(dir) {
   if (loaded.has(dir)) return loaded.get(dir);
-  const file = join(ROOT, 'packages', dir, 'dist', 'index.js');
-  if (!existsSync(file)) throw new Error(`${file} is missing: build the workspace first (pnpm nx run-many -t build)`);
-  const mod = await import(pathToFileURL(file).href);
+  const mod = await importBuiltPackage(dir);
   loaded.set(dir, mod);
   return mod;
 }
@@ -124,20 +123,4 @@ export function runChild(script, args, { timeoutMs = 600_000, nodeFlags = [] } =
   }
 }
 
-/** Write text via a temp file in the same folder + fsync + rename, so the target is never half-written. */
-export function writeFileAtomic(target, text) {
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+export { writeFileAtomic } from '../lib/atomic.mjs';

@@ -19,13 +19,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { importBuiltPackage } from '../lib/built-package.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const BIN = path.join(repo, 'packages', 'cli', 'bin', 'llama-moe.mjs');
-const dist = (pkg) => import(pathToFileURL(path.join(repo, 'packages', pkg, 'dist', 'index.js')).href);
-const [llama, data] = await Promise.all([dist('llama-model'), dist('data-sampler')]);
+const [llama, data] = await Promise.all([importBuiltPackage('llama-model'), importBuiltPackage('data-sampler')]);
 
 const o = { trials: 10, seed: 1, json: null };
 for (let i = 2; i < process.argv.length; i++) {

@@ -20,21 +20,21 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { importBuiltPackage } from '../lib/built-package.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
 /** The built packages plus the two helpers the data target needs (apache-arrow, the test Parquet writer). */
 export async function loadDistLibs() {
-  const dist = (pkg, file = 'index.js') => import(pathToFileURL(path.join(repo, 'packages', pkg, 'dist', file)).href);
   const req = createRequire(path.join(repo, 'packages', 'data-sampler', 'package.json'));
   const [fcMod, llama, data, trainer, arrow, pq] = await Promise.all([
     import('fast-check'),
-    dist('llama-model'),
-    dist('data-sampler'),
-    dist('trainer'),
+    importBuiltPackage('llama-model'),
+    importBuiltPackage('data-sampler'),
+    importBuiltPackage('trainer'),
     import(pathToFileURL(req.resolve('apache-arrow')).href),
-    dist('data-sampler', 'testing/parquet-writer.js'),
+    import('@llama-moe/test-support/parquet-writer'),
   ]);
   return { fc: fcMod.default ?? fcMod, llama, data, trainer, arrow, parquetBytes: pq.writeParquetBytes };
 }
@@ -59,7 +59,7 @@ function parseArgv(argv) {
 async function workerMain() {
   const { targetName, runs, seed, stacks, from } = workerData;
   const libs = await loadDistLibs();
-  const { createTargets, runTarget } = await import('./targets.mjs');
+  const { createTargets, runTarget } = await import('@llama-moe/test-support/fuzz');
   const { targets, cleanupAll } = createTargets(libs);
   const target = targets.find((t) => t.name === targetName);
   try {
@@ -164,7 +164,7 @@ function runWorkerOnce(targetName, o, from, stats) {
 async function main() {
   const o = parseArgv(process.argv.slice(2));
   const libs = await loadDistLibs();
-  const { createTargets, describeInput } = await import('./targets.mjs');
+  const { createTargets, describeInput } = await import('@llama-moe/test-support/fuzz');
   const names = createTargets(libs).targets.map((t) => t.name).filter((n) => !o.only || n.includes(o.only));
   const results = [];
   const pad = (s, n) => String(s).padEnd(n);

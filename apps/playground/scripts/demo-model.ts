@@ -6,8 +6,8 @@
  * token almost uniformly, which makes a flat heatmap).
  */
 import { rmSync } from 'node:fs';
-import { LlamaForCausalLM, presetConfig, sampleTokenizerTexts, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model';
-import { buildMoeFromDense, defaultMoeSpec, randomPartition, saveMoeModel, type MoeFormat } from '@llama-moe/expert-partition';
+import { LlamaForCausalLM, presetConfig, sampleTokenizerTexts, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
+import { buildMoeFromDense, defaultMoeSpec, randomPartition, saveMoeModel, type MoeFormat } from '@llama-moe/expert-partition/node';
 
 export interface DemoModelOptions {
   /** Experts per layer (default 4). */

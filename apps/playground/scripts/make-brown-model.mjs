@@ -30,7 +30,7 @@ if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) {
   process.exit(2);
 }
 const demo = await import(demoIndex);
-const { loadMoeModel, saveMoeModel } = await import('@llama-moe/expert-partition');
+const { loadMoeModel, saveMoeModel } = await import('@llama-moe/expert-partition/node');
 await demo.useFastestBackend();
 const work = mkdtempSync(join(tmpdir(), 'playground-brown-'));
 const staging = `${out}.partial-${process.pid}`;

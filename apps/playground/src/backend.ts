@@ -3,9 +3,8 @@
  * gpu.js backend. gpu.js picks its mode itself (webgl2 → webgl → webasm/cpu) and falls back
  * silently, so the page reports the mode that actually ran, never the one asked for.
  */
-import {
-  disposeGpujsBackend, gpujsBackendInfo, initGpujsBackend, isGpujsBackendReady, kernelCounts, resetKernelCounts, setBackend,
-} from '@llama-moe/tensor-core';
+import { kernelCounts, resetKernelCounts, setBackend } from '@llama-moe/tensor-core';
+import { disposeGpujsBackend, gpujsBackendInfo, initGpujsBackend, isGpujsBackendReady } from '@llama-moe/tensor-core/gpujs';
 
 export type BackendChoice = 'cpu' | 'gpujs';
 

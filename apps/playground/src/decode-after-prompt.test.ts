@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
 import { decodeStreamAfter } from './decode-after-prompt.js';
 
 describe('decodeStreamAfter', () => {

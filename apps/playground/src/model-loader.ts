@@ -7,10 +7,11 @@
  */
 import type { Tensor } from '@llama-moe/tensor-core';
 import {
-  MemoryCheckpoint, Tokenizer, loadLlamaFrom, loadTokenizer, parseLlamaConfig,
+  MemoryCheckpoint, Tokenizer, loadLlamaFrom, parseLlamaConfig,
   type LlamaConfig, type LlamaForCausalLM, type ReadableCheckpoint,
 } from '@llama-moe/llama-model';
-import { loadMoeModelFrom, specFromConfig, type MoeFeedForward, type MoeFormat } from '@llama-moe/expert-partition';
+import { loadMoeModelFrom, specFromConfig, type MoeFormat } from '@llama-moe/expert-partition';
+import type { MoeFeedForward } from '@llama-moe/router/modules';
 import type { GateContext, GateModule, GateOutput } from '@llama-moe/router/modules';
 
 /** Raised for a model folder the page cannot use; the message names the file and what to do. */
@@ -103,7 +104,7 @@ function parseJsonFile(files: ModelFiles, name: string, required: boolean): unkn
 export function loadModelFromFiles(name: string, files: ModelFiles): LoadedModel {
   const config = parseLlamaConfig(parseJsonFile(files, 'config.json', true), 'config.json');
   const tokenizerJson = parseJsonFile(files, 'tokenizer.json', true);
-  const tokenizer = loadTokenizer({
+  const tokenizer = new Tokenizer({
     tokenizerJson,
     tokenizerConfig: parseJsonFile(files, 'tokenizer_config.json', false),
     specialTokensMap: parseJsonFile(files, 'special_tokens_map.json', false),

@@ -7,7 +7,10 @@
  * token s-1. The last generated token is routed by one extra step (the page asks for one token
  * more than it shows and drops it), so every shown token has a full row.
  */
+import type { RoutingRecord } from '@llama-moe/llama-model';
 import type { GateTapOutput } from './model-loader.js';
+
+export type { RoutingRecord };
 
 export interface LayerRouting {
   /** [k] chosen experts, best first. */
@@ -27,24 +30,6 @@ export interface TokenRow {
   kind: 'prompt' | 'generated';
   /** Index = layer; null until the forward that routes this token has run. */
   layers: (LayerRouting | null)[];
-}
-
-/** The fields of MoeFeedForward's MoeLayerRecord the page reads. */
-export interface RoutingRecord {
-  layer: number;
-  /** [E] tokens routed to each expert in this step. */
-  load: number[];
-  /** [E] Σ combine weights per expert in this step. */
-  importance: number[];
-  /** [T, k] chosen experts. */
-  topkIndices: number[];
-  numTokens: number;
-  dropped?: number;
-  tokenEntropy?: number;
-}
-
-function isRoutingRecord(r: Record<string, unknown>): boolean {
-  return typeof r.layer === 'number' && Array.isArray(r.load) && Array.isArray(r.topkIndices) && typeof r.numTokens === 'number';
 }
 
 export class RoutingTrace {
@@ -70,15 +55,14 @@ export class RoutingTrace {
    * `taps[l]` the gate's output in that forward (full probabilities), `first` the position of the
    * first token the forward processed. Returns the rows it filled.
    */
-  ingest(rawRecords: Record<string, unknown>[], first: number, taps?: (GateTapOutput | null)[]): TokenRow[] {
-    const records = rawRecords.filter(isRoutingRecord) as unknown as RoutingRecord[];
+  ingest(records: readonly RoutingRecord[], first: number, taps?: (GateTapOutput | null)[]): TokenRow[] {
     const touched = new Set<TokenRow>();
     const k = this.topK, E = this.numExperts;
     for (const r of records) {
       if (r.layer < 0 || r.layer >= this.numLayers) continue;
       const T = r.numTokens;
       for (let e = 0; e < E; e++) this.load[r.layer]![e]! += r.load[e] ?? 0;
-      this.droppedSlots += r.dropped ?? 0;
+      this.droppedSlots += r.dropped;
       const tap = taps?.[r.layer] ?? null;
       const tapOk = tap !== null && tap.T === T;
       for (let t = 0; t < T; t++) {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer } from '@llama-moe/llama-model/node';
 import { makeDemoModel, type DemoModelInfo } from '../scripts/demo-model.js';
 
 const APP = resolve(dirname(fileURLToPath(import.meta.url)), '..');

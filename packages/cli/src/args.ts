@@ -1,10 +1,15 @@
 /**
- * A small, strict command-line parser: long options `--name value` / `--name=value`, booleans
- * (`--flag`, `--flag=false`, `--no-flag`), repeated options, `--` to end options, typed values
- * (int, number, size, choices) checked where they are parsed, and unknown options rejected with a
- * "did you mean" suggestion. Every problem is a UsageError (exit code 2) naming the option.
+ * A small, strict command-line parser on top of `node:util` parseArgs (which splits the tokens):
+ * long options `--name value` / `--name=value`, booleans (`--flag`, `--flag=false`, `--no-flag`),
+ * repeated options, `--` to end options, typed values (int, number, size, choices) checked where
+ * they are parsed, and unknown options rejected with a "did you mean" suggestion. Every problem is
+ * a UsageError (exit code 2) naming the option.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { UsageError } from './errors.js';
+import { suggest } from '@llama-moe/llama-model';
+
+export { editDistance, suggest } from '@llama-moe/llama-model';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean' | 'size';
 export type OptionValue = string | number | boolean | string[] | number[];
@@ -55,33 +60,6 @@ export interface ParsedArgs {
   positionals: string[];
   /** Unknown options kept when allowUnknownOptions: name → raw values in order. */
   extra: Record<string, string[]>;
-}
-
-/** Levenshtein distance (small strings only). */
-export function editDistance(a: string, b: string): number {
-  const m = a.length, n = b.length;
-  let prev = Array.from({ length: n + 1 }, (_, j) => j);
-  for (let i = 1; i <= m; i++) {
-    const cur = [i];
-    for (let j = 1; j <= n; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[n]!;
-}
-
-/** The closest candidate within a typo's distance, or null. Prefix matches count as close unless `prefix` is false. */
-export function suggest(input: string, candidates: readonly string[], opts: { prefix?: boolean } = {}): string | null {
-  const prefix = opts.prefix ?? true;
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = prefix && (c.startsWith(input) || input.startsWith(c)) ? Math.min(1, editDistance(input, c)) : editDistance(input, c);
-    if (d < bestD) { bestD = d; best = c; }
-  }
-  const limit = Math.max(2, Math.floor(input.length / 3));
-  return best !== null && bestD <= limit ? best : null;
 }
 
 const INT_RE = /^[+-]?\d+$/;
@@ -162,7 +140,7 @@ export function parseArgs(argv: readonly string[], spec: ParseSpec): ParsedArgs 
   const options: Record<string, OptionValue | undefined> = {};
   const given = new Set<string>();
   const positionals: string[] = [];
-  const extra: Record<string, string[]> = {};
+  const extra: Record<string, string[]> = Object.create(null); // no prototype: `--constructor` is a key like any other
   const cmd = spec.command;
   const help = `see 'llama-moe ${cmd} --help'`;
 
@@ -181,68 +159,53 @@ export function parseArgs(argv: readonly string[], spec: ParseSpec): ParsedArgs 
   /** A value token: anything but another option (negative numbers are values). */
   const isValue = (t: string | undefined): t is string => t !== undefined && (!t.startsWith('-') || t === '-' || NUM_RE.test(t));
 
-  for (let i = 0; i < argv.length; i++) {
-    const tok = argv[i]!;
-    if (tok === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (tok.startsWith('--') && tok.length > 2) {
-      const eq = tok.indexOf('=');
-      let name = eq >= 0 ? tok.slice(2, eq) : tok.slice(2);
-      const inline = eq >= 0 ? tok.slice(eq + 1) : undefined;
-      let o = byName.get(name);
-      if (!o && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean' && inline === undefined) {
-        name = name.slice(3);
-        o = byName.get(name)!;
-        if (given.has(o.name)) throw new UsageError(`--${o.name} is given more than once`, 'give it once');
-        options[o.name] = false;
-        given.add(o.name);
-        continue;
-      }
-      if (!o) {
-        if (spec.allowUnknownOptions && /^[A-Za-z][\w.-]*$/.test(name)) {
-          let value: string;
-          if (inline !== undefined) value = inline;
-          else if (isValue(argv[i + 1])) value = argv[++i]!;
-          else value = 'true';
-          (extra[name] ??= []).push(value);
-          continue;
-        }
-        const s = suggest(name, spec.options.map((x) => x.name));
-        throw new UsageError(`unknown option '--${name}'`, s ? `did you mean '--${s}'? ${help}` : help);
-      }
-      if (o.type === 'boolean') {
-        set(o, inline ?? 'true');
-        continue;
-      }
-      if (inline !== undefined) {
-        set(o, inline);
-        continue;
-      }
-      const next = argv[i + 1];
-      if (!isValue(next)) throw new UsageError(`option --${o.name} needs a value (${placeholder(o)})`, `e.g. ${optionLabel(o)}`);
-      set(o, next);
-      i++;
+  // node:util does the splitting (`--name=value`, `--name value` for value options, `--`, `-x`);
+  // non-strict, so unknown options come back as tokens and the checks and messages stay ours.
+  const { tokens } = nodeParseArgs({
+    args: [...argv],
+    options: Object.fromEntries(spec.options.map((o) => [o.name, { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) } as const])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const done = new Set<number>(); // argv indices already read
+  for (const t of tokens) {
+    if (done.has(t.index)) continue;
+    done.add(t.index);
+    if (t.kind === 'positional') positionals.push(t.value);
+    if (t.kind !== 'option') continue;
+    const tok = argv[t.index]!;
+    // Shim: node:util reads `-abc` as a group and `-5` as an option; here a single dash takes one
+    // letter (anything else is an unknown option) and a negative number is a positional.
+    const short = !tok.startsWith('--');
+    if (short && NUM_RE.test(tok)) {
+      positionals.push(tok);
       continue;
     }
-    if (tok.startsWith('-') && tok.length > 1 && !NUM_RE.test(tok)) {
-      const letters = tok.slice(1);
-      const o = letters.length === 1 ? byShort.get(letters) : undefined;
-      if (!o) {
-        const s = suggest(letters, spec.options.map((x) => x.name));
-        throw new UsageError(`unknown option '${tok}'`, s ? `did you mean '--${s}'? ${help}` : `long options take two dashes; ${help}`);
+    const o = short ? (tok.length === 2 ? byShort.get(tok[1]!) : undefined) : byName.get(t.name);
+    if (o) {
+      // node:util gives a value option the next token whatever it is; here it must not look like an option.
+      if (o.type !== 'boolean' && !t.inlineValue && !isValue(t.value)) {
+        throw new UsageError(`option ${short ? `-${o.short} (--${o.name})` : `--${o.name}`} needs a value (${placeholder(o)})`, `e.g. ${optionLabel(o)}`);
       }
-      if (o.type === 'boolean') set(o, 'true');
-      else {
-        const next = argv[i + 1];
-        if (!isValue(next)) throw new UsageError(`option -${o.short} (--${o.name}) needs a value (${placeholder(o)})`, `e.g. ${optionLabel(o)}`);
-        set(o, next);
-        i++;
+      set(o, t.value ?? 'true');
+    } else if (short) {
+      const s = suggest(tok.slice(1), spec.options.map((x) => x.name));
+      throw new UsageError(`unknown option '${tok}'`, s ? `did you mean '--${s}'? ${help}` : `long options take two dashes; ${help}`);
+    } else if (t.name.startsWith('no-') && byName.get(t.name.slice(3))?.type === 'boolean' && t.value === undefined) {
+      set(byName.get(t.name.slice(3))!, 'false'); // node 20's parseArgs has no allowNegative
+    } else if (spec.allowUnknownOptions && /^[A-Za-z][\w.-]*$/.test(t.name)) {
+      // Unknown options are flags to node:util; here `--key value` takes the next token as its value.
+      let v = t.value ?? 'true';
+      if (t.value === undefined && isValue(argv[t.index + 1])) {
+        v = argv[t.index + 1]!;
+        done.add(t.index + 1);
       }
-      continue;
+      (extra[t.name] ??= []).push(v);
+    } else {
+      const s = suggest(t.name, spec.options.map((x) => x.name));
+      throw new UsageError(`unknown option '--${t.name}'`, s ? `did you mean '--${s}'? ${help}` : help);
     }
-    positionals.push(tok);
   }
 
   for (const o of spec.options) {

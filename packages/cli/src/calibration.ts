@@ -5,7 +5,7 @@
  * dataset has exactly one domain per expert.
  */
 import { MultiDomainSampler, sourcesFromPackedDataset } from '@llama-moe/data-sampler';
-import type { CalibrationData } from '@llama-moe/expert-partition';
+import type { CalibrationData } from '@llama-moe/expert-partition/node';
 
 export async function calibrationFromPacked(dir: string, o: { sequences: number; maxLen: number; experts: number; seed: number }): Promise<CalibrationData & { domains: string[] }> {
   const { manifest, sources } = await sourcesFromPackedDataset(dir);

@@ -5,7 +5,7 @@
  * output, removed afterwards).
  */
 import * as fs from 'node:fs';
-import { GgufFile, ggufTokenizerFiles, loadLlamaGguf, saveLlama, saveTokenizerFiles, Tokenizer, type LlamaForCausalLM, type TokenizerJson } from '@llama-moe/llama-model';
+import { GgufFile, ggufTokenizerFiles, loadLlamaGguf, saveLlama, saveTokenizerFiles, Tokenizer, type LlamaForCausalLM, type TokenizerJson } from '@llama-moe/llama-model/node';
 
 /** True for an existing regular file named *.gguf. */
 export function isGgufFile(p: string): boolean {

@@ -1,17 +1,14 @@
 /**
  * Loading a model folder for inference commands (logits, generate). Dense LLaMA / Mistral folders
- * load through @llama-moe/llama-model; MoE folders (llama_moe, mixtral) need the MoE loader of
- * @llama-moe/expert-partition, looked up by name so this package builds while it is written.
+ * load through @llama-moe/llama-model; MoE folders (llama_moe, mixtral) through
+ * @llama-moe/expert-partition's loader, chosen by the config's model_type.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
+import { loadLlama, loadTokenizer, readLlamaConfig, type LlamaConfig, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
 import { CliError } from './errors.js';
 import { requireInputDir } from './paths.js';
 import { isGgufFile, loadGgufModel, loadGgufTokenizer } from './gguf-source.js';
-
-/** Names the MoE loader may be exported under (first found wins): (dir) => LlamaForCausalLM. */
-export const MOE_LOADER_NAMES = ['loadMoeModel', 'loadLlamaMoe', 'loadMoE'] as const;
 
 export interface LoadedModel {
   model: LlamaForCausalLM;
@@ -32,15 +29,10 @@ export async function loadModelFolder(dir: string, option = '--model'): Promise<
   if (config.model_type === 'llama' || config.model_type === 'mistral') {
     return { model: loadLlama(dir), config, dir };
   }
-  const lib = (await import('@llama-moe/expert-partition')) as Record<string, unknown>;
-  for (const name of MOE_LOADER_NAMES) {
-    const fn = lib[name];
-    if (typeof fn === 'function') {
-      const model = (await (fn as (d: string) => LlamaForCausalLM | Promise<LlamaForCausalLM>)(dir)) as LlamaForCausalLM;
-      return { model, config: model.config ?? config, dir };
-    }
-  }
-  throw new CliError(`${option} ${dir}: loading ${config.model_type} (MoE) models is not available in this build`, 'use a dense llama model folder, or a build that includes the MoE loader');
+  // Imported on demand: the dense commands do not load the MoE package.
+  const { loadMoeModel } = await import('@llama-moe/expert-partition/node');
+  const model = loadMoeModel(dir);
+  return { model, config: model.config, dir };
 }
 
 /** The folder's tokenizer, or null when it has no tokenizer.json. */

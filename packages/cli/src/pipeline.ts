@@ -5,10 +5,10 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MANIFEST_NAME, sourcesFromDir, sourcesFromPackedDataset, holdoutValidation, resolveWeights, type DomainSource, type WeightPreset } from '@llama-moe/data-sampler';
-import { getMoeInfo, loadAnyModel, saveMoeModel, setMoeLossSettings, type MoeLossSettings } from '@llama-moe/expert-partition';
-import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
+import { moeConfigOf, loadAnyModel, saveMoeModel, setMoeLossSettings, type MoeLossSettings } from '@llama-moe/expert-partition/node';
+import { loadTokenizer, saveLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model/node';
 import {
-  evaluateMultipleChoice, evaluatePerplexity, loadMcTask, resolveConfig, train, type TrainableModel, type TrainingInterruptedError,
+  evaluateMultipleChoice, evaluatePerplexity, llamaOf, loadMcTask, resolveConfig, train, type TrainableModel, type TrainingInterruptedError,
 } from '@llama-moe/trainer';
 import { CliError, UsageError } from './errors.js';
 import { samplerTokenizer } from './commands/data-prepare.js';
@@ -40,7 +40,7 @@ export function moeLossSettings(config: Record<string, unknown>): MoeLossSetting
 
 function applyMoeLosses(model: LlamaForCausalLM, s: MoeLossSettings | null, modelDir: string): LlamaForCausalLM {
   if (!s) return model;
-  if (!getMoeInfo(model)) throw new UsageError(`config keys ${MOE_LOSS_KEYS.join(' / ')}: model ${modelDir} is dense, it has no gate`, 'drop them, or train an MoE model');
+  if (!moeConfigOf(model.config)) throw new UsageError(`config keys ${MOE_LOSS_KEYS.join(' / ')}: model ${modelDir} is dense, it has no gate`, 'drop them, or train an MoE model');
   try {
     setMoeLossSettings(model, s);
   } catch (e) {
@@ -61,7 +61,7 @@ function copyTokenizer(from: string, to: string): void {
 
 /** Save in the model's own format (dense, llama_moe or mixtral), float32 for exact resume. */
 export function saveAnyModel(model: LlamaForCausalLM, dir: string, tokenizerFrom?: string): void {
-  if (getMoeInfo(model)) saveMoeModel(model, dir, { dtype: 'float32', overwrite: true });
+  if (moeConfigOf(model.config)) saveMoeModel(model, dir, { dtype: 'float32', overwrite: true });
   else saveLlama(model, dir, { dtype: 'float32', overwrite: true });
   if (tokenizerFrom) copyTokenizer(tokenizerFrom, dir);
 }
@@ -118,12 +118,12 @@ export async function trainFromConfig(config: Record<string, unknown>, opts: Tra
   try {
     createdByUs = prepareRunFolder(outDir, say).createdByUs;
     r = await train(cfg, {
-      model: model as unknown as TrainableModel,
+      model: model,
       sources: data.sources,
       tokenizer: sampler,
       outDir,
-      saveModel: (m, dir) => saveAnyModel(m as unknown as LlamaForCausalLM, dir, modelDir),
-      loadModel: (dir) => applyMoeLosses(loadAnyModel(dir), losses, dir) as unknown as TrainableModel,
+      saveModel: (m, dir) => saveAnyModel(llamaOf(m), dir, modelDir),
+      loadModel: (dir) => applyMoeLosses(loadAnyModel(dir), losses, dir),
       ...(tasks ? { tasks: tasks as never } : {}),
       progress: opts.quiet ? null : (opts.progress ?? process.stderr),
       signal: controller.signal,

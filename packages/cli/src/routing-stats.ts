@@ -6,7 +6,8 @@
  * view, for a model that was not necessarily trained here.
  */
 import { linear, noGrad, swiglu, indices, type Tensor } from '@llama-moe/tensor-core';
-import { MoeFeedForward } from '@llama-moe/expert-partition';
+import { MoeFeedForward } from '@llama-moe/router/modules';
+import { RoutingStatsAccumulator } from '@llama-moe/router';
 import type { LlamaForCausalLM } from '@llama-moe/llama-model';
 
 export interface DomainRouting {
@@ -64,8 +65,9 @@ export function routingStatistics(model: LlamaForCausalLM, validation: Record<st
   const moe = layers.map((L) => (L.mlp instanceof MoeFeedForward ? L.mlp : null));
   const first = moe.find((m) => m !== null)!;
   const E = first.numExperts, k = first.topK;
-  // Per layer and domain: running sums.
-  const acc = layers.map(() => new Map<string, { counts: number[]; ent: number; dropped: number; tokens: number; dense: number[] }>());
+  // Per layer and domain: running sums (router's accumulator), and with dense the most-active-expert counts.
+  const stats = new RoutingStatsAccumulator(E);
+  const denseCounts = layers.map(() => new Map<string, number[]>());
   const captured: (Tensor | null)[] = layers.map(() => null);
   const restore: (() => void)[] = [];
   if (o.dense) {
@@ -91,16 +93,15 @@ export function routingStatistics(model: LlamaForCausalLM, validation: Record<st
         tokens += flat.length;
         noGrad(() => {
           const out = model.forward(indices(flat, [batch.length, T]), { collectStats: true });
-          for (const rec of out.records as { layer: number; load: number[]; tokenEntropy: number; numTokens: number; dropped: number }[]) {
-            const a = acc[rec.layer]!;
-            let s = a.get(domain);
-            if (!s) a.set(domain, (s = { counts: new Array<number>(E).fill(0), ent: 0, dropped: 0, tokens: 0, dense: new Array<number>(E).fill(0) }));
-            rec.load.forEach((c, e) => (s!.counts[e] += c));
-            s.ent += rec.tokenEntropy * rec.numTokens;
-            s.dropped += rec.dropped;
-            s.tokens += rec.numTokens;
+          for (const rec of out.records) {
+            stats.add(rec, rec.layer, domain);
             const x = captured[rec.layer];
-            if (o.dense && x) for (const j of mostActiveExpert(moe[rec.layer]!, x)) s.dense[j]! += 1;
+            if (o.dense && x) {
+              const dm = denseCounts[rec.layer]!;
+              let dense = dm.get(domain);
+              if (!dense) dm.set(domain, (dense = new Array<number>(E).fill(0)));
+              for (const j of mostActiveExpert(moe[rec.layer]!, x)) dense[j]! += 1;
+            }
           }
         });
         captured.fill(null);
@@ -111,14 +112,15 @@ export function routingStatistics(model: LlamaForCausalLM, validation: Record<st
     for (const r of restore) r();
   }
   const out: LayerRouting[] = [];
-  acc.forEach((a, l) => {
-    if (!moe[l]) return;
+  moe.forEach((ffn, l) => {
+    if (!ffn) return;
     const per: Record<string, DomainRouting> = {};
-    for (const [d, s] of a) {
-      const total = s.counts.reduce((x, y) => x + y, 0);
+    for (const d of stats.domains(l)) {
+      const s = stats.summary(l, d)!;
+      const dense = denseCounts[l]!.get(d) ?? new Array<number>(E).fill(0);
       per[d] = {
-        counts: s.counts, load: s.counts.map((c) => (total ? c / total : 0)), entropy: s.tokens ? s.ent / s.tokens : 0, dropped: s.dropped, tokens: s.tokens,
-        ...(o.dense ? { dense: s.dense.map((c) => (s.tokens ? c / s.tokens : 0)) } : {}),
+        counts: s.load, load: s.loadFraction, entropy: s.meanTokenEntropy ?? 0, dropped: s.dropped, tokens: s.tokens,
+        ...(o.dense ? { dense: dense.map((c) => (s.tokens ? c / s.tokens : 0)) } : {}),
       };
     }
     const names = Object.keys(per);

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_NAME, tokenizerHash, type PackedDatasetManifest } from '@llama-moe/data-sampler';
-import { loadTokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer } from '@llama-moe/llama-model/node';
 import { CliError } from './errors.js';
 import { samplerTokenizer } from './commands/data-prepare.js';
 

@@ -45,6 +45,15 @@ describe('parseArgs', () => {
     expect(usage(['--out', 'x', '--layers', '-3'])).toBe('--layers must be at least 1, got -3');
     expect(usage(['--out', '--layers', '3'])).toMatch(/option --out needs a value/);
     expect(usage(['--out', 'x', '-x'])).toBe("unknown option '-x'");
+    expect(usage(['--out', '--'])).toMatch(/option --out needs a value/);
+    expect(parse(['--out', 'x', '-5']).positionals).toEqual(['-5']);
+    expect(parse(['--out', 'x', '--', '-v']).positionals).toEqual(['-v']);
+  });
+
+  test('a single dash takes one letter: no groups, no attached values', () => {
+    expect(usage(['--out', 'x', '-vv'])).toBe("unknown option '-vv'");
+    expect(usage(['--out', 'x', '-v=true'])).toBe("unknown option '-v=true'");
+    expect(usage(['--out', 'x', '-v', '-v'])).toBe('--verbose is given more than once');
   });
 
   test('errors name the option', () => {
@@ -75,6 +84,8 @@ describe('parseArgs', () => {
       command: 'train',
     });
     expect(a.extra).toEqual({ lr: ['1e-4'], 'max-steps': ['10'], flag: ['true'], 'x.y': ['-2'] });
+    const b = parseArgs(['--constructor', '1', '--toString=2'], { options: [], allowUnknownOptions: true, command: 'train' });
+    expect({ ...b.extra }).toEqual({ constructor: ['1'], toString: ['2'] });
   });
 
   test('property: --name value and --name=value parse the same', () => {

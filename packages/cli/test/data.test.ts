@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MANIFEST_NAME, generateCorpus, readArrowTokens, writeCorpus, REDPAJAMA_SET_NAME } from '@llama-moe/data-sampler';
-import { loadTokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer } from '@llama-moe/llama-model/node';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 
 let root: string;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateCorpus, writeCorpus } from '@llama-moe/data-sampler';
-import { openCheckpoint } from '@llama-moe/llama-model';
+import { openCheckpoint } from '@llama-moe/llama-model/node';
 import { cli, tempDir, tinyModel } from './helpers.js';
 
 let root: string, model: string, packed: string, sw: string;

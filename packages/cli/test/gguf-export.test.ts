@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildMoeFromDense, defaultMoeSpec, loadAnyModel, randomPartition } from '@llama-moe/expert-partition';
-import { loadTokenizer } from '@llama-moe/llama-model';
+import { buildMoeFromDense, defaultMoeSpec, loadAnyModel, randomPartition } from '@llama-moe/expert-partition/node';
+import { loadTokenizer } from '@llama-moe/llama-model/node';
 import { checkExportTargets } from '../src/commands/export-format.js';
-import { compareLogits, openInLlamaCpp } from '../../llama-model/src/testing/llama-cpp.js';
+import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 
 let root: string, dense: string, mixtral: string, llamaMoe: string;

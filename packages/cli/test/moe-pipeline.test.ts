@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateCorpus, writeCorpus } from '@llama-moe/data-sampler';
-import { loadLlama, openCheckpoint } from '@llama-moe/llama-model';
+import { loadLlama, openCheckpoint } from '@llama-moe/llama-model/node';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 
 let root: string, model: string, packed: string, moe: string;

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { argmax, loadLlama, loadTokenizer, openCheckpoint, readNpy, generate } from '@llama-moe/llama-model';
+import { argmax, loadLlama, loadTokenizer, openCheckpoint, readNpy, generate } from '@llama-moe/llama-model/node';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 import { initTensorData, initTensorPlan, initConfig, tensorSeed } from '../src/commands/init.js';
 
@@ -111,7 +111,7 @@ describe('inspect', () => {
     fs.mkdirSync(dir);
     const cfg = { model_type: 'mixtral', architectures: ['MixtralForCausalLM'], vocab_size: 16, hidden_size: 8, intermediate_size: 4, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 2, num_local_experts: 4, num_experts_per_tok: 2 };
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    const { writeSafetensors } = await import('@llama-moe/llama-model');
+    const { writeSafetensors } = await import('@llama-moe/llama-model/node');
     const t = (name: string, shape: number[]) => ({ name, dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     const tensors = [t('model.embed_tokens.weight', [16, 8]), t('model.layers.0.block_sparse_moe.gate.weight', [4, 8])];
     for (let e = 0; e < 4; e++) for (const w of ['w1', 'w2', 'w3']) tensors.push(t(`model.layers.0.block_sparse_moe.experts.${e}.${w}.weight`, w === 'w2' ? [8, 4] : [4, 8]));

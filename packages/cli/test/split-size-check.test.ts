@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { cli, listTree, tempDir, tinyModel } from './helpers.js';
 import { splitSize } from '../src/split-size-check.js';
 

@@ -1,7 +1,7 @@
 /** generate's streamed text: whole characters only, also when generation stops inside one. */
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model/node';
 import { tempDir, tinyModel } from './helpers.js';
 import { TextStream } from '../src/text-stream.js';
 

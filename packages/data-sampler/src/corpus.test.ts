@@ -5,7 +5,7 @@ import { corpusBytes, generateCorpus, writeCorpus } from './corpus.js';
 import { readJsonl } from './readers/jsonl.js';
 import { readText } from './readers/text.js';
 import { sourcesFromDir } from './source.js';
-import { collect, tempDir } from './testing/helpers.js';
+import { collect, tempDir } from '../test/support/helpers.js';
 import { SLIMPAJAMA_DOMAINS } from './weights.js';
 
 let dir: string;

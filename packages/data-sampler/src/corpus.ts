@@ -291,7 +291,7 @@ export async function writeCorpus(
           ? docs.map((t) => JSON.stringify({ text: t, meta: { redpajama_set_name: setName } })).join('\n') + '\n'
           : docs.map((t) => t.replace(/\n[ \t]*\n+/g, '\n')).join('\n\n') + '\n';
       await writeFileAtomic(path, body);
-      out[d.name].push(path);
+      out[d.name]!.push(path);
     }
   }
   return out;

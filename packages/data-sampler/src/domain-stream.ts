@@ -124,7 +124,7 @@ export class DomainStream {
   /** Next document's ids in file order, or null when this epoch's units are exhausted. */
   private async readDoc(): Promise<Int32Array | null> {
     while (this.filePos < this.fileOrder.length) {
-      if (!this.gen) this.gen = openUnit(this.source, this.units[this.fileOrder[this.filePos]], this.cursor);
+      if (!this.gen) this.gen = openUnit(this.source, this.units[this.fileOrder[this.filePos]!]!, this.cursor);
       const r = await this.gen.next();
       if (r.done) {
         this.gen = null;
@@ -149,8 +149,8 @@ export class DomainStream {
     if (this.buffer.length === 0) return null;
     const j = this.rng.nextInt(this.buffer.length);
     const last = this.buffer.length - 1;
-    const doc = this.buffer[j];
-    this.buffer[j] = this.buffer[last];
+    const doc = this.buffer[j]!;
+    this.buffer[j] = this.buffer[last]!;
     this.buffer.pop();
     return doc;
   }
@@ -181,12 +181,12 @@ export class DomainStream {
         throw new WeightError('domain', this.name, `domain "${this.name}" has fewer than seqLen=${this.pack.seqLen} tokens in a whole pass, so remainder 'drop' never yields a block; add data, lower seqLen or use remainder 'pad'`);
       }
       if (stopAtEpochEnd) {
-        if (rest.length) return this.count(rest[0]);
+        if (rest.length) return this.count(rest[0]!);
         this.startEpoch(this.epoch + 1);
         return null;
       }
       this.startEpoch(this.epoch + 1);
-      if (rest.length) return this.count(rest[0]);
+      if (rest.length) return this.count(rest[0]!);
     }
   }
 

@@ -64,22 +64,22 @@ export function applyDynamicRule(
   const out = new Float64Array(K);
   if (rule === 'sheared_llama') {
     /** [K] logits log w + η·(L − L_ref); log 0 = -Infinity keeps a zero-weight domain at the c/K floor. */
-    const z = domains.map((d) => Math.log(weights[d]) + eta * (loss[d] - ref[d]));
+    const z = domains.map((d) => Math.log(weights[d]!) + eta * (loss[d]! - ref[d]!));
     const m = Math.max(...z.filter((x) => x !== -Infinity));
     let s = 0;
-    for (let i = 0; i < K; i++) s += out[i] = z[i] === -Infinity ? 0 : Math.exp(z[i] - m);
-    for (let i = 0; i < K; i++) out[i] = (1 - c) * (out[i] / s) + c / K;
+    for (let i = 0; i < K; i++) s += out[i] = z[i] === -Infinity ? 0 : Math.exp(z[i]! - m);
+    for (let i = 0; i < K; i++) out[i] = (1 - c) * (out[i]! / s) + c / K;
   } else if (rule === 'llama_moe') {
     for (let i = 0; i < K; i++) {
-      const d = domains[i];
-      out[i] = weights[d] * Math.exp(Math.max(0, loss[d] - ref[d]));
+      const d = domains[i]!;
+      out[i] = weights[d]! * Math.exp(Math.max(0, loss[d]! - ref[d]!));
     }
   } else {
     throw new DataError('argument', `dynamic.rule: unknown rule "${String(rule)}"; use 'sheared_llama' or 'llama_moe'`);
   }
   let total = 0;
-  for (let i = 0; i < K; i++) total += out[i];
-  return Object.fromEntries(domains.map((d, i) => [d, out[i] / total]));
+  for (let i = 0; i < K; i++) total += out[i]!;
+  return Object.fromEntries(domains.map((d, i) => [d, out[i]! / total]));
 }
 
 export class DynamicWeights {

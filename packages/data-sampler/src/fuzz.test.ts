@@ -9,10 +9,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as arrow from 'apache-arrow';
-// @ts-expect-error plain ESM shared with tools/reliability/fuzz.mjs (no type declarations)
-import { createTargets, findings, runTarget, summarize } from '../../../tools/reliability/targets.mjs';
+import { createTargets, findings, runTarget, summarize } from '@llama-moe/test-support/fuzz';
 import * as data from './index.js';
-import { writeParquetBytes } from './testing/parquet-writer.js';
+import { writeParquetBytes } from '@llama-moe/test-support/parquet-writer';
 
 const { targets, cleanupAll } = createTargets({ fc, data, arrow, parquetBytes: writeParquetBytes }, { arrowLengthLies: false });
 afterAll(() => cleanupAll());

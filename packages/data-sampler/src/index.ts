@@ -47,7 +47,6 @@ export {
 } from './writer.js';
 export { generateCorpus, writeCorpus, corpusBytes, REDPAJAMA_SET_NAME, type SyntheticCorpus, type CorpusDomain, type GenerateCorpusOptions } from './corpus.js';
 export { holdoutValidation, type HoldoutResult } from './split.js';
-export { benchPack, type BenchPackResult } from './bench.js';
 export {
   BROWN_GENRES,
   BROWN_DOMAINS,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DataError } from './errors.js';
 import { Packer, encodeDocument, packDocuments } from './pack.js';
-import { tok } from './testing/helpers.js';
+import { tok } from '../test/support/helpers.js';
 
 const docs = fc.array(fc.string({ maxLength: 40 }), { minLength: 0, maxLength: 20 });
 

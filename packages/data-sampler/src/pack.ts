@@ -47,7 +47,7 @@ export function encodeDocument(tok: Tokenizer, text: string, o: { addBos?: boole
   const out = new Int32Array(ids.length + (bos ? 1 : 0) + (eos ? 1 : 0));
   let k = 0;
   if (bos) out[k++] = tok.bosTokenId;
-  for (let i = 0; i < ids.length; i++) out[k++] = ids[i];
+  for (let i = 0; i < ids.length; i++) out[k++] = ids[i]!;
   if (eos) out[k++] = tok.eosTokenId;
   return out;
 }

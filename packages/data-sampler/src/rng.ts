@@ -96,14 +96,14 @@ export class Rng {
   /** Index drawn with probability proportional to `weights[i]` (non-negative, positive sum). */
   categorical(weights: ArrayLike<number>): number {
     let total = 0;
-    for (let i = 0; i < weights.length; i++) total += weights[i];
+    for (let i = 0; i < weights.length; i++) total += weights[i]!;
     let u = this.nextFloat() * total;
     let last = -1;
     for (let i = 0; i < weights.length; i++) {
-      if (weights[i] <= 0) continue;
+      if (weights[i]! <= 0) continue;
       last = i;
-      if (u < weights[i]) return i;
-      u -= weights[i];
+      if (u < weights[i]!) return i;
+      u -= weights[i]!;
     }
     // Float round-off can leave u a hair above the last bucket: it belongs to the last positive one.
     if (last < 0) throw new RangeError('Rng.categorical: all weights are zero');
@@ -114,14 +114,14 @@ export class Rng {
   shuffle<T>(xs: T[]): T[] {
     for (let i = xs.length - 1; i > 0; i--) {
       const j = this.nextInt(i + 1);
-      const t = xs[i];
-      xs[i] = xs[j];
+      const t = xs[i]!;
+      xs[i] = xs[j]!;
       xs[j] = t;
     }
     return xs;
   }
 
   pick<T>(xs: readonly T[]): T {
-    return xs[this.nextInt(xs.length)];
+    return xs[this.nextInt(xs.length)]!;
   }
 }

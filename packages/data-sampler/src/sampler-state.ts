@@ -163,5 +163,5 @@ export function validateSamplerState(state: unknown): void {
   weightMap(s.weights, 'weights', domains);
   dynamicState(s.dynamic, domains);
   if (!Array.isArray(s.domains) || s.domains.length !== domains.length) fail('domains', `an array of ${domains.length} domain stream states`, Array.isArray(s.domains) ? `${s.domains.length} entries` : s.domains);
-  s.domains.forEach((d, i) => domainStream(d, `domains[${i}]`, domains[i], (units[domains[i]] as string[]).length, shuffleBuffer));
+  s.domains.forEach((d, i) => domainStream(d, `domains[${i}]`, domains[i]!, (units[domains[i]!] as string[]).length, shuffleBuffer));
 }

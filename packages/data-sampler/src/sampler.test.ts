@@ -6,7 +6,7 @@ import { generateCorpus, writeCorpus } from './corpus.js';
 import { DataError, WeightError } from './errors.js';
 import { MultiDomainSampler, type SamplerOptions } from './sampler.js';
 import { sourcesFromDir, type DomainSource } from './source.js';
-import { collect, tempDir, tok } from './testing/helpers.js';
+import { collect, tempDir, tok } from '../test/support/helpers.js';
 import { LLAMA2_7B_REFERENCE_LOSS, SLIMPAJAMA_DOMAINS, resolveWeights } from './weights.js';
 import { readJsonl } from './readers/jsonl.js';
 

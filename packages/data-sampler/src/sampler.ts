@@ -230,9 +230,9 @@ export class MultiDomainSampler {
   private async draw(): Promise<{ inputIds: Int32Array; domain: string; lossMask?: Uint8Array }> {
     const v = weightVector(this.weightsNow, this.config.domains);
     const d = this.rng.categorical(v);
-    const b = await this.streams[d].nextBlock();
+    const b = await this.streams[d]!.nextBlock();
     this.samples++;
-    return { inputIds: b!.inputIds, domain: this.config.domains[d], lossMask: b!.lossMask };
+    return { inputIds: b!.inputIds, domain: this.config.domains[d]!, lossMask: b!.lossMask };
   }
 
   /** `batchSize` rows of seqLen tokens. Short ('keep') and padded rows are padded with padId and masked. */

@@ -7,7 +7,7 @@ import { readJsonl } from './readers/jsonl.js';
 import { MultiDomainSampler } from './sampler.js';
 import { sourcesFromDir } from './source.js';
 import { holdoutValidation } from './split.js';
-import { collect, tempDir, tok } from './testing/helpers.js';
+import { collect, tempDir, tok } from '../test/support/helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;

@@ -38,7 +38,7 @@ export async function holdoutValidation(o: PackOptions & {
     let lastUnit = -1;
     let lastCursor: ReaderCursor | null = null;
     outer: for (let u = 0; u < units.length; u++) {
-      const gen = openUnit(s, units[u], null);
+      const gen = openUnit(s, units[u]!, null);
       try {
         for await (const r of gen) {
           const ids = r.inputIds ?? encodeDocument(o.tokenizer!, r.text ?? '', pack);
@@ -57,7 +57,7 @@ export async function holdoutValidation(o: PackOptions & {
     validation[s.name] = blocks;
     // Training keeps the rest of the unit that held the last validation document, then later units.
     const startCursors = { ...(s.startCursors ?? {}) };
-    const unit = units[lastUnit];
+    const unit = units[lastUnit]!;
     startCursors[unit] = lastCursor!;
     let rest: DomainSource;
     if (unit === DOCUMENTS_KEY) {

@@ -49,12 +49,12 @@ export function byteLevelTokenizer(): Tokenizer & { vocabSize: number; padTokenI
     encode(text: string): number[] {
       const bytes = enc.encode(text);
       const out = new Array<number>(bytes.length);
-      for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] + 3;
+      for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! + 3;
       return out;
     },
     decode(ids: ArrayLike<number>): string {
       const bytes: number[] = [];
-      for (let i = 0; i < ids.length; i++) if (ids[i] >= 3) bytes.push(ids[i] - 3);
+      for (let i = 0; i < ids.length; i++) if (ids[i]! >= 3) bytes.push(ids[i]! - 3);
       return dec.decode(Uint8Array.from(bytes));
     },
   };

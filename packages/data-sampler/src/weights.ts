@@ -68,7 +68,7 @@ export function resolveWeights(spec: WeightPreset | DomainWeights, domains: read
   for (const d of domains) {
     if (!(d in w)) throw new WeightError('domain', d, `weights: dataset domain "${d}" has no weight; give it one (0 to exclude it)`);
   }
-  const sum = domains.reduce((s, d) => s + w[d], 0);
+  const sum = domains.reduce((s, d) => s + w[d]!, 0);
   if (!(sum > 0)) throw new WeightError('weights', undefined, 'weights: all weights are zero; at least one domain needs a positive weight');
   if (Math.abs(sum - 1) > WEIGHT_SUM_TOLERANCE) {
     if (!opts.normalize) {
@@ -77,13 +77,13 @@ export function resolveWeights(spec: WeightPreset | DomainWeights, domains: read
   }
   // Always return in dataset order; rescale exactly when asked (a 1e-7 drift is left alone otherwise).
   const scale = opts.normalize ? 1 / sum : 1;
-  return Object.fromEntries(domains.map((d) => [d, w[d] * scale]));
+  return Object.fromEntries(domains.map((d) => [d, w[d]! * scale]));
 }
 
 /** The weights as a probability vector in `domains` order. */
 export function weightVector(w: DomainWeights, domains: readonly string[]): Float64Array {
   /** [K] */
   const v = new Float64Array(domains.length);
-  domains.forEach((d, i) => (v[i] = w[d]));
+  domains.forEach((d, i) => (v[i] = w[d]!));
   return v;
 }

@@ -8,7 +8,7 @@ import { packDocuments } from './pack.js';
 import { readArrowTokens } from './readers/arrow.js';
 import { MultiDomainSampler } from './sampler.js';
 import type { DomainSource } from './source.js';
-import { collect, tempDir, tok } from './testing/helpers.js';
+import { collect, tempDir, tok } from '../test/support/helpers.js';
 import { MANIFEST_NAME, sourcesFromPackedDataset, writePackedDataset, type PackedDatasetManifest } from './writer.js';
 
 let dir: string;

@@ -61,17 +61,17 @@ export function packedRecordBatch(blocks: PackedBlock[], domain: string, withMas
   const mask = withMask ? new Int8Array(total) : undefined;
   let k = 0;
   for (let i = 0; i < n; i++) {
-    const ids = blocks[i].inputIds;
+    const ids = blocks[i]!.inputIds;
     values.set(ids, k);
     if (mask) {
-      if (blocks[i].lossMask) mask.set(blocks[i].lossMask as unknown as ArrayLike<number>, k);
+      if (blocks[i]!.lossMask) mask.set(blocks[i]!.lossMask as unknown as ArrayLike<number>, k);
       else mask.fill(1, k, k + ids.length);
     }
     k += ids.length;
     offsets[i + 1] = k;
   }
   const schema = packedSchema(withMask);
-  const idsData = makeData({ type: schema.fields[0].type as List<Int32>, length: n, nullCount: 0, valueOffsets: offsets, child: makeData({ type: new Int32(), length: total, nullCount: 0, data: values }) });
+  const idsData = makeData({ type: schema.fields[0]!.type as List<Int32>, length: n, nullCount: 0, valueOffsets: offsets, child: makeData({ type: new Int32(), length: total, nullCount: 0, data: values }) });
   const dBytes = new TextEncoder().encode(domain);
   /** [n * |domain|] the same utf8 string repeated */
   const dData = new Uint8Array(dBytes.length * n);
@@ -84,7 +84,7 @@ export function packedRecordBatch(blocks: PackedBlock[], domain: string, withMas
   const domainData = makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: dOffsets, data: dData });
   const children = [idsData, domainData] as ReturnType<typeof makeData>[];
   if (mask) {
-    children.push(makeData({ type: schema.fields[2].type as List<Int8>, length: n, nullCount: 0, valueOffsets: offsets, child: makeData({ type: new Int8(), length: total, nullCount: 0, data: mask }) }));
+    children.push(makeData({ type: schema.fields[2]!.type as List<Int8>, length: n, nullCount: 0, valueOffsets: offsets, child: makeData({ type: new Int8(), length: total, nullCount: 0, data: mask }) }));
   }
   const data = makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children });
   return new RecordBatch(schema, data);

@@ -6,7 +6,8 @@
 import { Tensor, createRng, getBackend, noGrad } from '@llama-moe/tensor-core';
 import { DenseFeedForward, type ForwardContext } from '@llama-moe/llama-model';
 import { NoisyTopKGate } from '@llama-moe/router/modules';
-import { MoeFeedForward, expertsFromDense } from './index.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
+import { expertsFromDense } from './index.js';
 import { randomPartition } from './partition/random.js';
 
 export interface MoeFfnBench {
@@ -42,3 +43,5 @@ export function benchMoeFfn(o: { T?: number; D?: number; F?: number; E?: number;
   }
   return { T, D, F, E, k, denseMs, moeMs, ratio: moeMs / denseMs, backend: getBackend() };
 }
+
+export { benchClustering, type BenchClusteringOptions } from './partition/clustering.js';

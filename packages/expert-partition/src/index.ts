@@ -1,22 +1,25 @@
-export { MoeFeedForward, expertForward, DEFAULT_MOE_OPTIONS, type ExpertWeights, type MoeFfnOptions, type MoeLayout, type CalculatorType, type MoeLayerRecord } from './moe/moe-ffn.js';
-export {
-  buildMoeFromDense, expertsFromDense, mergeExpertsToDense, loadMoeModelFrom, initGate, loadMoeModel, loadAnyModel, mergeExperts, moeTensors, saveMoeModel, specFromConfig, getMoeInfo, setMoeInfo, setMoeLossSettings, dropUpcycleExpert, isDataGateInit, GATE_INITS,
-  takeRows, takeCols, takeColsMany, takeColsManyJs, moeFfnOptions, PARTITION_FILE,
-  type MoeFormat, type MoeLossSettings, type GateInit, type BuildMoeOptions, type SaveMoeOptions, type MoeModelInfo, type GateInitOptions,
-} from './moe/moe-model.js';
+/**
+ * @llama-moe/expert-partition: build a Mixture-of-Experts from a dense LLaMA. The root is
+ * browser-safe: model construction and merging, partitions, calibration, router
+ * fitting, the LLaMA-MoE and Mixtral config formats. Folders and files on disk (save and load,
+ * the streaming split, GGUF and Qwen2-MoE export) are `@llama-moe/expert-partition/node`;
+ * benchmarks are `@llama-moe/expert-partition/bench`.
+ */
+export { buildMoeFromDense, dropUpcycleExpert, type BuildMoeOptions } from './moe/build.js';
+export { expertsFromDense, takeRows, takeCols, takeColsMany, takeColsManyJs } from './moe/gather.js';
+export { loadMoeModelFrom, moeTensors, type SaveMoeOptions } from './moe/moe-model.js';
+export { initGate, isDataGateInit, GATE_INITS, type GateInit, type GateInitOptions } from './moe/gate-init.js';
+export { mergeExperts } from './moe/merge.js';
+export { specFromConfig, moeConfigOf, moeConfig, moeConfigJson, denseBaseConfig, moeFfnOptions, type MoeFormat } from './moe/moe-config.js';
+export { partitionFileOf, setPartitionFile, PARTITION_FILE, type PartitionFile } from './moe/partition-file.js';
+export { setMoeLossSettings, type MoeLossSettings } from './moe/loss-settings.js';
 export { defaultMoeSpec, scoreScaleAt, type MoeSpec, type GateType } from './formats/moe-spec.js';
 export { llamaMoeConfigJson, llamaMoeNames } from './formats/llama-moe.js';
 export { mixtralConfigJson, mixtralIncompatibility, mixtralNames, FormatError } from './formats/mixtral.js';
-export { benchMoeFfn, type MoeFfnBench } from './bench.js';
 export * from './partition/index.js';
-export { splitStreaming, validateSplitOptions, weightOnlyPartition, sharingInterSharedSize, SplitError, type SplitOptions, type SplitResult } from './convert/split.js';
 export { calibrate, CentroidAccumulator, type CalibrationSink, type CalibrateOptions } from './convert/calibrate.js';
-export { splitModel, clusterSequences, type SplitModelOptions, type CalibrationData } from './convert/split-model.js';
-export { CARVE_DEFAULT_GATE_INIT, DEFAULT_DROP_RATIO } from './convert/split.js';
 export {
   RouterCalibration, ridgeRows, representativeRows, centroidRows, kmeansRows, mostActiveNeurons, scaleRowsTo, solveSpd, fitTerms, fitRouterTemperature, fitExpertScales, reconstructionError,
   DATA_GATE_INITS, type DataGateInit, type FitTerms, type LayerFfn,
 } from './convert/router-fit.js';
 export { collectActivationStats, collectRouterCalibration, dataRouters, layerFfn, type DataRouters, type DataRouterOptions, type LayerRouterFit } from './convert/data-routers.js';
-export { qwen2MoeIncompatibility, qwen2MoeConfigJson, qwen2MoeTensors, qwen2MoeSizes, saveQwen2Moe } from './formats/qwen2-moe.js';
-export { ggufMoeIncompatibility, ggufMoeLayerIncompatibility, ggufExpertWidth, moeFfnGguf, moeGgufParts, writeMoeGguf, type MoeGgufOptions } from './formats/gguf.js';

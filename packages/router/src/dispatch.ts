@@ -121,7 +121,7 @@ function fillShared(
     for (let t = 0; t < T; t++, slot++) {
       plan.permutation[slot] = t;
       plan.slotSelection[slot] = -1;
-      plan.slotWeights[slot] = typeof w === 'number' ? w : shared.perToken ? w[t * shared.Es + s] : w[s];
+      plan.slotWeights[slot] = typeof w === 'number' ? w : shared.perToken ? w[t * shared.Es + s]! : w[s]!;
     }
   }
 }
@@ -155,26 +155,26 @@ export function buildDispatch<A extends FloatArray>(
 
   /** [E] */ const requested = new Int32Array(E);
   for (let i = 0; i < T * k; i++) {
-    const e = topkIndices[i];
+    const e = topkIndices[i]!;
     if (e < 0 || e >= E) throw new RouterError('index', op, `topkIndices[${Math.floor(i / k)}, ${i % k}] = ${e} is outside [0, ${E})`);
-    requested[e]++;
+    requested[e]!++;
   }
   /** [E + Es] */ const counts = new Int32Array(E + Es);
   /** [E + Es + 1] */ const offsets = new Int32Array(E + Es + 1);
   /** [E] */ const droppedPerExpert = new Int32Array(E);
   let numDropped = 0;
   for (let e = 0; e < E; e++) {
-    const kept = Math.min(requested[e], capacity);
+    const kept = Math.min(requested[e]!, capacity);
     counts[e] = kept;
-    droppedPerExpert[e] = requested[e] - kept;
-    numDropped += droppedPerExpert[e];
-    offsets[e + 1] = offsets[e] + kept;
+    droppedPerExpert[e] = requested[e]! - kept;
+    numDropped += droppedPerExpert[e]!;
+    offsets[e + 1] = offsets[e]! + kept;
   }
   for (let s = 0; s < Es; s++) {
     counts[E + s] = T;
-    offsets[E + s + 1] = offsets[E + s] + T;
+    offsets[E + s + 1] = offsets[E + s]! + T;
   }
-  const S = offsets[E + Es];
+  const S = offsets[E + Es]!;
   /** [S] */ const permutation = new Int32Array(S);
   /** [S] */ const slotWeights = allocLike(topkScores, S);
   /** [S] */ const slotSelection = new Int32Array(S);
@@ -184,15 +184,15 @@ export function buildDispatch<A extends FloatArray>(
   for (let t = 0; t < T; t++) {
     for (let j = 0; j < k; j++) {
       const i = t * k + j;
-      const e = topkIndices[i];
-      const slot = cursor[e];
-      if (slot >= offsets[e + 1]) {
+      const e = topkIndices[i]!;
+      const slot = cursor[e]!;
+      if (slot >= offsets[e + 1]!) {
         dropped[i] = 1;
         continue;
       }
       cursor[e] = slot + 1;
       permutation[slot] = t;
-      slotWeights[slot] = topkScores[i];
+      slotWeights[slot] = topkScores[i]!;
       slotSelection[slot] = i;
     }
   }
@@ -203,7 +203,7 @@ export function buildDispatch<A extends FloatArray>(
     numExperts: E,
     numSharedExperts: Es,
     numSlots: S,
-    routedSlots: offsets[E],
+    routedSlots: offsets[E]!,
     counts,
     offsets,
     permutation,
@@ -219,7 +219,7 @@ export function buildDispatch<A extends FloatArray>(
     topkIndices,
     topkScores,
   };
-  fillShared(plan, offsets[E], T, shared);
+  fillShared(plan, offsets[E]!, T, shared);
   return plan;
 }
 
@@ -250,17 +250,17 @@ export function buildExpertChoiceDispatch<A extends FloatArray>(
   const offsets = new Int32Array(E + Es + 1);
   for (let e = 0; e < E + Es; e++) {
     counts[e] = e < E ? C : T;
-    offsets[e + 1] = offsets[e] + counts[e];
+    offsets[e + 1] = offsets[e]! + counts[e]!;
   }
-  const S = offsets[E + Es];
+  const S = offsets[E + Es]!;
   const permutation = new Int32Array(S);
   const slotWeights = allocLike(weights, S);
   const slotSelection = new Int32Array(S);
   for (let i = 0; i < E * C; i++) {
-    const t = tokenIndices[i];
+    const t = tokenIndices[i]!;
     if (t < 0 || t >= T) throw new RouterError('index', op, `tokenIndices[${Math.floor(i / C)}, ${i % C}] = ${t} is outside [0, ${T})`);
     permutation[i] = t;
-    slotWeights[i] = weights[i];
+    slotWeights[i] = weights[i]!;
     slotSelection[i] = i;
   }
   const requested = new Int32Array(E).fill(C);
@@ -306,11 +306,11 @@ export function gatherRows<A extends FloatArray>(
   const rows = out ?? allocLike(x, S * D);
   if (rows.length !== S * D) throw new RouterError('shape', op, `out has ${rows.length} elements, expected [S=${S}, D=${D}]`);
   for (let s = 0; s < S; s++) {
-    const t = permutation[s];
+    const t = permutation[s]!;
     if (t < 0 || t >= T) throw new RouterError('index', op, `permutation[${s}] = ${t} is outside [0, ${T})`);
     const src = t * D;
     const dst = s * D;
-    for (let d = 0; d < D; d++) rows[dst + d] = x[src + d];
+    for (let d = 0; d < D; d++) rows[dst + d] = x[src + d]!;
   }
   return rows;
 }
@@ -330,11 +330,11 @@ export function gatherRowsBackward<A extends FloatArray>(
   const out = dX ?? allocLike(dRows, numTokens * D);
   if (out.length !== numTokens * D) throw new RouterError('shape', op, `dX has ${out.length} elements, expected [T=${numTokens}, D=${D}]`);
   for (let s = 0; s < S; s++) {
-    const t = permutation[s];
+    const t = permutation[s]!;
     if (t < 0 || t >= numTokens) throw new RouterError('index', op, `permutation[${s}] = ${t} is outside [0, ${numTokens})`);
     const src = s * D;
     const dst = t * D;
-    for (let d = 0; d < D; d++) out[dst + d] += dRows[src + d];
+    for (let d = 0; d < D; d++) out[dst + d]! += dRows[src + d]!;
   }
   return out;
 }
@@ -346,8 +346,8 @@ export interface CombineOptions {
 
 /** Per-slot combine multiplier: score·scale (or scale) for routed slots, the shared weight for shared slots. */
 function slotMultiplier(plan: DispatchPlan<FloatArray>, s: number, scale: number, multiply: boolean): number {
-  if (s >= plan.routedSlots) return plan.slotWeights[s];
-  return multiply ? plan.slotWeights[s] * scale : scale;
+  if (s >= plan.routedSlots) return plan.slotWeights[s]!;
+  return multiply ? plan.slotWeights[s]! * scale : scale;
 }
 
 /**
@@ -373,9 +373,9 @@ export function combine<A extends FloatArray>(
   const multiply = options?.multiply_gate_scores ?? true;
   for (let s = 0; s < S; s++) {
     const w = slotMultiplier(plan, s, score_scale_factor, multiply);
-    const dst = plan.permutation[s] * D;
+    const dst = plan.permutation[s]! * D;
     const src = s * D;
-    for (let d = 0; d < D; d++) out[dst + d] += w * expertOut[src + d];
+    for (let d = 0; d < D; d++) out[dst + d]! += w * expertOut[src + d]!;
   }
   return out;
 }
@@ -409,13 +409,13 @@ export function combineBackward<A extends FloatArray>(
   const dSlotWeights = new Float64Array(S);
   for (let s = 0; s < S; s++) {
     const w = slotMultiplier(plan, s, score_scale_factor, multiply);
-    const src = plan.permutation[s] * D;
+    const src = plan.permutation[s]! * D;
     const row = s * D;
     let dot = 0;
     for (let d = 0; d < D; d++) {
-      const g = dOut[src + d];
+      const g = dOut[src + d]!;
       dExpertOut[row + d] = w * g;
-      dot += g * expertOut[row + d];
+      dot += g * expertOut[row + d]!;
     }
     dSlotWeights[s] = s >= plan.routedSlots ? dot : multiply ? dot * score_scale_factor : 0;
   }
@@ -431,14 +431,14 @@ export function scatterSlotGrads(plan: DispatchPlan<FloatArray>, /** [S] */ dSlo
     throw new RouterError('shape', 'scatterSlotGrads', `dSlotWeights has ${dSlotWeights.length} elements, expected S=${plan.numSlots}`);
   }
   const out = new Float64Array(plan.sourceLength);
-  for (let s = 0; s < plan.routedSlots; s++) out[plan.slotSelection[s]] += dSlotWeights[s];
+  for (let s = 0; s < plan.routedSlots; s++) out[plan.slotSelection[s]!]! += dSlotWeights[s]!;
   return out;
 }
 
 /** Int32Array [T]: how many routed experts (after capacity) process each token. */
 export function tokenExpertCounts(plan: DispatchPlan<FloatArray>): Int32Array {
   const out = new Int32Array(plan.numTokens);
-  for (let s = 0; s < plan.routedSlots; s++) out[plan.permutation[s]]++;
+  for (let s = 0; s < plan.routedSlots; s++) out[plan.permutation[s]!]!++;
   return out;
 }
 
@@ -457,7 +457,7 @@ export function applyDroppedPadding<A extends FloatArray>(/** [T, D] */ x: Float
   const routed = tokenExpertCounts(plan);
   for (let t = 0; t < T; t++) {
     if (routed[t] !== 0) continue;
-    for (let d = 0; d < D; d++) out[t * D + d] += x[t * D + d];
+    for (let d = 0; d < D; d++) out[t * D + d]! += x[t * D + d]!;
   }
   return out;
 }

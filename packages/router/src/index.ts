@@ -19,6 +19,7 @@ export {
   entropyOf,
 } from './math.js';
 export { topkRows } from './topk.js';
+export { gateLogits } from './gate-network.js';
 export {
   CV_SQUARED_EPS,
   cvSquared,
@@ -39,7 +40,10 @@ export {
 } from './gates/noisy-topk.js';
 export {
   switchGate,
+  switchRoute,
   switchGateBackward,
+  type SwitchRouteOptions,
+  type SwitchRouting,
   type SwitchGateOptions,
   type SwitchGateResult,
   type SwitchGateGrads,
@@ -79,7 +83,10 @@ export {
 } from './dispatch.js';
 export {
   routingStats,
+  meanTokenEntropy,
   RoutingStatsAccumulator,
+  type RoutingCounts,
+  type RoutingSummary,
   type TopkRouting,
   type RoutingStatsSource,
   type RoutingStatsOptions,

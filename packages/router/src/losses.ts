@@ -18,11 +18,11 @@ export function cvSquared(x: ArrayLike<number>): number {
   if (n === 0) throw new RouterError('shape', 'cvSquared', 'x is empty; pass one value per expert');
   if (n === 1) return 0;
   let mean = 0;
-  for (let i = 0; i < n; i++) mean += x[i];
+  for (let i = 0; i < n; i++) mean += x[i]!;
   mean /= n;
   let ss = 0;
   for (let i = 0; i < n; i++) {
-    const d = x[i] - mean;
+    const d = x[i]! - mean;
     ss += d * d;
   }
   return ss / (n - 1) / (mean * mean + CV_SQUARED_EPS);
@@ -34,18 +34,18 @@ export function cvSquaredBackward(x: ArrayLike<number>, g = 1): Float64Array {
   const out = new Float64Array(n);
   if (n <= 1 || g === 0) return out;
   let mean = 0;
-  for (let i = 0; i < n; i++) mean += x[i];
+  for (let i = 0; i < n; i++) mean += x[i]!;
   mean /= n;
   let ss = 0;
   for (let i = 0; i < n; i++) {
-    const d = x[i] - mean;
+    const d = x[i]! - mean;
     ss += d * d;
   }
   const variance = ss / (n - 1);
   const den = mean * mean + CV_SQUARED_EPS;
   // d var/dx_i = 2(x_i − μ)/(n−1); d den/dx_i = 2μ/n.
   const c = (variance * 2 * mean) / n / (den * den);
-  for (let i = 0; i < n; i++) out[i] = g * ((2 * (x[i] - mean)) / (n - 1) / den - c);
+  for (let i = 0; i < n; i++) out[i] = g * ((2 * (x[i]! - mean)) / (n - 1) / den - c);
   return out;
 }
 
@@ -94,9 +94,9 @@ export function routerZLossBackward<A extends FloatArray>(
   const out = allocLike(logits, logits.length);
   const E = numExperts;
   for (let t = 0; t < T; t++) {
-    const z = fwd.logSumExp[t];
+    const z = fwd.logSumExp[t]!;
     const c = (dLoss * router_z_loss_coef * 2 * z) / T;
-    for (let e = 0; e < E; e++) out[t * E + e] = c * Math.exp(logits[t * E + e] - z);
+    for (let e = 0; e < E; e++) out[t * E + e] = c * Math.exp(logits[t * E + e]! - z);
   }
   return out;
 }

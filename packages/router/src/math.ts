@@ -83,7 +83,7 @@ export function noiseControl<A extends FloatArray>(noiseMm: A, noise_epsilon = 1
     throw new RouterError('argument', 'noiseControl.noise_epsilon', `must be a finite number >= 0, got ${noise_epsilon}`);
   }
   const out = (noiseMm instanceof Float64Array ? new Float64Array(noiseMm.length) : new Float32Array(noiseMm.length)) as A;
-  for (let i = 0; i < noiseMm.length; i++) out[i] = softplus(noiseMm[i]) + noise_epsilon;
+  for (let i = 0; i < noiseMm.length; i++) out[i] = softplus(noiseMm[i]!) + noise_epsilon;
   return out;
 }
 
@@ -93,7 +93,7 @@ export function noiseControlBackward<A extends FloatArray>(noiseMm: A, dNoiseStd
     throw new RouterError('shape', 'noiseControlBackward', `dNoiseStd has ${dNoiseStd.length} elements but noise_mm has ${noiseMm.length}; both are [T, E]`);
   }
   const out = (noiseMm instanceof Float64Array ? new Float64Array(noiseMm.length) : new Float32Array(noiseMm.length)) as A;
-  for (let i = 0; i < noiseMm.length; i++) out[i] = dNoiseStd[i] * softplusGrad(noiseMm[i]);
+  for (let i = 0; i < noiseMm.length; i++) out[i] = dNoiseStd[i]! * softplusGrad(noiseMm[i]!);
   return out;
 }
 
@@ -107,7 +107,7 @@ export function softmaxRows(op: string, logits: FloatArray, T: number, E: number
     const base = t * E;
     let max = -Infinity;
     for (let e = 0; e < E; e++) {
-      const v = logits[base + e];
+      const v = logits[base + e]!;
       if (v !== v) throw new RouterError('value', op, `logits[${t}, ${e}] is NaN; check the gate's input`);
       if (v > max) max = v;
     }
@@ -115,9 +115,9 @@ export function softmaxRows(op: string, logits: FloatArray, T: number, E: number
       throw new RouterError('value', op, `row ${t} of the logits has maximum ${max}; softmax needs at least one finite logit and none +Infinity`);
     }
     let sum = 0;
-    for (let e = 0; e < E; e++) sum += Math.exp(logits[base + e] - max);
+    for (let e = 0; e < E; e++) sum += Math.exp(logits[base + e]! - max);
     const inv = 1 / sum;
-    for (let e = 0; e < E; e++) out[base + e] = Math.exp(logits[base + e] - max) * inv;
+    for (let e = 0; e < E; e++) out[base + e] = Math.exp(logits[base + e]! - max) * inv;
   }
 }
 
@@ -129,8 +129,8 @@ export function softmaxRowsBackward(probs: FloatArray, dProbs: FloatArray, T: nu
   for (let t = 0; t < T; t++) {
     const base = t * E;
     let dot = 0;
-    for (let e = 0; e < E; e++) dot += probs[base + e] * dProbs[base + e];
-    for (let e = 0; e < E; e++) out[base + e] = probs[base + e] * (dProbs[base + e] - dot);
+    for (let e = 0; e < E; e++) dot += probs[base + e]! * dProbs[base + e]!;
+    for (let e = 0; e < E; e++) out[base + e] = probs[base + e]! * (dProbs[base + e]! - dot);
   }
 }
 
@@ -138,23 +138,23 @@ export function softmaxRowsBackward(probs: FloatArray, dProbs: FloatArray, T: nu
 export function logSumExpRow(logits: FloatArray, base: number, E: number): number {
   let max = -Infinity;
   for (let e = 0; e < E; e++) {
-    const v = logits[base + e];
+    const v = logits[base + e]!;
     if (v > max) max = v;
   }
   if (!Number.isFinite(max)) return max;
   let sum = 0;
-  for (let e = 0; e < E; e++) sum += Math.exp(logits[base + e] - max);
+  for (let e = 0; e < E; e++) sum += Math.exp(logits[base + e]! - max);
   return max + Math.log(sum);
 }
 
 /** Shannon entropy (nats) of a non-negative vector after normalising it to sum 1; 0 for an all-zero vector. */
 export function entropyOf(values: ArrayLike<number>, offset = 0, length = values.length - offset): number {
   let sum = 0;
-  for (let i = 0; i < length; i++) sum += values[offset + i];
+  for (let i = 0; i < length; i++) sum += values[offset + i]!;
   if (!(sum > 0)) return 0;
   let h = 0;
   for (let i = 0; i < length; i++) {
-    const p = values[offset + i] / sum;
+    const p = values[offset + i]! / sum;
     if (p > 0) h -= p * Math.log(p);
   }
   return h;

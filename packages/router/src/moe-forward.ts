@@ -48,8 +48,8 @@ export function moeForward<A extends FloatArray>(x: A, plan: DispatchPlan<FloatA
   /** [S, D] */ const expertOut = allocLike(x, plan.numSlots * D);
   const nAll = plan.numExperts + plan.numSharedExperts;
   for (let e = 0; e < nAll; e++) {
-    const a = plan.offsets[e];
-    const n = plan.offsets[e + 1] - a;
+    const a = plan.offsets[e]!;
+    const n = plan.offsets[e + 1]! - a;
     if (n === 0) continue;
     const y = checkExpertOut(op, e, expertFn(e, rows.subarray(a * D, (a + n) * D), n), n, D);
     expertOut.set(y, a * D);
@@ -93,21 +93,21 @@ export function naiveMoeForward<A extends FloatArray>(
     const row = x.slice(t * D, (t + 1) * D) as A;
     let routed = 0;
     for (let j = 0; j < k; j++) {
-      const e = topkIndices[t * k + j];
-      if (used[e] >= capacity) continue;
-      used[e]++;
+      const e = topkIndices[t * k + j]!;
+      if (used[e]! >= capacity) continue;
+      used[e]!++;
       routed++;
       const y = checkExpertOut(op, e, expertFn(e, row.slice() as A, 1), 1, D);
-      const w = multiply ? topkScores[t * k + j] * scale : scale;
-      for (let d = 0; d < D; d++) out[t * D + d] += w * y[d];
+      const w = multiply ? topkScores[t * k + j]! * scale : scale;
+      for (let d = 0; d < D; d++) out[t * D + d]! += w * y[d]!;
     }
     for (let s = 0; s < Es; s++) {
-      const w = typeof sw === 'number' ? sw : sw.length === Es ? sw[s] : sw[t * Es + s];
+      const w = typeof sw === 'number' ? sw : sw.length === Es ? sw[s]! : sw[t * Es + s]!;
       const y = checkExpertOut(op, numExperts + s, expertFn(numExperts + s, row.slice() as A, 1), 1, D);
-      for (let d = 0; d < D; d++) out[t * D + d] += w * y[d];
+      for (let d = 0; d < D; d++) out[t * D + d]! += w * y[d]!;
     }
     if (routed === 0 && options.dropped_padding === 'input') {
-      for (let d = 0; d < D; d++) out[t * D + d] += row[d];
+      for (let d = 0; d < D; d++) out[t * D + d]! += row[d]!;
     }
   }
   return out;

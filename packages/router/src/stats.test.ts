@@ -6,6 +6,8 @@ import {
   RoutingStatsAccumulator,
   buildDispatch,
   expertChoiceGate,
+  cvSquared,
+  meanTokenEntropy,
   mixtralGate,
   routingStats,
   switchGate,
@@ -100,5 +102,42 @@ describe('RoutingStatsAccumulator', () => {
     acc.reset();
     expect(acc.layers()).toEqual([]);
     expect(() => RoutingStatsAccumulator.fromJSON({ version: 2 } as never)).toThrow(RouterError);
+  });
+
+  it('per domain: summaries, CV², plain per-layer records and the mutual information between domain and expert', () => {
+    const E = 3;
+    const acc = new RoutingStatsAccumulator(E);
+    // A model forward's per-layer record (no requested / droppedPerExpert fields).
+    const rec = (load: number[], importance: number[], tokenEntropy: number, numTokens: number, dropped = 0) => ({ load, importance, tokenEntropy, numTokens, dropped });
+    acc.add(rec([4, 0, 0], [2, 0, 0], 0.5, 2), 1, 'code');
+    acc.add(rec([0, 2, 2], [0, 1, 1], 1.0, 2, 1), 1, 'prose');
+    acc.add(rec([2, 0, 0], [1, 0, 0], 0.2, 1), 1, 'code');
+    expect(acc.domains(1)).toEqual(['code', 'prose']);
+    expect(acc.domains()).toEqual(['code', 'prose']);
+    const all = acc.summary(1)!;
+    expect(all).toMatchObject({ layer: 1, domain: null, steps: 3, tokens: 5, load: [6, 2, 2], importance: [3, 1, 1], dropped: 1 });
+    expect(all.loadFraction).toEqual([0.6, 0.2, 0.2]);
+    expect(all.meanTokenEntropy).toBeCloseTo((0.5 * 2 + 1.0 * 2 + 0.2) / 5, 14);
+    expect(all.loadCv2).toBe(cvSquared([6, 2, 2]));
+    expect(all.importanceCv2).toBe(cvSquared([3, 1, 1]));
+    expect(acc.summary(1, 'code')).toMatchObject({ domain: 'code', steps: 2, tokens: 3, load: [6, 0, 0], loadFraction: [1, 0, 0], loadEntropy: 0 });
+    expect(acc.summary(0)).toBeNull();
+    expect(acc.summary(1, 'math')).toBeNull();
+    // Domains on disjoint experts: I = H(domain) = H(0.6, 0.4) bits.
+    expect(acc.mutualInformation(1)).toBeCloseTo(-(0.6 * Math.log2(0.6) + 0.4 * Math.log2(0.4)), 12);
+    expect(acc.mutualInformation(0)).toBe(0);
+    const same = new RoutingStatsAccumulator(E).add(rec([1, 2, 3], [0, 0, 0], 0, 1), 0, 'a').add(rec([2, 4, 6], [0, 0, 0], 0, 1), 0, 'b');
+    expect(same.mutualInformation(0)).toBeCloseTo(0, 14);
+    // JSON and merge keep the domains.
+    const back = RoutingStatsAccumulator.fromJSON(JSON.parse(JSON.stringify(acc)));
+    expect(back.toJSON()).toEqual(acc.toJSON());
+    expect(back.mutualInformation(1)).toBe(acc.mutualInformation(1));
+    expect(new RoutingStatsAccumulator(E).merge(acc).merge(acc).summary(1, 'prose')!.load).toEqual([0, 4, 4]);
+    expect(() => acc.add(rec([1, 2], [0, 0], 0, 1), 0)).toThrow(/stats cover 2 experts but the accumulator was made for 3/);
+  });
+
+  it('meanTokenEntropy is −(1/T) Σ p log p over the tokens', () => {
+    expect(meanTokenEntropy(new Float32Array([1, 0, 0.5, 0.5]), 2, 2)).toBeCloseTo(Math.log(2) / 2, 7);
+    expect(meanTokenEntropy(new Float32Array(0), 0, 3)).toBe(0);
   });
 });

@@ -27,15 +27,15 @@ export function topkRows(
     const ob = t * m;
     let filled = 0;
     for (let e = 0; e < E; e++) {
-      const v = values[base + e];
+      const v = values[base + e]!;
       if (v !== v) throw new RouterError('value', op, `logits[${t}, ${e}] is NaN; check the gate's input`);
       // Strictly greater than the current m-th: an equal value with a higher index loses the tie.
-      if (filled === m && !(v > outVal[ob + m - 1])) continue;
+      if (filled === m && !(v > outVal[ob + m - 1]!)) continue;
       let p = filled === m ? m - 1 : filled;
       // Shift down entries strictly smaller than v; equal entries keep their (lower-index) place.
-      while (p > 0 && outVal[ob + p - 1] < v) {
-        outVal[ob + p] = outVal[ob + p - 1];
-        outIdx[ob + p] = outIdx[ob + p - 1];
+      while (p > 0 && outVal[ob + p - 1]! < v) {
+        outVal[ob + p] = outVal[ob + p - 1]!;
+        outIdx[ob + p] = outIdx[ob + p - 1]!;
         p--;
       }
       outVal[ob + p] = v;

@@ -1,14 +1,15 @@
+/**
+ * @llama-moe/tensor-core: tensors, reverse-mode autograd, ops, the kernel registry and backend
+ * selection. Browser-safe. The backends sit under their own entry points:
+ * `@llama-moe/tensor-core/wasm` (WebAssembly SIMD), `/gpujs` (gpu.js), `/native` (onnxruntime-node's
+ * MLAS, Node only), `/cpu` (the plain-TypeScript oracle kernels); benchmarks under `/bench`.
+ */
 export * from './errors.js';
 export * from './dtype.js';
 export * from './registry.js';
 export * from './tensor.js';
 export { noGrad, isGradEnabled, needsGrad, record, gradBuffer, releaseGradBuffers, type BackwardOptions, type GradNode, type GradSlot } from './autograd.js';
 export * from './ops/index.js';
-export { registerCpuBackend, matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, adamwScalars, type AdamwScalars, erf, unaryScalar } from './backends/cpu/index.js';
 export { createRng, type Rng, randn, uniform, type RngState } from './random.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
-export * from './backends/gpujs/index.js';
-export { initNativeBackend, disposeNativeBackend, nativeMatmul, OrtGemm, type NativeBackendOptions, type NativeBackendStatus, type OrtGemmOptions } from './backends/native/index.js';
-export { initWasmBackend, disposeWasmBackend, wasmMatmul, WasmGemm, WasmAdamw, WasmExpRows, WasmRmsNormBackward, WasmScatterAddRows, WasmSwiglu, WasmTakeCols, WasmBinary, AdamwStateArena, type ColumnElements, type WasmBackendOptions, type WasmBackendStatus, type WasmGemmOptions, type WasmGemmInfo } from './backends/wasm/index.js';
-export { benchGemm, benchCopyBandwidth, type BenchRow, type BenchGemmOptions } from './bench/gemm.js';
 export { useDefaultBackend, type DefaultBackendResult } from './default-backend.js';

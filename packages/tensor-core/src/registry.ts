@@ -6,7 +6,7 @@
  * each kernel is recorded and queryable, because silent fallbacks are how wrong benchmarks happen.
  */
 import { TensorError } from './errors.js';
-import { registerCpuBackend } from './backends/cpu/index.js';
+import { CPU_KERNELS } from './backends/cpu/index.js';
 
 /** Row-major GEMM: out[b] (M×N) = op(A[b]) (M×K) · op(B[b]) (K×N) (+ out[b] when accumulate). */
 export interface MatmulArgs {
@@ -103,6 +103,23 @@ export interface ScatterAddRowsBackwardArgs {
   /** [S], overwritten, or null */
   dcoef: Float32Array | null;
   cols: number;
+}
+
+/**
+ * Column gather: outs[j] ([rows, parts[j].length], row-major) = columns parts[j] of the row-major
+ * [rows, cols] matrix src, every part in one pass over the source. Elements are 32-bit floats or
+ * 16-bit (f16 / bf16) bit patterns, copied bit for bit. How the down_proj experts are cut from a
+ * dense FFN. Columns outside [0, cols) and a source shorter than rows·cols are RangeErrors.
+ */
+export interface TakeColsArgs {
+  /** [rows, cols] */
+  src: Float32Array | Uint16Array;
+  rows: number;
+  cols: number;
+  /** column indices of each part */
+  parts: readonly ArrayLike<number>[];
+  /** one per part, [rows, parts[j].length] each, the same element type as src; overwritten */
+  outs: readonly (Float32Array | Uint16Array)[];
 }
 
 /** SwiGLU: out = silu(gate) * up, same length. */
@@ -235,6 +252,7 @@ export interface KernelSignatures {
   adamwState: (args: AdamwStateArgs) => void;
   scatterAddRows: (args: ScatterAddRowsArgs) => void;
   scatterAddRowsBackward: (args: ScatterAddRowsBackwardArgs) => void;
+  takeCols: (args: TakeColsArgs) => void;
 }
 export type KernelName = keyof KernelSignatures;
 
@@ -268,6 +286,14 @@ export function getKernel<K extends KernelName>(kernel: K, backend: string): Ker
 
 export function listKernels(): { kernel: KernelName; backend: string }[] {
   return [...kernels.values()].map((r) => ({ kernel: r.kernel, backend: r.backend }));
+}
+
+let cpuRegistered = false;
+/** Register the plain-TypeScript oracle kernels as backend `cpu`. Idempotent; the op layer calls it before the first kernel runs. */
+export function registerCpuBackend(): void {
+  if (cpuRegistered) return;
+  cpuRegistered = true;
+  for (const [kernel, fn] of Object.entries(CPU_KERNELS)) registerKernel({ kernel: kernel as KernelName, backend: 'cpu', fn } as KernelRegistration<KernelName>);
 }
 
 /**

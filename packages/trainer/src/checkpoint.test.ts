@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Tensor, disposeWasmBackend, initWasmBackend, setBackend } from '@llama-moe/tensor-core';
+import { Tensor, setBackend } from '@llama-moe/tensor-core';
+import { disposeWasmBackend, initWasmBackend } from '@llama-moe/tensor-core/wasm';
 import { listCheckpoints, pruneCheckpoints, readOptimizerState, removePartialCheckpoints, writeOptimizerState } from './checkpoint.js';
 import { AdamW } from './optim/adamw.js';
 

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SafetensorsFile, atomicWriteJson, fsyncDir, writeSafetensors, type SafetensorsTensorInput } from '@llama-moe/llama-model';
+import { SafetensorsFile, atomicWriteJson, fsyncDir, writeSafetensors, type SafetensorsTensorInput } from '@llama-moe/llama-model/node';
 import type { AdamW, ParamState } from './optim/adamw.js';
 import { CheckpointStateError } from './errors.js';
 import { checkParamSteps, checkTrainerState } from './state-check.js';

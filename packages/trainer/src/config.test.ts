@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { DEFAULT_TRAIN_CONFIG, configHash, resolveConfig, trajectoryDiff } from './config.js';
 import { TrainConfigError } from './errors.js';
 import { checkStagesAgainst, stageIndexAt, trainableFilter } from './freeze.js';
-import { tinyModel, tinyMoeModel } from './testing/fixtures.js';
+import { tinyModel, tinyMoeModel } from '../test/support/fixtures.js';
 
 function errorKey(fn: () => unknown): string {
   try {

@@ -5,6 +5,7 @@
  * fills defaults and validates every key, throwing a TrainConfigError that names the bad key.
  */
 import { createHash } from 'node:crypto';
+import { suggest } from '@llama-moe/llama-model';
 import { TrainConfigError } from './errors.js';
 
 export type LrScheduler = 'cosine' | 'linear' | 'constant';
@@ -126,28 +127,9 @@ const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
 const WEIGHT_PRESETS = ['uniform', 'llama1', 'sheared_llama'];
 const GROUPS = ['all', 'gates', 'experts', 'mlp', 'attention', 'embeddings', 'norms'];
 
+/** The closest of `options` within a typo's distance, or null (whole-name distance: no prefix matches). */
 function closest(key: string, options: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const o of options) {
-    const d = editDistance(key, o);
-    if (d < bestD) { bestD = d; best = o; }
-  }
-  return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return dp[b.length]!;
+  return suggest(key, options, { prefix: false });
 }
 
 function num(key: string, v: unknown, o: { int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean } = {}): number {

@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { train } from './trainer.js';
 import type { EvalRecord, MetricRecord, TrainRecord } from './metrics.js';
-import { corpusSources, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from './testing/fixtures.js';
+import { corpusSources, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from '../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 

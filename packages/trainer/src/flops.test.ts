@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { presetConfig } from '@llama-moe/llama-model';
 import { modelFlopsPerToken, trainingFlopsPerToken } from './flops.js';
 import { benchTrainStep } from './bench.js';
-import { tinyModel } from './testing/fixtures.js';
+import { tinyModel } from '../test/support/fixtures.js';
 
 describe('modelFlopsPerToken', () => {
   it('dense LLaMA-2-7B: 6·N (N ≈ 6.74 B minus the embedding) + 12·L·H·Q·T', () => {

@@ -8,8 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as llama from '@llama-moe/llama-model';
 import * as data from '@llama-moe/data-sampler';
-// @ts-expect-error plain ESM shared with tools/reliability/fuzz.mjs (no type declarations)
-import { createTargets, findings, runTarget, summarize } from '../../../tools/reliability/targets.mjs';
+import { createTargets, findings, runTarget, summarize } from '@llama-moe/test-support/fuzz';
 import * as trainer from './index.js';
 
 const { targets, cleanupAll } = createTargets({ fc, llama, data, trainer });

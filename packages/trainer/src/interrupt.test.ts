@@ -4,7 +4,7 @@ import { afterAll, expect, it } from 'vitest';
 import { TrainingInterruptedError } from './errors.js';
 import { train } from './trainer.js';
 import type { TrainRecord } from './metrics.js';
-import { corpusSources, tempDir, tinyModel, tokenizer, removeTempDirs } from './testing/fixtures.js';
+import { corpusSources, tempDir, tinyModel, tokenizer, removeTempDirs } from '../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 

@@ -1,18 +1,20 @@
 /**
  * What the trainer needs from a model: LlamaForCausalLM satisfies it, whatever FFN modules
- * (dense, LLaMA-MoE, Mixtral) are plugged into its layers. Gate-noise RNGs are found on
- * `weights.layers[l].mlp.rng` (MoE modules hold one each) and saved with every checkpoint.
+ * (dense, LLaMA-MoE, Mixtral) are plugged into its layers. The gate-noise RNG state of each
+ * MoE layer goes through its FFN module's randomState / setRandomState and is saved with every
+ * checkpoint.
  */
 import { createHash } from 'node:crypto';
 import { createRng, type RngState, type Tensor } from '@llama-moe/tensor-core';
-import { loadLlama, saveLlama, type LlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, type FeedForward, type LlamaConfig, type RoutingRecord } from '@llama-moe/llama-model';
+import { loadLlama, saveLlama } from '@llama-moe/llama-model/node';
 
 export interface ModelForwardOutput {
   /** [B, T, V] */
   logits: Tensor;
   /** Σ of the MoE layers' (already weighted) balance losses, or null for a dense model. */
   auxLoss: Tensor | null;
-  records: Record<string, unknown>[];
+  records: RoutingRecord[];
 }
 
 export interface TrainableModel {
@@ -22,6 +24,8 @@ export interface TrainableModel {
   forward(ids: Tensor, opts?: { training?: boolean; collectStats?: boolean }): ModelForwardOutput;
   /** Weights a token passes through (LlamaForCausalLM has it); model FLOPs use the config when absent. */
   activeParamsPerToken?(): number;
+  /** The FFN module of every layer (LlamaForCausalLM has it): where gate-noise RNG state lives. */
+  feedForwards?(): readonly FeedForward[];
 }
 
 /** The minimum the evaluators need (a bigram table or any LM works). */
@@ -34,25 +38,26 @@ export type SaveModelFn = (model: TrainableModel, dir: string) => void | Promise
 export type LoadModelFn = (dir: string) => TrainableModel | Promise<TrainableModel>;
 
 /** Default saver: Hugging Face folder, float32 (bit-exact resume). */
-export const defaultSaveModel: SaveModelFn = (model, dir) => saveLlama(model as unknown as LlamaForCausalLM, dir, { dtype: 'float32', overwrite: true });
-export const defaultLoadModel: LoadModelFn = (dir) => loadLlama(dir) as unknown as TrainableModel;
+export const defaultSaveModel: SaveModelFn = (model, dir) => saveLlama(llamaOf(model), dir, { dtype: 'float32', overwrite: true });
+export const defaultLoadModel: LoadModelFn = (dir) => loadLlama(dir);
+
+/** The LlamaForCausalLM behind a trainable model (what the trainer returns when given one). */
+export function llamaOf(model: TrainableModel): LlamaForCausalLM {
+  if (model instanceof LlamaForCausalLM) return model;
+  throw new TypeError('expected a LlamaForCausalLM (@llama-moe/llama-model); this TrainableModel is another class');
+}
 
 interface RngLike {
   state(): RngState;
   setState(s: RngState): void;
 }
 
-function isRng(v: unknown): v is RngLike {
-  return typeof v === 'object' && v !== null && typeof (v as RngLike).state === 'function' && typeof (v as RngLike).setState === 'function';
-}
-
 /** Gate-noise RNGs of the model's MoE layers, by layer index. */
 export function gateRngs(model: TrainableModel): { layer: number; rng: RngLike }[] {
-  const layers = (model as unknown as { weights?: { layers?: { mlp?: { rng?: unknown } }[] } }).weights?.layers ?? [];
   const out: { layer: number; rng: RngLike }[] = [];
-  layers.forEach((L, layer) => {
-    const rng = L?.mlp?.rng;
-    if (isRng(rng)) out.push({ layer, rng });
+  (model.feedForwards?.() ?? []).forEach((f, layer) => {
+    if (!f.randomState || !f.setRandomState) return;
+    out.push({ layer, rng: { state: () => f.randomState!(), setState: (s) => f.setRandomState!(s) } });
   });
   return out;
 }

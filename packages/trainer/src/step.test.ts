@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRng } from '@llama-moe/tensor-core';
 import { forwardBackward, zeroGrad } from './step.js';
-import { tinyModel } from './testing/fixtures.js';
+import { tinyModel } from '../test/support/fixtures.js';
 
 describe('gradient accumulation', () => {
   it('property: k micro-batches of b rows give the gradient and loss of one batch of k·b rows', () => {

@@ -5,7 +5,7 @@
  * grad_accum·batch_size rows when every micro-batch has the same number of target tokens).
  */
 import { add, indices, scale, type Tensor } from '@llama-moe/tensor-core';
-import { causalLmLoss } from '@llama-moe/llama-model';
+import { causalLmLoss, type RoutingRecord } from '@llama-moe/llama-model';
 import type { TrainableModel } from './model.js';
 
 export interface MicroBatch {
@@ -25,7 +25,7 @@ export interface ForwardBackwardResult {
   ceLoss: number;
   balanceLoss: number;
   /** Routing records of each micro-batch (when collectStats). */
-  records: Record<string, unknown>[][];
+  records: RoutingRecord[][];
 }
 
 /**
@@ -39,7 +39,7 @@ export function zeroGrad(params: readonly Tensor[]): void {
 export function forwardBackward(model: TrainableModel, micro: readonly MicroBatch[], opts: { collectStats?: boolean } = {}): ForwardBackwardResult {
   let ce = 0;
   let bal = 0;
-  const records: Record<string, unknown>[][] = [];
+  const records: RoutingRecord[][] = [];
   const k = 1 / micro.length;
   for (const mb of micro) {
     const ids = indices(mb.inputIds, [mb.batchSize, mb.seqLen]);

@@ -12,7 +12,7 @@ import { createRng } from '@llama-moe/tensor-core';
 import { train } from './trainer.js';
 import type { MetricRecord, TrainRecord } from './metrics.js';
 import type { TrainConfig } from './config.js';
-import { corpusSources, loadTinyMoe, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from './testing/fixtures.js';
+import { corpusSources, loadTinyMoe, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from '../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 
@@ -58,7 +58,7 @@ describe('SIGKILL and resume', () => {
     const dir = tempDir('bundle');
     bundle = join(dir, 'crash-child.mjs');
     await esbuild.build({
-      entryPoints: [fileURLToPath(new URL('./testing/crash-child-main.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+      entryPoints: [fileURLToPath(new URL('../test/support/crash-child-main.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', target: 'node20',
       outfile: bundle, conditions: ['@llama-moe/source'], logLevel: 'silent',
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });

@@ -2,13 +2,13 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SafetensorsFile, loadLlama } from '@llama-moe/llama-model';
+import { SafetensorsFile, loadLlama } from '@llama-moe/llama-model/node';
 import { CheckpointStateError, NonFiniteError, TrainConfigError } from './errors.js';
 import { latestCheckpoint, listCheckpoints, type CheckpointPhase } from './checkpoint.js';
 import type { EvalRecord, MetricRecord, TrainRecord } from './metrics.js';
 import { Trainer, train, type TrainInputs } from './trainer.js';
 import type { TrainConfig } from './config.js';
-import { corpusSources, loadTinyMoe, tempDir, tinyModel, tinyMoeModel, tokenizer, removeTempDirs } from './testing/fixtures.js';
+import { corpusSources, loadTinyMoe, tempDir, tinyModel, tinyMoeModel, tokenizer, removeTempDirs } from '../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 import type { TrainableModel } from './model.js';

@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RngState } from '@llama-moe/tensor-core';
-import { atomicWriteFile } from '@llama-moe/llama-model';
+import type { RoutingRecord } from '@llama-moe/llama-model';
+import { atomicWriteFile } from '@llama-moe/llama-model/node';
 import { MultiDomainSampler, holdoutValidation, type DomainSource, type DomainWeights, type SamplerState, type Tokenizer, type WeightPreset } from '@llama-moe/data-sampler';
 import { configHash, resolveConfig, trajectoryDiff, NON_TRAJECTORY_KEYS, type TrainConfig } from './config.js';
 import {
@@ -27,7 +28,9 @@ import { evaluatePerplexity } from './eval/perplexity.js';
 import { evaluateMultipleChoice, type McDoc } from './eval/multiple-choice.js';
 import { trainingFlopsPerToken } from './flops.js';
 import { checkStagesAgainst, stageIndexAt, trainableFilter } from './freeze.js';
-import { Progress, appendMetric, metricLine, type EvalRecord, type MetricRecord, type ProgressStream, type TrainRecord } from './metrics.js';
+import { appendMetric, metricLine, type EvalRecord, type MetricRecord, type ProgressStream, type TrainRecord } from './metrics.js';
+import type { TrainerEvent, TrainerListener } from './events.js';
+import { trainingProgress } from './progress-display.js';
 import { defaultLoadModel, defaultSaveModel, gateRngs, seedGateRngs, type LoadModelFn, type SaveModelFn, type TrainableModel } from './model.js';
 import { AdamW } from './optim/adamw.js';
 import { clipCoefficient, globalGradNorm } from './optim/clip.js';
@@ -66,7 +69,9 @@ export interface TrainInputs {
   tasks?: McTask[];
   onLog?: (record: MetricRecord) => void;
   hooks?: TrainerHooks;
-  /** Progress output (default process.stderr); ignored when config.quiet. */
+  /** Every step, evaluation, checkpoint and NaN-policy decision as it happens. */
+  onEvent?: TrainerListener;
+  /** Render the run's events on this stream (`trainingProgress`); none by default and when config.quiet. */
   progress?: ProgressStream | null;
   /** 'auto' (default): resume from the latest complete checkpoint in outDir if there is one. */
   resume?: boolean | 'auto';
@@ -243,8 +248,11 @@ export class Trainer {
     if (this.running) throw new TrainConfigError('(run)', 'run() is already in progress on this trainer');
     this.running = true;
     const cfg = this.config;
-    const quiet = cfg.quiet || this.inputs.progress === null;
-    const progress = new Progress(quiet ? null : (this.inputs.progress ?? process.stderr), cfg.max_steps, cfg.log_every);
+    const display = cfg.quiet || !this.inputs.progress ? null : trainingProgress(this.inputs.progress, cfg.log_every);
+    const emit = (e: TrainerEvent) => {
+      display?.(e);
+      this.inputs.onEvent?.(e);
+    };
     const metricsPath = join(this.outDir, METRICS_NAME);
     const t0 = performance.now();
     const elapsedBase = this.elapsedS;
@@ -255,7 +263,7 @@ export class Trainer {
       if (this.step === 0 && cfg.eval_at_start && cfg.eval_every > 0 && this.validation && cfg.max_steps > 0) {
         const e = this.evaluate({ updateWeights: false });
         this.log(e, metricsPath);
-        progress.note(`eval @ step 0: val_loss ${e.val_loss.toFixed(4)} ppl ${e.val_ppl.toFixed(2)}`);
+        emit({ type: 'eval', record: e });
       }
       while (this.step < cfg.max_steps) {
         if (this.inputs.signal) {
@@ -287,11 +295,14 @@ export class Trainer {
           const value = what === 'loss' ? fb.loss : gradNorm;
           const keep = this.lastCheckpoint ? `the last good checkpoint ${this.lastCheckpoint} is intact` : 'no checkpoint was written yet';
           if (cfg.nan_policy === 'stop') {
+            emit({ type: 'nonFinite', step: i + 1, what, value, action: 'stop', consecutiveSkips: this.nan.consecutive_skips });
             throw new NonFiniteError(i + 1, what, value, `nan_policy 'stop': training stopped before the update; ${keep}; lower lr, check the data, or set nan_policy 'skip'`);
           }
           this.nan.consecutive_skips++;
           this.nan.total_skips++;
-          if (this.nan.consecutive_skips >= cfg.max_consecutive_skips) {
+          const stop = this.nan.consecutive_skips >= cfg.max_consecutive_skips;
+          emit({ type: 'nonFinite', step: i + 1, what, value, action: stop ? 'stop' : 'skip', consecutiveSkips: this.nan.consecutive_skips });
+          if (stop) {
             throw new NonFiniteError(i + 1, what, value, `${this.nan.consecutive_skips} consecutive non-finite steps (max_consecutive_skips ${cfg.max_consecutive_skips}); ${keep}`);
           }
           skipped = true;
@@ -312,27 +323,27 @@ export class Trainer {
         };
         if (collect) this.addRouting(rec, micro, fb.records);
         this.log(rec, metricsPath);
-        progress.update(rec);
+        emit({ type: 'step', record: rec, maxSteps: cfg.max_steps });
         hooks.onStepEnd?.(rec);
         let wroteReport = false;
         if (this.evalDue()) {
           const e = this.evaluate();
           this.log(e, metricsPath);
-          progress.note(`eval @ step ${e.step}: val_loss ${e.val_loss.toFixed(4)} ppl ${e.val_ppl.toFixed(2)}${e.weights_updated ? ' (domain weights updated)' : ''}`);
+          emit({ type: 'eval', record: e });
           this.writeReport();
           wroteReport = true;
         }
         if ((cfg.save_every > 0 && this.step % cfg.save_every === 0) || this.step === cfg.max_steps) {
           await this.checkpoint();
+          emit({ type: 'checkpoint', step: this.step, dir: this.lastCheckpoint! });
           if (!wroteReport) this.writeReport();
         }
       }
-      progress.done();
       // Also when a resumed run had nothing left to do (crash right after the final checkpoint).
       this.writeReport();
       return { step: this.step, outDir: this.outDir, history: this.history, checkpoint: this.lastCheckpoint, skipped: this.nan.total_skips, model: this.model };
     } finally {
-      progress.done();
+      emit({ type: 'end', step: this.step });
       this.running = false;
     }
   }
@@ -415,18 +426,15 @@ export class Trainer {
   }
 
   /** Per-layer load / importance of this step, and cumulative totals by layer and by domain. */
-  private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: Record<string, unknown>[][]): void {
+  private addRouting(rec: TrainRecord, micro: readonly MicroBatch[], records: RoutingRecord[][]): void {
     const load: number[][] = [];
     const imp: number[][] = [];
     const dropped: number[] = [];
     micro.forEach((mb, a) => {
       for (const r of records[a] ?? []) {
-        const layer = r.layer as number;
-        const l = r.load as number[] | undefined;
-        if (typeof layer !== 'number' || !Array.isArray(l)) continue;
-        const i = (r.importance as number[] | undefined) ?? [];
+        const { layer, load: l, importance: i } = r;
         load[layer] = addInto(load[layer], l);
-        dropped[layer] = (dropped[layer] ?? 0) + (typeof r.dropped === 'number' ? r.dropped : 0);
+        dropped[layer] = (dropped[layer] ?? 0) + r.dropped;
         imp[layer] = addInto(imp[layer], i);
         this.routing ??= { layers: [], domains: {} };
         this.routing.layers[layer] = addInto(this.routing.layers[layer], l);
@@ -453,7 +461,7 @@ function addInto(acc: number[] | undefined, v: readonly number[]): number[] {
  * [N, k] top-k choices of all B·T tokens (token t is row ⌊t / T⌋), else the layer's load split
  * evenly over the rows.
  */
-function attributeToDomains(routing: RoutingTotals, layer: number, load: readonly number[], r: Record<string, unknown>, mb: MicroBatch): void {
+function attributeToDomains(routing: RoutingTotals, layer: number, load: readonly number[], r: RoutingRecord, mb: MicroBatch): void {
   const E = load.length;
   const domains = mb.domains!;
   const slot = (d: string) => {
@@ -462,9 +470,9 @@ function attributeToDomains(routing: RoutingTotals, layer: number, load: readonl
     for (let l = 0; l < m.length; l++) m[l] ??= new Array<number>(E).fill(0);
     return m[layer]!;
   };
-  const topk = r.topkIndices as number[] | undefined;
+  const topk = r.topkIndices;
   const N = mb.batchSize * mb.seqLen;
-  if (Array.isArray(topk) && topk.length > 0 && topk.length % N === 0) {
+  if (topk.length > 0 && topk.length % N === 0) {
     const k = topk.length / N;
     for (let t = 0; t < N; t++) {
       const row = slot(domains[Math.floor(t / mb.seqLen)]!);

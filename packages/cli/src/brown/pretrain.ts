@@ -15,8 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { BROWN_GENRES } from '@llama-moe/data-sampler';
 import {
   LlamaForCausalLM, atomicWriteFile, generate, loadLlama, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer, type Tokenizer,
-} from '@llama-moe/llama-model';
-import { evaluatePerplexity, train, type EvalRecord, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
+} from '@llama-moe/llama-model/node';
+import { evaluatePerplexity, llamaOf, train, type EvalRecord, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { cachedSamplerTokenizer } from '../demo/data.js';
 import { machineInfo, type MachineInfo } from '../demo/experiment.js';
 import { buildFolderAtomically } from '../demo/staging.js';
@@ -108,20 +108,20 @@ export async function pretrainBrownModel(o: BrownPretrainOptions): Promise<Brown
       max_steps: p.steps, batch_size: p.batchSize, seq_len: p.seqLen, lr: p.lr, warmup_steps: p.warmupSteps, eval_every: p.evalEvery, eval_blocks: p.evalBlocks,
       save_every: p.evalEvery, keep_last: 1, seed: p.seed, domain_weights: weights, stats_every: 0, log_every: 25, quiet: o.progress === null, report: true,
     },
-    { model: model as unknown as TrainableModel, sources: data.train, tokenizer: samplerTok, outDir: runDir, validation, progress: o.progress ?? null, resume: 'auto' },
+    { model: model, sources: data.train, tokenizer: samplerTok, outDir: runDir, validation, progress: o.progress ?? null, resume: 'auto' },
   );
   const trains = result.history.filter((r): r is TrainRecord => r.kind === 'train');
   const evals = result.history.filter((r): r is EvalRecord => r.kind === 'eval');
 
   let res: BrownPretrainResult | undefined;
   await buildFolderAtomically(o.out, async (staging) => {
-    saveLlama(result.model as unknown as LlamaForCausalLM, staging, { dtype: recipe.dtype, overwrite: true });
+    saveLlama(llamaOf(result.model), staging, { dtype: recipe.dtype, overwrite: true });
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(tokDir, f), path.join(staging, f));
     // Every figure below is of the weights as shipped (bf16), read back from the staging folder.
     const shipped = loadLlama(staging);
     log('test: perplexity on every block of the test split, and a unigram model on the same tokens');
     const testBlocks = packedSplit(data.test, samplerTok, p.seqLen);
-    const rep = evaluatePerplexity(shipped as unknown as TrainableModel, testBlocks, { batchSize: 8 });
+    const rep = evaluatePerplexity(shipped, testBlocks, { batchSize: 8 });
     const uni = unigramPerplexity(packedSplit(data.train, samplerTok, p.seqLen), testBlocks, tok.vocabSize);
     res = {
       out: o.out,

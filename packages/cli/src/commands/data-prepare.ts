@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BROWN_SPLITS, brownSources, loadBrownCorpus, readLines, readTextRecords, sourcesFromDir, writePackedDataset, type BrownSplit, type DomainSource, type PackedDatasetManifest, type TextFormat, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
-import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model';
+import { loadTokenizer, type Tokenizer } from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';

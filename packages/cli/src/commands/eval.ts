@@ -23,7 +23,6 @@ export interface EvaluateOptions {
 /** Per-domain (or per-task) metrics: name → {loss, ppl, accuracy, ...}. */
 export type EvaluateResult = Record<string, unknown> & { metrics?: Record<string, Record<string, number>> };
 export type EvaluateFn = (o: EvaluateOptions) => EvaluateResult | Promise<EvaluateResult>;
-export const EVAL_FUNCTION_NAMES = ['evaluate', 'evaluateModel'] as const;
 
 /** Metrics that count something (blocks, tokens, task examples) print as integers, the rest with 4 decimals. */
 const COUNT_METRICS = new Set(['blocks', 'tokens', 'n']);

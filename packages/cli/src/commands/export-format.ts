@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ggufMoeIncompatibility, getMoeInfo, mixtralIncompatibility, qwen2MoeIncompatibility, saveMoeModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition';
+import { ggufMoeIncompatibility, moeConfigOf, mixtralIncompatibility, qwen2MoeIncompatibility, saveMoeModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition/node';
 import { f16ToF32, f32ToBf16, bf16ToF32, f32ToF16, noGrad } from '@llama-moe/tensor-core';
 import {
   atomicWriteFile,
@@ -25,7 +25,7 @@ import {
   type GgufOutType,
   type LlamaForCausalLM,
   type Tokenizer,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, checkOutputFile, ensureParentDir } from '../paths.js';
 import { loadFolderTokenizer, loadModelFolder } from '../model-io.js';
@@ -59,7 +59,7 @@ export function tokenizerOf(dir: string): Tokenizer | null {
 
 /** Why `model` cannot be a `format` export, or null. */
 export function formatIncompatibility(model: LlamaForCausalLM, format: ModelFormat, tok: Tokenizer | null): string | null {
-  const info = getMoeInfo(model);
+  const info = moeConfigOf(model.config);
   if (format === 'gguf') {
     if (!tok) return 'the model folder has no tokenizer.json, and llama.cpp needs the vocabulary in the GGUF';
     const k = ggufTokenizerKind(tok);

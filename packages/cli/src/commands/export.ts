@@ -22,7 +22,6 @@ export interface ExportOptions {
   onProgress?: (done: number, total: number) => void;
 }
 export type ExportFn = (o: ExportOptions) => unknown;
-export const EXPORT_FUNCTION_NAMES = ['exportForPytorch', 'exportForHf', 'exportHf'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   if (args.options.format !== undefined && args.options.format !== PYTORCH_TRAINING_FORMAT) return runFormatExport(args);

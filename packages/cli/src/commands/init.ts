@@ -23,7 +23,7 @@ import {
   type PresetName,
   type SafetensorsTensorInput,
   type SaveDType,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { generateCorpus } from '@llama-moe/data-sampler';
 import { CliError } from '../errors.js';
 import { checkOutputDir } from '../paths.js';

@@ -2,7 +2,7 @@
  * `llama-moe inspect FILE.gguf`: a GGUF file's header (metadata and tensor infos; no tensor data is
  * read). Long arrays (the vocabulary, scores, merges) are summarised by their length and first items.
  */
-import { GgufFile, ggufValueToJs } from '@llama-moe/llama-model';
+import { GgufFile, ggufValueToJs } from '@llama-moe/llama-model/node';
 import { formatBytes, formatCount, renderPairs, renderTable } from '../format.js';
 
 export interface GgufInspectReport {

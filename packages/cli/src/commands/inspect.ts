@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openCheckpoint, readLlamaConfigDetailed, type LlamaConfig } from '@llama-moe/llama-model';
+import { openCheckpoint, readLlamaConfigDetailed, type LlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError } from '../errors.js';
 import { requireInputDir } from '../paths.js';
 import { formatBytes, formatCount, renderPairs, renderTable, withCommas } from '../format.js';

@@ -2,7 +2,7 @@
  * `llama-moe logits`: run one forward pass and save the logits [T, V] as a float32 .npy file,
  * for comparison with PyTorch / transformers reference dumps.
  */
-import { writeNpy } from '@llama-moe/llama-model';
+import { writeNpy } from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputFile, ensureParentDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';

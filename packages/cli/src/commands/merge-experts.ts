@@ -4,11 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';
-import { requireLibraryFunction } from '../library.js';
 import type { CommandArgs, CommandSpec } from '../command.js';
 
 export interface MergeExpertsOptions {
@@ -16,8 +15,6 @@ export interface MergeExpertsOptions {
   outDir: string;
   onProgress?: (done: number, total: number) => void;
 }
-export type MergeExpertsFn = (o: MergeExpertsOptions) => unknown;
-export const MERGE_FUNCTION_NAMES = ['mergeExpertsToDense'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as { model: string; out: string };
@@ -29,8 +26,8 @@ export async function run(args: CommandArgs): Promise<number> {
   }
   checkOutputDir(o.out);
   removeStaleStaging(o.out, (l) => args.io.stderr(`llama-moe ${args.command}: ${l}\n`));
-  const merge = await requireLibraryFunction<MergeExpertsFn>('expert-partition', MERGE_FUNCTION_NAMES);
-  await merge({ modelDir: o.model, outDir: o.out });
+  const { mergeExpertsToDense } = await import('@llama-moe/expert-partition/node');
+  mergeExpertsToDense({ modelDir: o.model, outDir: o.out });
   if (!args.quiet) args.io.stdout(`wrote ${o.out}: dense llama model\n`);
   return 0;
 }

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MANIFEST_NAME, holdoutValidation } from '@llama-moe/data-sampler';
-import { loadAnyModel } from '@llama-moe/expert-partition';
-import { atomicWriteFile, readLlamaConfig } from '@llama-moe/llama-model';
+import { loadAnyModel } from '@llama-moe/expert-partition/node';
+import { atomicWriteFile, readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError } from '../errors.js';
 import { checkOutputFile, requireInputDir } from '../paths.js';
 import { dataSources, modelTokenizer } from '../pipeline.js';

@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadAnyModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition';
-import { loadTokenizer } from '@llama-moe/llama-model';
+import { loadAnyModel, saveQwen2Moe, writeMoeGguf } from '@llama-moe/expert-partition/node';
+import { loadTokenizer } from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, checkOutputFile, ensureParentDir } from '../paths.js';
 import type { CommandArgs } from '../command.js';

@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readLlamaConfig } from '@llama-moe/llama-model';
+import { readLlamaConfig } from '@llama-moe/llama-model/node';
 import { CliError, UsageError } from '../errors.js';
 import { checkOutputDir, requireInputDir } from '../paths.js';
 import { removeStaleStaging } from '../staging-leftovers.js';
-import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAULT_DROP_RATIO, CARVE_DEFAULT_GATE_INIT, isDataGateInit, type GateInit } from '@llama-moe/expert-partition';
+import { splitModel, FormatError, SplitError, PartitionError, GATE_INITS, DEFAULT_DROP_RATIO, CARVE_DEFAULT_GATE_INIT, isDataGateInit, type GateInit } from '@llama-moe/expert-partition/node';
 import { calibrationFromPacked } from '../calibration.js';
 import { Progress } from '../progress.js';
 import { formatDuration } from '../format.js';
@@ -33,7 +33,6 @@ export const CENTROIDS_DESCRIPTION =
   "centroids: row e of every gate is the mean FFN input of the --data calibration tokens, each token weighted by how strongly it activates expert e's neurons (the sum of |activation| over them), rescaled to the norm of a N(0, 0.02) row; works with every --method and needs --data";
 
 /** Kept for callers that look the converter up by name. */
-export const SPLIT_FUNCTION_NAMES = ['splitModel'] as const;
 
 /** `--expert-sizes 20,24,...`: E positive integers. */
 export function parseExpertSizes(text: string, experts: number): number[] {

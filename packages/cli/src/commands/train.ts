@@ -77,7 +77,6 @@ export function applyOverrides(config: Record<string, unknown>, extra: Record<st
 }
 
 export type TrainFn = (config: Record<string, unknown>, opts: { log?: (line: string) => void; onProgress?: (step: number, total: number) => void; quiet?: boolean }) => unknown;
-export const TRAIN_FUNCTION_NAMES = ['trainFromConfig', 'runTraining', 'train'] as const;
 
 export async function run(args: CommandArgs): Promise<number> {
   const o = args.options as { config: string; 'print-config'?: boolean };

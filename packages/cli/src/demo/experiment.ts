@@ -18,10 +18,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
-import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model';
-import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition';
+import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
+import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition/node';
+import { RoutingStatsAccumulator } from '@llama-moe/router';
 import { indices, noGrad } from '@llama-moe/tensor-core';
-import { evaluatePerplexity, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
+import { evaluatePerplexity, llamaOf, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { packedSplit } from '../brown/data.js';
 import { cachedSamplerTokenizer, experimentData, type ExperimentCorpus } from './data.js';
 import type { TrainBudget } from './recipe.js';
@@ -174,7 +175,7 @@ function readTokenizerFiles(dir: string): Record<string, string> {
 }
 
 function evalModel(model: TrainableModel | LlamaForCausalLM, validation: Record<string, Int32Array[]>): PerplexityReport {
-  return evaluatePerplexity(model as unknown as TrainableModel, validation, { batchSize: 8 });
+  return evaluatePerplexity(model, validation, { batchSize: 8 });
 }
 
 function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string, number>, quietTrainer: boolean, moe: boolean, weighting: DomainWeighting, sizeWeights: Record<string, number> | null): Record<string, unknown> {
@@ -209,9 +210,9 @@ function trainConfig(b: TrainBudget, seed: number, referenceLoss: Record<string,
  */
 export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<Record<string, readonly Int32Array[]>>, batchSize = 8): RoutingSpecialisation {
   const domains = Object.keys(blocks);
-  /** counts[layer][domain][expert] */
-  const counts: number[][][] = [];
-  domains.forEach((d, di) => {
+  /** Every layer's load per domain (router's accumulator, made on the first record). */
+  let stats: RoutingStatsAccumulator | null = null;
+  domains.forEach((d) => {
     const bs = blocks[d]!;
     for (let i = 0; i < bs.length; i += batchSize) {
       const batch = bs.slice(i, i + batchSize);
@@ -219,37 +220,18 @@ export function routingSpecialisation(model: LlamaForCausalLM, blocks: Readonly<
       const ids = new Int32Array(batch.length * T);
       batch.forEach((b, j) => ids.set(b, j * T));
       const out = noGrad(() => model.forward(indices(ids, [batch.length, T]), { training: false, collectStats: true }));
-      for (const rec of out.records as unknown as { layer: number; load: number[] }[]) {
-        const E = rec.load.length;
-        counts[rec.layer] ??= domains.map(() => new Array<number>(E).fill(0));
-        const row = counts[rec.layer]![di]!;
-        for (let e = 0; e < E; e++) row[e]! += rec.load[e]!;
+      for (const rec of out.records) {
+        stats ??= new RoutingStatsAccumulator(rec.load.length);
+        stats.add({ load: rec.load, numTokens: rec.numTokens }, rec.layer, d);
       }
     }
   });
   const mutualInformation: number[] = [];
   const load: Record<string, number[]>[] = [];
-  for (const layer of counts) {
-    if (!layer) continue;
-    const E = layer[0]!.length;
-    const N = layer.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
-    const pe = new Array<number>(E).fill(0);
-    for (const r of layer) r.forEach((c, e) => (pe[e]! += c / N));
-    let mi = 0;
-    for (const r of layer) {
-      const nd = r.reduce((a, b) => a + b, 0);
-      for (let e = 0; e < E; e++) {
-        if (r[e]! === 0) continue;
-        const pde = r[e]! / N;
-        mi += pde * Math.log2(pde / ((nd / N) * pe[e]!));
-      }
-    }
-    mutualInformation.push(mi);
-    load.push(Object.fromEntries(domains.map((d, di) => {
-      const r = layer[di]!;
-      const nd = r.reduce((a, b) => a + b, 0);
-      return [d, r.map((c) => (nd ? c / nd : 0))];
-    })));
+  const acc = stats as RoutingStatsAccumulator | null;
+  for (const layer of acc?.layers() ?? []) {
+    mutualInformation.push(acc!.mutualInformation(layer));
+    load.push(Object.fromEntries(domains.map((d) => [d, acc!.summary(layer, d)?.loadFraction ?? new Array<number>(acc!.numExperts).fill(0)])));
   }
   return { mutualInformation, load };
 }
@@ -382,14 +364,14 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     log(`[${index}/${total}] ${name}: perplexity before training ${before.overall.ppl.toFixed(3)}; continual pre-training ${b.steps} steps × ${b.batchSize} × ${b.seqLen} tokens`);
     const tTrain = performance.now();
     const result = await continualPretrain(
-      moe as unknown as TrainableModel,
+      moe,
       trainDir,
       true,
-      (m, dir) => saveMoeModel(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
-      (dir) => loadMoeModel(dir, { seed: inp.seed }) as unknown as TrainableModel,
+      (m, dir) => saveMoeModel(llamaOf(m), dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }),
+      (dir) => loadMoeModel(dir, { seed: inp.seed }),
     );
     const trainSeconds = (performance.now() - tTrain) / 1000;
-    const trained = result.model as unknown as LlamaForCausalLM;
+    const trained = llamaOf(result.model);
     const after = evalModel(trained, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)} (dense ${denseEval.overall.ppl.toFixed(3)})`);
     record(runDir, {
@@ -415,10 +397,10 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
       const tRun = performance.now();
       log(`[${index}/${total}] ${name}: the dense model, continual pre-training on the same budget (control)`);
       const model = loadLlama(inp.denseDir);
-      const result = await continualPretrain(model as unknown as TrainableModel, trainDir, false, (m, dir) =>
-        saveLlama(m as unknown as LlamaForCausalLM, dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
+      const result = await continualPretrain(model, trainDir, false, (m, dir) =>
+        saveLlama(llamaOf(m), dir, { overwrite: true, dtype: 'float32', extraFiles: tokenizerFiles }));
       const trainSeconds = (performance.now() - tRun) / 1000;
-      const trained = result.model as unknown as LlamaForCausalLM;
+      const trained = llamaOf(result.model);
       const after = evalModel(trained, validation);
       log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)}`);
       record(runDir, {

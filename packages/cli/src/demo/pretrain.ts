@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LlamaForCausalLM, atomicWriteFile, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, atomicWriteFile, loadTokenizer, parseLlamaConfig, saveLlama, saveTokenizerFiles, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
 import { train, type EvalRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
 import { cachedSamplerTokenizer, demoCorpus, validationBlocks } from './data.js';
 import { machineInfo, type MachineInfo } from './experiment.js';
@@ -78,7 +78,7 @@ export async function pretrainDemoModel(o: PretrainOptions): Promise<PretrainRes
         max_steps: p.steps, batch_size: p.batchSize, seq_len: p.seqLen, lr: p.lr, warmup_steps: p.warmupSteps, eval_every: p.evalEvery, eval_blocks: p.evalBlocks,
         save_every: 0, keep_last: 1, seed: p.seed, domain_weights: 'uniform', stats_every: 0, log_every: 25, quiet: o.progress === null, report: true,
       },
-      { model: model as unknown as TrainableModel, sources: corpus.train, tokenizer: samplerTok, outDir: workDir, validation, progress: o.progress ?? null, resume: false },
+      { model: model, sources: corpus.train, tokenizer: samplerTok, outDir: workDir, validation, progress: o.progress ?? null, resume: false },
     );
   } finally {
     if (!o.workDir) fs.rmSync(workDir, { recursive: true, force: true });

@@ -24,17 +24,17 @@ class Fb {
 
   i32(pos: number, what: string): number {
     this.need(pos, 4, what);
-    return this.b[pos] | (this.b[pos + 1] << 8) | (this.b[pos + 2] << 16) | (this.b[pos + 3] << 24);
+    return this.b[pos]! | (this.b[pos + 1]! << 8) | (this.b[pos + 2]! << 16) | (this.b[pos + 3]! << 24);
   }
 
   u8(pos: number, what: string): number {
     this.need(pos, 1, what);
-    return this.b[pos];
+    return this.b[pos]!;
   }
 
   u16(pos: number, what: string): number {
     this.need(pos, 2, what);
-    return this.b[pos] | (this.b[pos + 1] << 8);
+    return this.b[pos]! | (this.b[pos + 1]! << 8);
   }
 
   /** Table at `pos`: checks its vtable and returns a slot → absolute field position lookup. */

@@ -178,7 +178,7 @@ export async function* readArrowTokens(file: string, opts: { column?: string; st
   for await (const { batch, first, fields } of batches(file, opts.start)) {
     const f = requireField(file, fields, column);
     const t = f.type;
-    const ok = (DataType.isList(t) || DataType.isFixedSizeList(t) || DataType.isLargeList(t)) && DataType.isInt(t.children[0].type);
+    const ok = (DataType.isList(t) || DataType.isFixedSizeList(t) || DataType.isLargeList(t)) && DataType.isInt(t.children[0]!.type);
     if (!ok) {
       throw new ReaderError('column', file, first, column, `${file}: row ${first}: column "${column}" has type ${describe(t)}, expected list<int32>`);
     }

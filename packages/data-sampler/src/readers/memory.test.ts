@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../testing/helpers.js';
+import { tempDir } from '../../test/support/helpers.js';
 import { readJsonl } from './jsonl.js';
 
 let dir: string;

@@ -23,12 +23,12 @@ export async function* readParquet(file: string, opts: { textColumn?: string; st
     const schema = metadata.schema;
     let i = 1;
     const skipSubtree = (): void => {
-      const n = schema[i].num_children ?? 0;
+      const n = schema[i]!.num_children ?? 0;
       i++;
       for (let k = 0; k < n; k++) skipSubtree();
     };
     while (i < schema.length) {
-      const el = schema[i];
+      const el = schema[i]!;
       top.push({ name: el.name, type: el.type, converted: el.converted_type, logical: el.logical_type?.type });
       skipSubtree();
     }
@@ -54,7 +54,7 @@ export async function* readParquet(file: string, opts: { textColumn?: string; st
       }
       for (let i = 0; i < rows.length; i++) {
         const row = from + i;
-        const v = rows[i][column];
+        const v = rows[i]![column];
         if (typeof v !== 'string') {
           throw new ReaderError('column', file, row, column, `${file}: row ${row}: column "${column}" is ${v === null ? 'null' : v instanceof Uint8Array ? 'binary' : typeof v}, expected a string`);
         }

@@ -4,8 +4,8 @@ import { Field, List, RecordBatchFileWriter, RecordBatchStreamWriter, Table, tab
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ReaderError } from '../errors.js';
-import { collect, tempDir } from '../testing/helpers.js';
-import { writeParquetBytes } from '../testing/parquet-writer.js';
+import { collect, tempDir } from '../../test/support/helpers.js';
+import { writeParquetBytes } from '@llama-moe/test-support/parquet-writer';
 import { readArrow, readArrowTokens, readJsonl, readParquet, readText, readTextRecords } from './index.js';
 
 let dir: string;

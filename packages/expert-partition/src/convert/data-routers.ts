@@ -11,7 +11,7 @@
 import { DenseFeedForward, type LlamaForCausalLM } from '@llama-moe/llama-model';
 import { ActivationStats } from '../partition/carve.js';
 import type { NeuronPartition } from '../partition/types.js';
-import type { GateInit } from '../moe/moe-model.js';
+import { type GateInit } from '../moe/gate-init.js';
 import { calibrate } from './calibrate.js';
 import {
   RouterCalibration, centroidRows, fitExpertScales, fitRouterTemperature, fitTerms, kmeansRows, mostActiveNeurons, reconstructionError, representativeRows, ridgeRows, scaleRowsTo,

@@ -20,7 +20,7 @@ import { Tensor, createRng, linear, noGrad, runKernel, swiglu } from '@llama-moe
 import { balancedAssign } from '../partition/assignment.js';
 import { balancedKMeans } from '../partition/kmeans.js';
 import { mixSeed } from '../partition/seed.js';
-import { takeCols, takeRows } from '../moe/moe-model.js';
+import { takeCols, takeRows } from '../moe/gather.js';
 
 /** Gate inits computed from calibration data. */
 export type DataGateInit = 'centroids' | 'kmeans' | 'representative' | 'ridge';

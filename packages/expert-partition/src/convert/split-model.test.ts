@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, createRng, linear, noGrad, swiglu } from '@llama-moe/tensor-core';
-import { LlamaForCausalLM, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model';
-import { MoeFeedForward, expertForward } from '../moe/moe-ffn.js';
-import { loadMoeModel, mergeExpertsToDense, PARTITION_FILE } from '../moe/moe-model.js';
-import { readLlamaConfig, loadLlama } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model/node';
+import { MoeFeedForward, expertForward } from '@llama-moe/router/modules';
+import { PARTITION_FILE } from '../moe/partition-file.js';
+import { loadMoeModel, mergeExpertsToDense } from '../moe/moe-files.js';
+import { readLlamaConfig, loadLlama } from '@llama-moe/llama-model/node';
 import { splitModel } from './split-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'splitm-'));

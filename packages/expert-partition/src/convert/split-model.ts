@@ -5,8 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model';
-import { buildMoeFromDense, isDataGateInit, saveMoeModel } from '../moe/moe-model.js';
+import { loadLlama, readLlamaConfig, type LlamaForCausalLM } from '@llama-moe/llama-model/node';
+import { buildMoeFromDense } from '../moe/build.js';
+import { isDataGateInit } from '../moe/gate-init.js';
+import { saveMoeModel } from '../moe/moe-files.js';
 import { CoActivationAccumulator } from '../partition/coactivation.js';
 import { ImportanceAccumulator } from '../partition/importance.js';
 import { balancedKMeans } from '../partition/kmeans.js';

@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LlamaForCausalLM, openCheckpoint, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model';
-import { loadMoeModel, mergeExperts, PARTITION_FILE } from '../moe/moe-model.js';
+import { LlamaForCausalLM, openCheckpoint, parseLlamaConfig, saveLlama } from '@llama-moe/llama-model/node';
+import { mergeExperts } from '../moe/merge.js';
+import { PARTITION_FILE } from '../moe/partition-file.js';
+import { loadMoeModel } from '../moe/moe-files.js';
 import { SplitError, splitStreaming } from './split.js';
 
 const work = mkdtempSync(join(tmpdir(), 'split-'));

@@ -10,17 +10,19 @@
  * The output folder appears atomically (staged beside it, renamed at the end).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createRng, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
 import {
-  writeShardedSafetensors, atomicWriteFile, generationConfigJson, openCheckpoint, pyJsonDumps, readLlamaConfig, saveModelFolder, toSafetensorsInput,
+  generationConfigJson, openCheckpoint, readLlamaConfig, toSafetensorsInput, writeCheckpointFolder,
   type Checkpoint, type LlamaConfig, type SafetensorsTensorInput, type SaveDType,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { Tensor } from '@llama-moe/tensor-core';
-import { llamaMoeConfigJson, llamaMoeNames } from '../formats/llama-moe.js';
-import { mixtralConfigJson, mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
+import { llamaMoeNames } from '../formats/llama-moe.js';
+import { mixtralIncompatibility, mixtralNames } from '../formats/mixtral.js';
 import { defaultMoeSpec, scoreScaleAt, type GateType, type MoeSpec } from '../formats/moe-spec.js';
-import { GATE_INITS, PARTITION_FILE, isDataGateInit, takeColsMany, takeRows, type GateInit, type MoeFormat } from '../moe/moe-model.js';
+import { GATE_INITS, isDataGateInit, type GateInit } from '../moe/gate-init.js';
+import { PARTITION_FILE } from '../moe/partition-file.js';
+import { takeColsMany, takeRows } from '../moe/gather.js';
+import { moeConfigJson, type MoeFormat } from '../moe/moe-config.js';
 import { carveSizes, defaultCarveSharedSize } from '../partition/carve.js';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
@@ -216,11 +218,7 @@ function passThrough(ckpt: Checkpoint, name: string, dtype: SaveDType): Safetens
   return toSafetensorsInput(name, () => new Tensor(ckpt.readF32(name), info.shape), dtype);
 }
 
-function copyTokenizerFiles(from: string, to: string): void {
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model']) {
-    if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
-  }
-}
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 
 /** Streaming split for weight-only methods (random, clustering, upcycle; random or zero gates). */
 export function splitStreaming(o: SplitOptions): SplitResult {
@@ -388,23 +386,20 @@ export function splitStreaming(o: SplitOptions): SplitResult {
   if (!cfg.tie_word_embeddings) plan.push(passThrough(ckpt, 'lm_head.weight', dtype));
 
   try {
-    saveModelFolder(o.out, (staging) => {
-      // A complete plan (names, dtypes, shapes known up front) is written in one pass per shard.
-      writeShardedSafetensors(staging, plan, { maxShardBytes: o.maxShardBytes, metadata: { format: 'pt' } });
-      cached = null;
-      const specOut = format === 'mixtral' ? { ...spec, scoreScaleFactor: 1 } : spec;
-      const configJson = format === 'mixtral' ? mixtralConfigJson(cfg, specOut, dtype) : llamaMoeConfigJson(cfg, specOut, dtype);
-      atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(configJson) + '\n');
-      atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(cfg)) + '\n');
-      const partitionFile = {
-        method: o.method, format_version: 1, seed,
-        experts: o.method === 'upcycle' ? null : partitions,
-        shared_experts: null,
-        folded_score_scale: format === 'mixtral' ? spec.scoreScaleFactor : null,
-      };
-      atomicWriteFile(path.join(staging, PARTITION_FILE), JSON.stringify(partitionFile) + '\n');
-      copyTokenizerFiles(o.model, staging);
-    }, { overwrite: o.overwrite });
+    const specOut = format === 'mixtral' ? { ...spec, scoreScaleFactor: 1 } : spec;
+    // The same writer as saveMoeModel; the plan (names, dtypes, shapes known up front) is written in one pass per shard.
+    writeCheckpointFolder(o.out, {
+      tensors: plan, configJson: moeConfigJson(cfg, specOut, format, dtype), generationConfigJson: generationConfigJson(cfg),
+      // The partitions are computed layer by layer while the shards are written.
+      extraFiles: () => ({
+        [PARTITION_FILE]: JSON.stringify({
+          method: o.method, format_version: 1, seed, experts: o.method === 'upcycle' ? null : partitions, shared_experts: null,
+          folded_score_scale: format === 'mixtral' ? spec.scoreScaleFactor : null,
+        }) + '\n',
+      }), copyFrom: { dir: o.model, files: TOKENIZER_FILES },
+      maxShardBytes: o.maxShardBytes, overwrite: o.overwrite,
+    });
+    cached = null;
   } finally {
     ckpt.close();
   }

@@ -1,23 +1,25 @@
 /**
  * MoE models → GGUF `llama`, run in a real llama.cpp (node-llama-cpp 3.21.1, CPU, f32 KV cache)
  * and compared with the project's forward: 2-of-8 MoEs from random, clustering and upcycle
- * partitions, LLaMA-MoE's score scale, unequal experts (zero padding) and shared experts (folded
- * into every routed expert): F32 logits within 1e-4 · max|logit|, 32 greedy tokens identical.
+ * partitions, LLaMA-MoE's score scale, unequal experts (zero padding), shared experts (folded
+ * into every routed expert) and a carved model (shared expert, ridge router, recalibrated scales): F32 logits within 1e-4 · max|logit|, 32 greedy tokens identical.
  * Gates llama.cpp cannot run are refused before anything is written.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model';
-// The llama.cpp harness is a test helper of llama-model (node-llama-cpp is its devDependency).
-import { compareLogits, openInLlamaCpp } from '../../../llama-model/src/testing/llama-cpp.js';
-import { buildMoeFromDense, type MoeFormat } from '../moe/moe-model.js';
-import { MoeFeedForward } from '../moe/moe-ffn.js';
+import { GgufError, GgufFile, LlamaForCausalLM, Tokenizer, generate, parseLlamaConfig, PRESETS, sampleTokenizerTexts, trainLlamaTokenizer } from '@llama-moe/llama-model/node';
+// The llama.cpp harness is in the private @llama-moe/test-support package (node-llama-cpp is its dependency).
+import { compareLogits, openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
+import { buildMoeFromDense } from '../moe/build.js';
+import { type MoeFormat } from '../moe/moe-config.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { clusteringPartition } from '../partition/clustering.js';
 import { randomPartition, upcyclePartition } from '../partition/random.js';
 import { defaultMoeSpec, type MoeSpec } from './moe-spec.js';
 import { ggufMoeIncompatibility, writeMoeGguf } from './gguf.js';
+import { carveSizes, collectActivationStats, collectRouterCalibration, dataRouters, defaultCarveSharedSize, partitionLayer } from '../index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'moe-gguf-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -55,6 +57,20 @@ const CASES: Array<[string, () => LlamaForCausalLM]> = [
     const sizes = new Array(E).fill(12);
     const parts = [0, 1].map((l) => randomPartition(F, [...sizes, 16, 16], { seed: 5, layer: l }).experts);
     return buildMoeFromDense(dense, { spec: { ...spec('llama-moe', sizes), sizeSharedExperts: [[16, 16], [16, 16]] }, format: 'llama-moe', partition: parts.map((p) => p.slice(0, E)), sharedPartition: parts.map((p) => p.slice(E)), gateInit: 'random', seed: 5, method: 'sharing-inter' });
+  }],
+  ['carve (co-activation experts, shared expert, ridge router, --recalibrate scales, score scale k)', () => {
+    // The training-free construction end to end, as `split --method carve --recalibrate` runs it.
+    const seqs = Array.from({ length: 8 }, (_, i) => Int32Array.from(ids(32, 100 + i)));
+    const shared = defaultCarveSharedSize(F, E);
+    const sizes = carveSizes(F, E, shared);
+    const stats = collectActivationStats(dense, seqs, 32);
+    const parts = stats.map((st, l) => partitionLayer('carve', { activation: st }, { intermediateSize: F, numExperts: E, sharedSizes: [shared], sizeExperts: sizes, seed: 7, layer: l }));
+    const cals = collectRouterCalibration(dense, seqs, 32, parts, { seed: 7 });
+    const fit = dataRouters(dense, parts, cals, { init: 'ridge', fitScale: true, recalibrate: true, topK: K, scoreScale: K, seed: 7 });
+    return buildMoeFromDense(dense, {
+      spec: { ...spec('llama-moe', sizes), scoreScaleFactor: K, sizeSharedExperts: [[shared], [shared]] }, format: 'llama-moe',
+      partition: parts.map((p) => p.experts), sharedPartition: parts.map((p) => p.shared), gateInit: 'ridge', centroids: fit.rows, expertScales: fit.expertScales, seed: 7, method: 'carve',
+    });
   }],
 ];
 

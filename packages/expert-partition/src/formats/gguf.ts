@@ -30,9 +30,9 @@ import {
   type GgufWriteResult,
   type LlamaForCausalLM,
   type Tokenizer,
-} from '@llama-moe/llama-model';
+} from '@llama-moe/llama-model/node';
 import { MixtralGate, NoisyTopKGate } from '@llama-moe/router/modules';
-import { MoeFeedForward, type ExpertWeights } from '../moe/moe-ffn.js';
+import { MoeFeedForward, type ExpertWeights } from '@llama-moe/router/modules';
 
 /** The [E, D] linear router weight of a gate llama.cpp can run, or the reason it cannot. */
 function linearRouter(ffn: MoeFeedForward): Float32Array | string {

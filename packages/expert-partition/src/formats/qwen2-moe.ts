@@ -21,9 +21,9 @@
  * attention or MLP biases of the project model (Qwen2 has no o_proj bias), an explicit head_dim
  * other than hidden_size / num_attention_heads, dense models.
  */
-import { llamaConfigToJson, PyFloat, saveLlama, type LlamaForCausalLM, type SaveDType } from '@llama-moe/llama-model';
+import { llamaConfigToJson, PyFloat, saveLlama, type LlamaForCausalLM, type SaveDType } from '@llama-moe/llama-model/node';
 import { Tensor } from '@llama-moe/tensor-core';
-import { MoeFeedForward } from '../moe/moe-ffn.js';
+import { MoeFeedForward } from '@llama-moe/router/modules';
 import { ggufMoeIncompatibility, ggufMoeLayerIncompatibility } from './gguf.js';
 import { FormatError } from './mixtral.js';
 import { MixtralGate, NoisyTopKGate } from '@llama-moe/router/modules';

@@ -12,11 +12,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Tensor, createRng, noGrad } from '@llama-moe/tensor-core';
-import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model';
+import { Tensor, createRng, lastBackend, noGrad, withBackend } from '@llama-moe/tensor-core';
+import { disposeWasmBackend, initWasmBackend } from '@llama-moe/tensor-core/wasm';
+import { DenseFeedForward, LlamaForCausalLM, parseLlamaConfig, readNpy, readLlamaConfig } from '@llama-moe/llama-model/node';
 import { defaultMoeSpec, type MoeSpec } from '../formats/moe-spec.js';
-import { expertForward } from './moe-ffn.js';
-import { buildMoeFromDense, dropUpcycleExpert, expertsFromDense, loadMoeModel, mergeExperts, saveMoeModel, takeCols, takeColsMany, takeColsManyJs, PARTITION_FILE, type MoeFormat } from './moe-model.js';
+import { expertForward } from '@llama-moe/router/modules';
+import { loadMoeModel, saveMoeModel } from './moe-files.js';
+import { buildMoeFromDense, dropUpcycleExpert } from './build.js';
+import { expertsFromDense, takeCols, takeColsMany, takeColsManyJs } from './gather.js';
+import { mergeExperts } from './merge.js';
+import { PARTITION_FILE } from './partition-file.js';
+import { type MoeFormat } from './moe-config.js';
 
 const work = mkdtempSync(join(tmpdir(), 'moe-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -253,7 +259,7 @@ describe('drop-upcycle experts', () => {
 
 describe('combineExperts', () => {
   it('matches concat → scale by scores → index_add, and its gradients match finite differences', async () => {
-    const { combineExperts } = await import('./moe-ffn.js');
+    const { combineExperts } = await import('@llama-moe/router/modules');
     const { gradCheck, concat, indexAdd, indices, mul, reshape, scale } = await import('@llama-moe/tensor-core');
     fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.nat(), (T, E, D, seed) => {
       const r = createRng(seed);
@@ -310,7 +316,7 @@ describe('training steps that release their activations (the trainer\'s backward
 });
 
 describe('takeColsMany', () => {
-  for (const [label, impl] of [['WebAssembly', takeColsMany], ['JavaScript', takeColsManyJs]] as const) {
+  for (const [label, impl] of [['registered takeCols kernel', takeColsMany], ['JavaScript', takeColsManyJs]] as const) {
     it(`property (${label}): one pass over the matrix gives each part what takeCols gives it (f32 and raw 16-bit, reused outputs)`, () => {
       fc.assert(fc.property(
         fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer(),
@@ -333,7 +339,7 @@ describe('takeColsMany', () => {
     });
   }
 
-  it('WebAssembly gather: several row blocks (a 1.5 MB matrix), NaN payloads kept bit for bit, bad columns rejected', () => {
+  it('takeCols kernel (cpu oracle by default): several row blocks (a 1.5 MB matrix), NaN payloads kept bit for bit, bad columns rejected', () => {
     const R = 300, C = 2600;
     const rng = createRng(5);
     const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
@@ -344,5 +350,23 @@ describe('takeColsMany', () => {
     const [g] = takeColsMany(f32, 4, 8, [[7, 0, 3]]);
     expect(Array.from(new Uint32Array(g!.buffer))).toEqual([0, 1, 2, 3].flatMap((r) => [7, 0, 3].map((c) => bits[r * 8 + c]!)));
     expect(() => takeColsMany(f32, 4, 8, [[8]])).toThrow(/column 8 is outside \[0, 8\)/);
+  });
+
+  it('goes through the registry: the wasm backend runs it where it is initialised, with the same bits as the cpu oracle', async () => {
+    const R = 300, C = 2600;
+    const rng = createRng(6);
+    const u16 = Uint16Array.from({ length: R * C }, () => rng.int(65536));
+    const parts = [Array.from({ length: 700 }, () => rng.int(C)), Array.from({ length: 40 }, (_, i) => i)];
+    const onCpu = takeColsMany(u16, R, C, parts);
+    expect(lastBackend('takeCols')).toBe('cpu');
+    expect((await initWasmBackend({ threads: 1 })).ok).toBe(true);
+    try {
+      const onWasm = withBackend('wasm', () => takeColsMany(u16, R, C, parts));
+      expect(lastBackend('takeCols')).toBe('wasm');
+      onWasm.forEach((m, j) => expect(Buffer.compare(Buffer.from(m.buffer), Buffer.from(onCpu[j]!.buffer))).toBe(0));
+      expect(() => withBackend('wasm', () => takeColsMany(u16, R, C, [[C]]))).toThrow(/column 2600 is outside \[0, 2600\)/);
+    } finally {
+      disposeWasmBackend();
+    }
   });
 });

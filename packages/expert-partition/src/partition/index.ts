@@ -7,7 +7,7 @@ export { mixSeed } from './seed.js';
 export { randomPartition, upcyclePartition, type RandomPartitionOptions } from './random.js';
 export { balancedAssign, type BalancedAssignOptions, type BalancedAssignResult } from './assignment.js';
 export { balancedKMeans, type BalancedKMeansOptions, type BalancedKMeansResult, type KMeansMetric } from './kmeans.js';
-export { clusteringPartition, normalizeRows, benchClustering, type ClusteringPartitionOptions, type BenchClusteringOptions } from './clustering.js';
+export { clusteringPartition, normalizeRows, type ClusteringPartitionOptions } from './clustering.js';
 export { graphFromEdges, graphFromDense, edgeCut, type CsrGraph } from './graph.js';
 export { CoActivationAccumulator, type CoActivationKind, type CoActivationOptions, type ToGraphOptions } from './coactivation.js';
 export { partitionGraph, graphPartition, type GraphPartitionOptions, type GraphPartitionResult } from './graph-partition.js';

@@ -252,7 +252,7 @@ function updateCentroids(x: Float32Array, n: number, d: number, k: number, label
     const xo = i * d;
     const ao = j * d;
     const scale = xn2 === null ? 1 : xn2[i]! > 0 ? 1 / Math.sqrt(xn2[i]!) : 0;
-    for (let p = 0; p < d; p++) acc[ao + p] += x[xo + p]! * scale;
+    for (let p = 0; p < d; p++) acc[ao + p]! += x[xo + p]! * scale;
   }
   for (let j = 0; j < k; j++) {
     if (count[j] === 0) continue;

@@ -8,11 +8,10 @@ import {
   parseLlamaConfig,
   parseLlamaConfigDetailed,
   parseLlamaConfigText,
-  readLlamaConfig,
   serializeLlamaConfig,
-  writeLlamaConfig,
   type LlamaConfig,
 } from './config.js';
+import { readLlamaConfig, writeLlamaConfig } from './config-files.js';
 import { checkShapesAgainstConfig, expectedTensorShapes, type ShapeSource } from './shape-check.js';
 import { CheckpointError, ConfigError } from './errors.js';
 import { writeShardedSafetensors } from './sharded-writer.js';

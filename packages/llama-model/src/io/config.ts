@@ -4,12 +4,10 @@
  * transformers' defaults for each model_type. Anything that would change the math and is not
  * implemented (dynamic / yarn / longrope RoPE, sliding-window attention, non-SiLU activations,
  * quantization) is a ConfigError naming the key, never silently ignored.
+ * Browser-safe: reading and writing config.json files is config-files.ts (the ./node entry point).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ConfigError } from './errors.js';
 import { findDuplicateKey, isJsonObject, pyJsonDumps, PyFloat } from './json-util.js';
-import { atomicWriteFile } from './atomic.js';
 
 export type LlamaModelType = 'llama' | 'mistral' | 'llama_moe' | 'mixtral';
 export const SUPPORTED_MODEL_TYPES: readonly LlamaModelType[] = ['llama', 'mistral', 'llama_moe', 'mixtral'];
@@ -434,22 +432,6 @@ export function parseLlamaConfigText(text: string, file = 'config.json'): Parsed
   return parseLlamaConfigDetailed(json, file);
 }
 
-/** Read `<dir>/config.json` (or the given .json file); errors name the file. */
-export function readLlamaConfigDetailed(dirOrFile: string): ParsedLlamaConfig {
-  const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'config.json');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, null, `cannot read: ${(e as Error).message}`);
-  }
-  return parseLlamaConfigText(text, file);
-}
-
-export function readLlamaConfig(dirOrFile: string): LlamaConfig {
-  return readLlamaConfigDetailed(dirOrFile).config;
-}
-
 /** The config as the plain object transformers would save (floats marked for Python repr). */
 export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...cfg.extra };
@@ -472,11 +454,4 @@ export function llamaConfigToJson(cfg: LlamaConfig): Record<string, unknown> {
 /** config.json text the way transformers writes it: `json.dumps(d, indent=2, sort_keys=True) + "\n"`. */
 export function serializeLlamaConfig(cfg: LlamaConfig): string {
   return pyJsonDumps(llamaConfigToJson(cfg)) + '\n';
-}
-
-/** Atomically write `<dir>/config.json`. */
-export function writeLlamaConfig(dir: string, cfg: LlamaConfig): string {
-  const file = path.join(dir, 'config.json');
-  atomicWriteFile(file, serializeLlamaConfig(cfg));
-  return file;
 }

@@ -3,7 +3,25 @@
  * plugs its own module (expert-partition's MoE layers) into the same slot, so one model class
  * serves LLaMA, LLaMA-MoE and Mixtral.
  */
-import { linear, swiglu, type Tensor } from '@llama-moe/tensor-core';
+import { linear, swiglu, type RngState, type Tensor } from '@llama-moe/tensor-core';
+
+/** One MoE layer's routing in one forward pass (appended to ForwardContext.records when collectStats). */
+export interface RoutingRecord {
+  /** Layer index. */
+  layer: number;
+  /** [E] tokens each expert processed (after capacity). */
+  load: number[];
+  /** [E] Σ of each expert's combine weights. */
+  importance: number[];
+  /** [T, k] chosen experts (empty for expert-choice routing). */
+  topkIndices: number[];
+  /** Tokens no expert processed (capacity overflow, or chosen by no expert). */
+  dropped: number;
+  /** Mean per-token entropy of the routing probabilities (nats). */
+  tokenEntropy: number;
+  /** Tokens routed. */
+  numTokens: number;
+}
 
 /** Per-forward state shared by every layer (auxiliary losses, routing statistics, RNG for gate noise). */
 export interface ForwardContext {
@@ -13,8 +31,8 @@ export interface ForwardContext {
   auxLosses: Tensor[];
   /** Layer index currently running. */
   layer: number;
-  /** Free-form per-layer records (e.g. routing statistics) appended by MoE layers. */
-  records: Record<string, unknown>[];
+  /** Routing records appended by MoE layers when collectStats. */
+  records: RoutingRecord[];
   /** Collect routing statistics when true. */
   collectStats: boolean;
 }
@@ -32,6 +50,12 @@ export interface FeedForward {
    * every parameter of the module counts.
    */
   activeParamsPerToken?(): number;
+  /**
+   * The state of the module's random stream (an MoE gate's noise), saved with every training
+   * checkpoint so that a resumed run draws the same noise; absent when the module draws none.
+   */
+  randomState?(): RngState;
+  setRandomState?(state: RngState): void;
 }
 
 /** LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)). */

@@ -5,6 +5,7 @@
  */
 import { createRng, noGrad } from '@llama-moe/tensor-core';
 import type { LlamaForCausalLM } from './llama.js';
+import type { RoutingRecord } from './feed-forward.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -15,7 +16,7 @@ export interface GenerateOptions extends SamplingOptions {
   /** Called with each new token id as soon as it is chosen. */
   onToken?: (id: number, step: number) => void | boolean;
   /** Called after each forward step with per-layer routing records (MoE models). */
-  onRecords?: (records: Record<string, unknown>[], step: number) => void;
+  onRecords?: (records: RoutingRecord[], step: number) => void;
 }
 
 export interface GenerateResult {

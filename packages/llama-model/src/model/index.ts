@@ -1,10 +1,7 @@
-export { DenseFeedForward, type FeedForward, type ForwardContext } from './feed-forward.js';
+export { DenseFeedForward, type FeedForward, type ForwardContext, type RoutingRecord } from './feed-forward.js';
 export { KVCache } from './kv-cache.js';
 export { LlamaForCausalLM, causalLmLoss, type AttentionWeights, type DecoderLayer, type ForwardOptions, type ForwardOutput, type LlamaWeights } from './llama.js';
 export { argmax, sampleToken, type SamplingOptions } from './sampling.js';
 export { generate, generateSteps, generateStream, type GenerateOptions, type GenerateResult } from './generate.js';
-export { loadLlama, loadLlamaFrom, saveLlama, saveModelFolder, readParam, toSafetensorsInput, generationConfigJson, type LoadOptions, type SaveOptions, type SaveDType } from './pretrained.js';
+export { loadLlamaFrom, readParam, toSafetensorsInput, generationConfigJson, type LoadOptions, type SaveOptions, type SaveDType } from './pretrained.js';
 export { PRESETS, presetConfig, type PresetName } from './presets.js';
-export { benchInference, measureCopyBandwidth, type InferenceBench } from './bench.js';
-export * from './gguf-export.js';
-export * from './gguf-import.js';

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../io/npy.js';
 import { parseLlamaConfig } from '../io/config.js';
 import { LlamaForCausalLM } from './llama.js';
-import { loadLlama, saveLlama, type SaveDType } from './pretrained.js';
+import { type SaveDType } from './pretrained.js';
+import { loadLlama, saveLlama } from './pretrained-files.js';
 
 const REF = resolve(__dirname, '../../../../tools/reference/hf_reference.py');
 const work = mkdtempSync(join(tmpdir(), 'llama-parity-'));

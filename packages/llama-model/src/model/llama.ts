@@ -8,7 +8,7 @@ import {
   RopeTables, Tensor, add, attention, createRng, crossEntropy, embedding, indices, linear, noGrad, reshape, rmsNorm, rope, slice, type Rng,
 } from '@llama-moe/tensor-core';
 import type { LlamaConfig } from '../io/config.js';
-import { DenseFeedForward, type FeedForward, type ForwardContext } from './feed-forward.js';
+import { DenseFeedForward, type FeedForward, type ForwardContext, type RoutingRecord } from './feed-forward.js';
 import { KVCache } from './kv-cache.js';
 
 export interface AttentionWeights {
@@ -43,7 +43,7 @@ export interface ForwardOutput {
   /** Σ auxiliary losses of MoE layers, or null for a dense model. */
   auxLoss: Tensor | null;
   /** Per-layer records (routing statistics) when collectStats. */
-  records: Record<string, unknown>[];
+  records: RoutingRecord[];
 }
 
 export interface LlamaWeights {
@@ -135,6 +135,11 @@ export class LlamaForCausalLM {
   /** Turn gradients on or off for every parameter. */
   setTrainable(on: boolean, filter: (name: string) => boolean = () => true): void {
     for (const [n, t] of this.namedParameters()) t.requiresGrad = on && filter(n);
+  }
+
+  /** The FFN module of every layer, in order (dense or MoE). */
+  feedForwards(): FeedForward[] {
+    return this.weights.layers.map((L) => L.mlp);
   }
 
   newCache(maxLen = this.config.max_position_embeddings): KVCache {

@@ -4,19 +4,16 @@
  * at a time (lazy safetensors), checks every shape against the config first, and names the file
  * and tensor on any mismatch. Saving stages the whole folder and renames it into place, so a
  * crash leaves either the complete model or nothing.
+ *
+ * This module is browser-safe (loading from any ReadableCheckpoint, e.g. a MemoryCheckpoint); the
+ * folder functions (loadLlama, saveLlama, saveModelFolder) are pretrained-files.ts (./node).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Tensor, f32ToBf16, f32ToF16 } from '@llama-moe/tensor-core';
-import { atomicWriteFile, fsyncDir } from '../io/atomic.js';
-import { pyJsonDumps } from '../io/json-util.js';
-import { openCheckpoint } from '../io/checkpoint.js';
 import type { ReadableCheckpoint } from '../io/memory-checkpoint.js';
-import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from '../io/config.js';
+import type { LlamaConfig } from '../io/config.js';
 import { CheckpointError } from '../io/errors.js';
 import { checkShapesAgainstConfig } from '../io/shape-check.js';
 import type { SafetensorsTensorInput } from '../io/safetensors-writer.js';
-import { writeShardedSafetensors } from '../io/sharded-writer.js';
 import { DenseFeedForward, type FeedForward } from './feed-forward.js';
 import { LlamaForCausalLM, type DecoderLayer } from './llama.js';
 
@@ -87,17 +84,6 @@ export function loadLlamaFrom(ckpt: ReadableCheckpoint, cfg: LlamaConfig, opts: 
   return new LlamaForCausalLM(cfg, { embed, layers, norm, lmHead });
 }
 
-/** Load a Hugging Face model folder (config.json + safetensors). */
-export function loadLlama(dir: string, opts: LoadOptions = {}): LlamaForCausalLM {
-  const cfg = readLlamaConfig(dir);
-  const ckpt = openCheckpoint(dir);
-  try {
-    return loadLlamaFrom(ckpt, cfg, opts);
-  } finally {
-    ckpt.close();
-  }
-}
-
 export interface SaveOptions {
   /** Storage dtype (default float32); also written as the config's torch_dtype. */
   dtype?: SaveDType;
@@ -130,53 +116,6 @@ export function toSafetensorsInput(name: string, t: Tensor | (() => Tensor), dty
   } as SafetensorsTensorInput;
 }
 
-/**
- * Write a complete Hugging Face model folder. Everything is written into a staging folder beside
- * the target and renamed into place at the end; an existing target is replaced only with
- * `overwrite`.
- */
-export function saveModelFolder(dir: string, write: (staging: string) => void, opts: { overwrite?: boolean } = {}): void {
-  const target = path.resolve(dir);
-  if (fs.existsSync(target)) {
-    const entries = fs.readdirSync(target);
-    if (entries.length > 0 && !opts.overwrite) {
-      throw new CheckpointError(target, null, 'output folder is not empty; choose a new folder or pass overwrite');
-    }
-  } else {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-  }
-  const staging = path.join(path.dirname(target), `.${path.basename(target)}.partial-${process.pid}-${Date.now()}`);
-  fs.mkdirSync(staging);
-  try {
-    write(staging);
-    fsyncDir(staging);
-    if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });
-    fs.renameSync(staging, target);
-    fsyncDir(path.dirname(target));
-  } catch (e) {
-    fs.rmSync(staging, { recursive: true, force: true });
-    throw e;
-  }
-}
-
 export function generationConfigJson(cfg: LlamaConfig): Record<string, unknown> {
   return { _from_model_config: true, bos_token_id: cfg.bos_token_id, eos_token_id: cfg.eos_token_id, transformers_version: '4.46.0' };
-}
-
-export function saveLlama(model: LlamaForCausalLM, dir: string, opts: SaveOptions = {}): void {
-  const dtype = opts.dtype ?? 'float32';
-  const cfgJson = opts.configJson ?? { ...llamaConfigToJson({ ...model.config, torch_dtype: dtype }) };
-  const tensors = opts.tensors ?? model.namedParameters();
-  saveModelFolder(dir, (staging) => {
-    const inputs = (function* () {
-      for (const [n, t] of tensors) yield toSafetensorsInput(n, t, dtype);
-    })();
-    writeShardedSafetensors(staging, inputs, { maxShardBytes: opts.maxShardBytes, metadata: { format: 'pt' } });
-    // pyJsonDumps writes floats the way Python's json does (10000.0, 1e-05), like save_pretrained.
-    atomicWriteFile(path.join(staging, 'config.json'), pyJsonDumps(cfgJson) + '\n');
-    atomicWriteFile(path.join(staging, 'generation_config.json'), pyJsonDumps(generationConfigJson(model.config)) + '\n');
-    for (const [name, content] of Object.entries(opts.extraFiles ?? {})) {
-      atomicWriteFile(path.join(staging, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
-    }
-  }, { overwrite: opts.overwrite });
 }

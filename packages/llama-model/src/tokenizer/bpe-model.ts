@@ -30,13 +30,13 @@ class MergeHeap {
   }
   private less(i: number, j: number): boolean {
     const d = this.data;
-    return d[3 * i] < d[3 * j] || (d[3 * i] === d[3 * j] && d[3 * i + 1] < d[3 * j + 1]);
+    return d[3 * i]! < d[3 * j]! || (d[3 * i] === d[3 * j] && d[3 * i + 1]! < d[3 * j + 1]!);
   }
   private swap(i: number, j: number): void {
     const d = this.data;
     for (let k = 0; k < 3; k++) {
-      const t = d[3 * i + k];
-      d[3 * i + k] = d[3 * j + k];
+      const t = d[3 * i + k]!;
+      d[3 * i + k] = d[3 * j + k]!;
       d[3 * j + k] = t;
     }
   }
@@ -53,14 +53,14 @@ class MergeHeap {
   /** Pops the smallest entry into `out` ([rank, pos, id]). */
   pop(out: number[]): void {
     const d = this.data;
-    out[0] = d[0];
-    out[1] = d[1];
-    out[2] = d[2];
+    out[0] = d[0]!;
+    out[1] = d[1]!;
+    out[2] = d[2]!;
     const last = this.size - 1;
     if (last > 0) {
-      d[0] = d[3 * last];
-      d[1] = d[3 * last + 1];
-      d[2] = d[3 * last + 2];
+      d[0] = d[3 * last]!;
+      d[1] = d[3 * last + 1]!;
+      d[2] = d[3 * last + 2]!;
     }
     d.length = 3 * last;
     let i = 0;
@@ -176,9 +176,9 @@ export class BpeModel {
       if (this.byteFallback) {
         const bytes = this.utf8.encode(ch);
         let all = true;
-        for (const b of bytes) if (this.byteIds[b] < 0) all = false;
+        for (const b of bytes) if (this.byteIds[b]! < 0) all = false;
         if (all) {
-          for (const b of bytes) ids.push(this.byteIds[b]);
+          for (const b of bytes) ids.push(this.byteIds[b]!);
           lastWasUnk = false;
           continue;
         }
@@ -190,7 +190,7 @@ export class BpeModel {
       lastWasUnk = true;
     }
     if (ids.length === 1) {
-      out.push(ids[0]);
+      out.push(ids[0]!);
       return out;
     }
     // Doubly linked list over `ids`; merged-away symbols get id -1.
@@ -203,34 +203,34 @@ export class BpeModel {
     }
     const heap = new MergeHeap();
     for (let i = 0; i + 1 < n; i++) {
-      const m = this.merges.get(pairKey(ids[i], ids[i + 1]));
+      const m = this.merges.get(pairKey(ids[i]!, ids[i + 1]!));
       if (m) heap.push(m.rank, i, m.id);
     }
     const top = [0, 0, 0];
     while (heap.size > 0) {
       heap.pop(top);
-      const pos = top[1];
-      const j = next[pos];
-      if (ids[pos] < 0 || j < 0) continue;
+      const pos = top[1]!;
+      const j = next[pos]!;
+      if (ids[pos]! < 0 || j < 0) continue;
       // Stale entry: the pair at `pos` changed since it was queued.
-      const m = this.merges.get(pairKey(ids[pos], ids[j]));
+      const m = this.merges.get(pairKey(ids[pos]!, ids[j]!));
       if (!m || m.id !== top[2] || m.rank !== top[0]) continue;
       ids[pos] = m.id;
       ids[j] = -1;
-      const k = next[j];
+      const k = next[j]!;
       next[pos] = k;
       if (k >= 0) prev[k] = pos;
-      const p = prev[pos];
+      const p = prev[pos]!;
       if (p >= 0) {
-        const mp = this.merges.get(pairKey(ids[p], ids[pos]));
+        const mp = this.merges.get(pairKey(ids[p]!, ids[pos]));
         if (mp) heap.push(mp.rank, p, mp.id);
       }
       if (k >= 0) {
-        const mn = this.merges.get(pairKey(ids[pos], ids[k]));
+        const mn = this.merges.get(pairKey(ids[pos], ids[k]!));
         if (mn) heap.push(mn.rank, pos, mn.id);
       }
     }
-    for (let i = 0; i >= 0; i = next[i]) out.push(ids[i]);
+    for (let i = 0; i >= 0; i = next[i]!) out.push(ids[i]!);
     return out;
   }
 }

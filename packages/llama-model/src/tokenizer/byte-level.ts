@@ -48,7 +48,7 @@ export function toByteLevel(s: string): string {
 export function fromByteLevel(s: string): Uint8Array | null {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
-    const b = CHAR_TO_BYTE.get(s[i]);
+    const b = CHAR_TO_BYTE.get(s[i]!);
     if (b === undefined) return null;
     out[i] = b;
   }

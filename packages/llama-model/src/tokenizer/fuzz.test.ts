@@ -6,9 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-// @ts-expect-error plain ESM shared with tools/reliability/fuzz.mjs (no type declarations)
-import { createTargets, findings, runTarget, summarize } from '../../../../tools/reliability/targets.mjs';
-import * as llama from '../index.js';
+import { createTargets, findings, runTarget, summarize } from '@llama-moe/test-support/fuzz';
+import * as llama from '../node.js';
 
 const { targets, cleanupAll } = createTargets({ fc, llama });
 afterAll(() => cleanupAll());

@@ -13,7 +13,7 @@ import { GgufFile } from '../io/gguf-reader.js';
 import { writeLlamaGguf } from '../model/gguf-export.js';
 import { LlamaForCausalLM } from '../model/llama.js';
 import { PRESETS } from '../model/presets.js';
-import { openInLlamaCpp } from '../testing/llama-cpp.js';
+import { openInLlamaCpp } from '@llama-moe/test-support/llama-cpp';
 import { ggufTokenizerFiles, ggufTokenizerKind } from './gguf-vocab.js';
 import { parseSentencePieceModel, sentencePieceModelBytes } from './sentencepiece-model.js';
 import { sampleTokenizerTexts } from './sample-text.js';

@@ -40,7 +40,7 @@ export class HfEngine implements TokenizerEngine {
       console.warn = consoleWarn;
     }
     if (warnings.length > 0) {
-      throw new TokenizerError('invalid', file, `@huggingface/tokenizers rejected a component: ${warnings[0].slice(0, 200)}`);
+      throw new TokenizerError('invalid', file, `@huggingface/tokenizers rejected a component: ${warnings[0]!.slice(0, 200)}`);
     }
     HfEngine.keepByteOrderMarks((this.tok as unknown as { decoder: LibDecoderNode | null }).decoder);
   }

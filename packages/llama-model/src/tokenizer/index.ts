@@ -1,4 +1,4 @@
-/** Public API of the tokenizer module (re-exported by @llama-moe/llama-model). */
+/** Public API of the tokenizer module (re-exported by @llama-moe/llama-model; its files on disk: tokenizer/node.ts, ./node). */
 export { TokenizerError, type TokenizerErrorCode } from './errors.js';
 export {
   Tokenizer,
@@ -10,7 +10,6 @@ export {
   type TokenizerOptions,
 } from './tokenizer.js';
 export { DecodeStream, type DecodeStreamOptions } from './decode-stream.js';
-export { loadTokenizer, readTokenizerFiles, saveTokenizerFiles, type TokenizerFilesToSave } from './tokenizer-files.js';
 export { trainLlamaTokenizer, type LlamaTokenizerStyle, type TrainLlamaTokenizerOptions, type TrainedTokenizer } from './train.js';
 export {
   serializeConfigJson,

@@ -261,7 +261,7 @@ export class NativeEngine implements TokenizerEngine {
     }
     parts.push(text.slice(prev));
     for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
+      const p = parts[i]!;
       if (typeof p === 'string') continue;
       if (p.lstrip && typeof parts[i - 1] === 'string') parts[i - 1] = (parts[i - 1] as string).trimEnd();
       if (p.rstrip && typeof parts[i + 1] === 'string') parts[i + 1] = (parts[i + 1] as string).trimStart();
@@ -295,7 +295,7 @@ export class NativeEngine implements TokenizerEngine {
         if (!(skipSpecialTokens && added.special)) tokens.push(added.content);
         continue;
       }
-      tokens.push(this.model.idToToken[id]);
+      tokens.push(this.model.idToToken[id]!);
     }
     return this.decoder ? this.decoder(tokens).join('') : tokens.join(' ');
   }

@@ -46,11 +46,11 @@ const UNICODE_LINES = [
 export function sampleTokenizerTexts(options: { seed?: number; count?: number } = {}): string[] {
   const rand = mulberry32(options.seed ?? 1);
   const count = options.count ?? 64;
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const sentence = (): string => {
     const n = 4 + Math.floor(rand() * 10);
     const ws = Array.from({ length: n }, () => pick(WORDS));
-    ws[0] = ws[0][0].toUpperCase() + ws[0].slice(1);
+    ws[0] = ws[0]![0]!.toUpperCase() + ws[0]!.slice(1);
     if (rand() < 0.3) ws.splice(1 + Math.floor(rand() * (n - 1)), 0, String(Math.floor(rand() * 10000)));
     if (rand() < 0.2) ws[ws.length - 1] += ',';
     return ws.join(' ') + pick(['.', '.', '.', '?', '!', ';']);

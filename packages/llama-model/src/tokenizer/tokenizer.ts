@@ -292,7 +292,7 @@ export class Tokenizer {
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const list = Array.from(ids);
     for (let i = 0; i < list.length; i++) {
-      const id = list[i];
+      const id = list[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.idToTokenTable[id] === undefined) {
         throw new TokenizerError('id-range', this.path, `decode: ids[${i}] = ${id} is not a token id (vocab size ${this.vocabSize})`);
       }
@@ -308,7 +308,7 @@ export class Tokenizer {
 
   /** Token strings of `text` (no BOS/EOS). */
   tokenize(text: string): string[] {
-    return this.encode(text, { addBos: false, addEos: false }).map((id) => this.idToTokenTable[id]);
+    return this.encode(text, { addBos: false, addEos: false }).map((id) => this.idToTokenTable[id]!);
   }
 
   idToToken(id: number): string | undefined {

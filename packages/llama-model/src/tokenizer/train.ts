@@ -91,10 +91,10 @@ class PairHeap {
   }
   private before(x: HeapEntry, y: HeapEntry): boolean {
     if (x.count !== y.count) return x.count > y.count;
-    const xa = this.sym[x.a];
-    const ya = this.sym[y.a];
+    const xa = this.sym[x.a]!;
+    const ya = this.sym[y.a]!;
     if (xa !== ya) return xa < ya;
-    return this.sym[x.b] < this.sym[y.b];
+    return this.sym[x.b]! < this.sym[y.b]!;
   }
   push(e: HeapEntry): void {
     const h = this.items;
@@ -102,8 +102,8 @@ class PairHeap {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      if (!this.before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
       i = p;
     }
   }
@@ -119,10 +119,10 @@ class PairHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && this.before(h[l], h[m])) m = l;
-        if (r < h.length && this.before(h[r], h[m])) m = r;
+        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
+        [h[i], h[m]] = [h[m]!, h[i]!];
         i = m;
       }
     }
@@ -209,7 +209,7 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
     return id;
   };
   const fixedTokens: string[] =
-    style === 'llama2' ? [...LLAMA2_SPECIALS, ...Array.from({ length: 256 }, (_, b) => byteTokenName(b))] : BYTE_LEVEL_ORDER.map((b) => BYTE_TO_CHAR[b]);
+    style === 'llama2' ? [...LLAMA2_SPECIALS, ...Array.from({ length: 256 }, (_, b) => byteTokenName(b))] : BYTE_LEVEL_ORDER.map((b) => BYTE_TO_CHAR[b]!);
   const specialsAfter: string[] = style === 'llama3' ? [...LLAMA3_SPECIALS] : [];
   let alphabet: string[];
   if (style === 'llama2') {
@@ -239,7 +239,7 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
   const isolated = new Uint8Array(SHIFT); // [symbol id] 1 = never merged
   if (style === 'llama2') for (const d of '0123456789') if (symId.has(d)) isolated[symId.get(d)!] = 1;
   const countable = (a: number, b: number): boolean =>
-    a >= 0 && b >= 0 && isolated[a] === 0 && isolated[b] === 0 && symLen[a] + symLen[b] <= opt.maxTokenLength;
+    a >= 0 && b >= 0 && isolated[a] === 0 && isolated[b] === 0 && symLen[a]! + symLen[b]! <= opt.maxTokenLength;
   const noteWhere = (k: number, w: number): void => {
     const list = pairWhere.get(k);
     if (list === undefined) pairWhere.set(k, [w]);
@@ -247,9 +247,9 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
   };
   words.forEach((ws, w) => {
     for (let j = 0; j + 1 < ws.length; j++) {
-      if (!countable(ws[j], ws[j + 1])) continue;
-      const k = pairKey(ws[j], ws[j + 1]);
-      pairCount.set(k, (pairCount.get(k) ?? 0) + counts[w]);
+      if (!countable(ws[j]!, ws[j + 1]!)) continue;
+      const k = pairKey(ws[j]!, ws[j + 1]!);
+      pairCount.set(k, (pairCount.get(k) ?? 0) + counts[w]!);
       noteWhere(k, w);
     }
   });
@@ -281,7 +281,7 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
     if (best === undefined) break;
     const { a, b } = best;
     const key = pairKey(a, b);
-    const text = sym[a] + sym[b];
+    const text = sym[a]! + sym[b]!;
     if (reserved.has(text)) {
       banned.add(key);
       pairCount.delete(key);
@@ -289,7 +289,7 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
     }
     let id = symId.get(text);
     if (id === undefined) {
-      id = addSym(text, symLen[a] + symLen[b]);
+      id = addSym(text, symLen[a]! + symLen[b]!);
       mergedTokens.push(text);
     }
     merges.push(`${sym[a]} ${sym[b]}`);
@@ -302,10 +302,10 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
     for (const w of pairWhere.get(key) ?? []) {
       if (stamp[w] === mergeNo) continue;
       stamp[w] = mergeNo;
-      const ws = words[w];
+      const ws = words[w]!;
       let found = false;
       for (let j = 0; j + 1 < ws.length; j++) {
-        if (ws[j] === a && ws[j + 1] === b) {
+        if (ws[j]! === a && ws[j + 1]! === b) {
           found = true;
           break;
         }
@@ -313,16 +313,16 @@ export function trainLlamaTokenizer(texts: Iterable<string>, options: TrainLlama
       if (!found) continue;
       const out: number[] = [];
       for (let j = 0; j < ws.length; j++) {
-        if (j + 1 < ws.length && ws[j] === a && ws[j + 1] === b) {
+        if (j + 1 < ws.length && ws[j]! === a && ws[j + 1]! === b) {
           out.push(id);
           j++;
-        } else out.push(ws[j]);
+        } else out.push(ws[j]!);
       }
-      const c = counts[w];
-      for (let j = 0; j + 1 < ws.length; j++) if (countable(ws[j], ws[j + 1])) bump(pairKey(ws[j], ws[j + 1]), -c);
+      const c = counts[w]!;
+      for (let j = 0; j + 1 < ws.length; j++) if (countable(ws[j]!, ws[j + 1]!)) bump(pairKey(ws[j]!, ws[j + 1]!), -c);
       for (let j = 0; j + 1 < out.length; j++) {
-        if (!countable(out[j], out[j + 1])) continue;
-        const k = pairKey(out[j], out[j + 1]);
+        if (!countable(out[j]!, out[j + 1]!)) continue;
+        const k = pairKey(out[j]!, out[j + 1]!);
         bump(k, c);
         if (out[j] === id || out[j + 1] === id) noteWhere(k, w);
       }
@@ -403,7 +403,7 @@ function assemble(
   const bos = style === 'llama2' ? '<s>' : '<|begin_of_text|>';
   const eos = style === 'llama2' ? '</s>' : '<|end_of_text|>';
   // LLaMA-2's <s> is id 1; Llama-3's <|begin_of_text|> is the first token after the merges.
-  const bosId = style === 'llama2' ? 1 : added[0].id;
+  const bosId = style === 'llama2' ? 1 : added[0]!.id;
   const tokenizerJson: TokenizerJson =
     style === 'llama2'
       ? {

@@ -69,30 +69,30 @@ export function expertChoiceGate<A extends FloatArray>(logits: A, numExperts: nu
   for (let e = 0; e < E; e++) {
     let size = 0;
     for (let t = 0; t < T; t++) {
-      const v = probs[t * E + e];
+      const v = probs[t * E + e]!;
       if (size < C) {
         // Sift up.
         let i = size++;
         while (i > 0) {
           const p = (i - 1) >> 1;
-          if (!worse(v, t, heapVal[p], heapTok[p])) break;
-          heapVal[i] = heapVal[p];
-          heapTok[i] = heapTok[p];
+          if (!worse(v, t, heapVal[p]!, heapTok[p]!)) break;
+          heapVal[i] = heapVal[p]!;
+          heapTok[i] = heapTok[p]!;
           i = p;
         }
         heapVal[i] = v;
         heapTok[i] = t;
-      } else if (worse(heapVal[0], heapTok[0], v, t)) {
+      } else if (worse(heapVal[0]!, heapTok[0]!, v, t)) {
         // Replace the root and sift down.
         let i = 0;
         for (;;) {
           const l = 2 * i + 1;
           if (l >= C) break;
           const r = l + 1;
-          const c = r < C && worse(heapVal[r], heapTok[r], heapVal[l], heapTok[l]) ? r : l;
-          if (!worse(heapVal[c], heapTok[c], v, t)) break;
-          heapVal[i] = heapVal[c];
-          heapTok[i] = heapTok[c];
+          const c = r < C && worse(heapVal[r]!, heapTok[r]!, heapVal[l]!, heapTok[l]!) ? r : l;
+          if (!worse(heapVal[c]!, heapTok[c]!, v, t)) break;
+          heapVal[i] = heapVal[c]!;
+          heapTok[i] = heapTok[c]!;
           i = c;
         }
         heapVal[i] = v;
@@ -104,9 +104,9 @@ export function expertChoiceGate<A extends FloatArray>(logits: A, numExperts: nu
     row.set(heapTok);
     row.sort();
     for (let c = 0; c < C; c++) {
-      const t = row[c];
-      weights[e * C + c] = probs[t * E + e];
-      expertsPerToken[t]++;
+      const t = row[c]!;
+      weights[e * C + c] = probs[t * E + e]!;
+      expertsPerToken[t]!++;
     }
   }
   let tokensWithoutExpert = 0;
@@ -127,7 +127,7 @@ export function expertChoiceBackward<A extends FloatArray>(fwd: ExpertChoiceResu
   }
   /** [T, E] */ const dP = new Float64Array(T * E);
   for (let e = 0; e < E; e++) {
-    for (let c = 0; c < C; c++) dP[fwd.tokenIndices[e * C + c] * E + e] += dWeights[e * C + c];
+    for (let c = 0; c < C; c++) dP[fwd.tokenIndices[e * C + c]! * E + e]! += dWeights[e * C + c]!;
   }
   const out = allocLike(fwd.probs, T * E);
   softmaxRowsBackward(fwd.probs, dP, T, E, out);

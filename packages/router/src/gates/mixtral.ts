@@ -53,7 +53,7 @@ function readMask(op: string, mask: ArrayLike<number> | null | undefined, T: num
   let any = 0;
   for (let t = 0; t < T; t++) {
     out[t] = Number(mask[t % mask.length]);
-    any += out[t];
+    any += out[t]!;
   }
   if (!(any > 0)) throw new RouterError('value', op, 'attention_mask selects no token; the aux loss means would divide by zero');
   return out;
@@ -75,17 +75,17 @@ function auxLossFrom(
 ): number {
   let denom = 0;
   for (let t = 0; t < T; t++) {
-    const mt = mask ? mask[t] : 1;
+    const mt = mask ? mask[t]! : 1;
     denom += mt;
-    for (let j = 0; j < k; j++) tpe[j * E + sel[t * k + j]] += mt;
-    for (let e = 0; e < E; e++) rppe[e] += mt * probs[t * E + e];
+    for (let j = 0; j < k; j++) tpe[j * E + sel[t * k + j]!]! += mt;
+    for (let e = 0; e < E; e++) rppe[e]! += mt * probs[t * E + e]!;
   }
   if (denom > 0) {
-    for (let i = 0; i < k * E; i++) tpe[i] /= denom;
-    for (let e = 0; e < E; e++) rppe[e] /= denom;
+    for (let i = 0; i < k * E; i++) tpe[i]! /= denom;
+    for (let e = 0; e < E; e++) rppe[e]! /= denom;
   }
   let loss = 0;
-  for (let j = 0; j < k; j++) for (let e = 0; e < E; e++) loss += tpe[j * E + e] * rppe[e];
+  for (let j = 0; j < k; j++) for (let e = 0; e < E; e++) loss += tpe[j * E + e]! * rppe[e]!;
   return loss * E;
 }
 
@@ -111,8 +111,8 @@ export function mixtralGate<A extends FloatArray>(logits: A, numExperts: number,
   if (norm) {
     for (let t = 0; t < T; t++) {
       let sum = 0;
-      for (let j = 0; j < k; j++) sum += topkScores[t * k + j];
-      for (let j = 0; j < k; j++) topkScores[t * k + j] /= sum;
+      for (let j = 0; j < k; j++) sum += topkScores[t * k + j]!;
+      for (let j = 0; j < k; j++) topkScores[t * k + j]! /= sum;
     }
   }
   const tokensPerExpert = new Float64Array(k * E);
@@ -157,13 +157,13 @@ export function mixtralGateBackward<A extends FloatArray>(fwd: MixtralGateResult
   if (dB !== 0 && T > 0) {
     const mask = fwd.attentionMask;
     let denom = 0;
-    for (let t = 0; t < T; t++) denom += mask ? mask[t] : 1;
+    for (let t = 0; t < T; t++) denom += mask ? mask[t]! : 1;
     /** [E] Σ_k tokens_per_expert[k, e] */ const tSum = new Float64Array(E);
-    for (let j = 0; j < k; j++) for (let e = 0; e < E; e++) tSum[e] += fwd.tokensPerExpert[j * E + e];
+    for (let j = 0; j < k; j++) for (let e = 0; e < E; e++) tSum[e]! += fwd.tokensPerExpert[j * E + e]!;
     const c = (dB * fwd.routerAuxLossCoef * E) / denom;
     for (let t = 0; t < T; t++) {
-      const mt = mask ? mask[t] : 1;
-      for (let e = 0; e < E; e++) dP[t * E + e] = c * mt * tSum[e];
+      const mt = mask ? mask[t]! : 1;
+      for (let e = 0; e < E; e++) dP[t * E + e] = c * mt * tSum[e]!;
     }
   }
   if (dScores) {
@@ -174,12 +174,12 @@ export function mixtralGateBackward<A extends FloatArray>(fwd: MixtralGateResult
         let sum = 0;
         let dot = 0;
         for (let j = 0; j < k; j++) {
-          sum += fwd.probs[t * E + fwd.topkIndices[b + j]];
-          dot += fwd.topkScores[b + j] * dScores[b + j];
+          sum += fwd.probs[t * E + fwd.topkIndices[b + j]!]!;
+          dot += fwd.topkScores[b + j]! * dScores[b + j]!;
         }
-        for (let j = 0; j < k; j++) dP[t * E + fwd.topkIndices[b + j]] += (dScores[b + j] - dot) / sum;
+        for (let j = 0; j < k; j++) dP[t * E + fwd.topkIndices[b + j]!]! += (dScores[b + j]! - dot) / sum;
       } else {
-        for (let j = 0; j < k; j++) dP[t * E + fwd.topkIndices[b + j]] += dScores[b + j];
+        for (let j = 0; j < k; j++) dP[t * E + fwd.topkIndices[b + j]!]! += dScores[b + j]!;
       }
     }
   }
@@ -218,8 +218,8 @@ export function loadBalancingLoss(
   const probs = new Float64Array(T * E);
   let off = 0;
   for (let i = 0; i < layers.length; i++) {
-    softmaxRows(op, layers[i], rows[i], E, probs.subarray(off * E, (off + rows[i]) * E));
-    off += rows[i];
+    softmaxRows(op, layers[i], rows[i]!, E, probs.subarray(off * E, (off + rows[i]!) * E));
+    off += rows[i]!;
   }
   const sel = new Int32Array(T * top_k);
   topkRows(op, probs, T, E, top_k, sel, new Float64Array(T * top_k));
@@ -242,7 +242,7 @@ export function applyJitter<A extends FloatArray>(x: A, jitter: number, rng: Rng
   for (let i = 0; i < x.length; i++) {
     const f = 1 - jitter + 2 * jitter * rng.uniform();
     if (multipliers) multipliers[i] = f;
-    out[i] = x[i] * f;
+    out[i] = x[i]! * f;
   }
   return out;
 }

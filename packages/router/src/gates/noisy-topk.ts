@@ -113,9 +113,9 @@ export function noisyTopKGate<A extends FloatArray>(logits: A, numExperts: numbe
     checkFloat(op, 'noise.eps', noise.eps, T * E, `[T=${T}, E=${E}]`);
     noisy = allocLike(logits, T * E);
     for (let i = 0; i < T * E; i++) {
-      const s = noise.noise_std[i];
+      const s = noise.noise_std[i]!;
       if (!(s > 0)) throw new RouterError('value', op, `noise.noise_std[${Math.floor(i / E)}, ${i % E}] = ${s} must be > 0; add noise_epsilon`);
-      noisy[i] = logits[i] + noise.eps[i] * s;
+      noisy[i] = logits[i]! + noise.eps[i]! * s;
     }
   }
 
@@ -132,18 +132,18 @@ export function noisyTopKGate<A extends FloatArray>(logits: A, numExperts: numbe
     const dst = t * k;
     if (useSoftmax) {
       // Entries are descending, so the first is the max.
-      const max = topValues[src];
+      const max = topValues[src]!;
       if (!Number.isFinite(max)) throw new RouterError('value', op, `token ${t}: the largest logit is ${max}; softmax over the top-k needs a finite one`);
       let sum = 0;
-      for (let j = 0; j < k; j++) sum += Math.exp(topValues[src + j] - max);
-      for (let j = 0; j < k; j++) topkScores[dst + j] = Math.exp(topValues[src + j] - max) / sum;
+      for (let j = 0; j < k; j++) sum += Math.exp(topValues[src + j]! - max);
+      for (let j = 0; j < k; j++) topkScores[dst + j] = Math.exp(topValues[src + j]! - max) / sum;
     } else {
-      for (let j = 0; j < k; j++) topkScores[dst + j] = topValues[src + j];
+      for (let j = 0; j < k; j++) topkScores[dst + j] = topValues[src + j]!;
     }
     for (let j = 0; j < k; j++) {
-      const e = topIndices[src + j];
+      const e = topIndices[src + j]!;
       topkIndices[dst + j] = e;
-      importance[e] += topkScores[dst + j];
+      importance[e]! += topkScores[dst + j]!;
     }
   }
 
@@ -157,20 +157,20 @@ export function noisyTopKGate<A extends FloatArray>(logits: A, numExperts: numbe
     z = new Float64Array(T * E);
     for (let t = 0; t < T; t++) {
       // Positions k and k−1 of the descending top-(k+1): LLaMA-MoE's threshold_positions_if_in/out.
-      const thrIn = topValues[t * m + k];
-      const thrOut = topValues[t * m + k - 1];
+      const thrIn = topValues[t * m + k]!;
+      const thrOut = topValues[t * m + k - 1]!;
       for (let e = 0; e < E; e++) {
         const i = t * E + e;
-        const probe = quirk ? noise.eps[i] * noise.noise_std[i] : noisy[i];
+        const probe = quirk ? noise.eps[i]! * noise.noise_std[i]! : noisy[i]!;
         const inside = probe > thrIn;
         isIn[i] = inside ? 1 : 0;
-        const zi = (logits[i] - (inside ? thrIn : thrOut)) / noise.noise_std[i];
+        const zi = (logits[i]! - (inside ? thrIn : thrOut)) / noise.noise_std[i]!;
         z[i] = zi;
-        load[e] += normalCdf(zi);
+        load[e]! += normalCdf(zi);
       }
     }
   } else {
-    for (let i = 0; i < T * k; i++) load[topkIndices[i]] += 1;
+    for (let i = 0; i < T * k; i++) load[topkIndices[i]!]! += 1;
   }
 
   const cvImportance = cvSquared(importance);
@@ -249,16 +249,16 @@ export function noisyTopKBackward<A extends FloatArray>(fwd: NoisyTopKResult<A>,
   for (let t = 0; t < T; t++) {
     const sb = t * k;
     for (let j = 0; j < k; j++) {
-      let v = dScores ? dScores[sb + j] : 0;
-      if (gImp) v += gImp[fwd.topkIndices[sb + j]];
+      let v = dScores ? dScores[sb + j]! : 0;
+      if (gImp) v += gImp[fwd.topkIndices[sb + j]!]!;
       g[j] = v;
     }
     if (fwd.useSoftmax) {
       let dot = 0;
-      for (let j = 0; j < k; j++) dot += fwd.topkScores[sb + j] * g[j];
-      for (let j = 0; j < k; j++) dNoisy[t * E + fwd.topkIndices[sb + j]] += fwd.topkScores[sb + j] * (g[j] - dot);
+      for (let j = 0; j < k; j++) dot += fwd.topkScores[sb + j]! * g[j]!;
+      for (let j = 0; j < k; j++) dNoisy[t * E + fwd.topkIndices[sb + j]!]! += fwd.topkScores[sb + j]! * (g[j]! - dot);
     } else {
-      for (let j = 0; j < k; j++) dNoisy[t * E + fwd.topkIndices[sb + j]] += g[j];
+      for (let j = 0; j < k; j++) dNoisy[t * E + fwd.topkIndices[sb + j]!]! += g[j]!;
     }
   }
 
@@ -268,25 +268,25 @@ export function noisyTopKBackward<A extends FloatArray>(fwd: NoisyTopKResult<A>,
       let dThrOut = 0;
       for (let e = 0; e < E; e++) {
         const i = t * E + e;
-        const zi = im.z[i];
-        const s = im.noiseStd[i];
-        const dz = gLoad[e] * normalPdf(zi);
-        dH[i] += dz / s;
-        dStd[i] -= (dz * zi) / s;
+        const zi = im.z[i]!;
+        const s = im.noiseStd[i]!;
+        const dz = gLoad[e]! * normalPdf(zi);
+        dH[i]! += dz / s;
+        dStd[i]! -= (dz * zi) / s;
         if (im.isIn[i]) dThrIn -= dz / s;
         else dThrOut -= dz / s;
       }
-      dNoisy[t * E + im.topIndices[t * m + k]] += dThrIn;
-      dNoisy[t * E + im.topIndices[t * m + k - 1]] += dThrOut;
+      dNoisy[t * E + im.topIndices[t * m + k]!]! += dThrIn;
+      dNoisy[t * E + im.topIndices[t * m + k - 1]!]! += dThrOut;
     }
   }
 
   const dLogits = allocLike(im.logits, T * E);
-  for (let i = 0; i < T * E; i++) dLogits[i] = dH[i] + dNoisy[i];
+  for (let i = 0; i < T * E; i++) dLogits[i] = dH[i]! + dNoisy[i]!;
   let dNoiseStd: A | null = null;
   if (im.noiseStd && im.eps && dStd) {
     dNoiseStd = allocLike(im.logits, T * E);
-    for (let i = 0; i < T * E; i++) dNoiseStd[i] = dStd[i] + dNoisy[i] * im.eps[i];
+    for (let i = 0; i < T * E; i++) dNoiseStd[i] = dStd[i]! + dNoisy[i]! * im.eps[i]!;
   }
   return { dLogits, dNoiseStd };
 }

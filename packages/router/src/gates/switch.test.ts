@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { centralDiff, randn, randn64, shapeArb, tiedLogits } from '../../test/helpers.js';
-import { RouterError, expertCapacity, switchGate, switchGateBackward } from '../index.js';
+import { RouterError, expertCapacity, switchGate, switchGateBackward, switchRoute } from '../index.js';
 
 describe('switchGate', () => {
   it('routes top-1 by probability, never exceeds capacity and drops later tokens first', () => {
@@ -88,6 +88,39 @@ describe('switchGate', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("switchRoute: selection noise moves only the argmax; score 'logit' is the chosen raw logit, and its backward matches finite differences", () => {
+    fc.assert(
+      fc.property(shapeArb(9, 6), ({ T, E, seed }) => {
+        const logits = randn64(T * E, seed, 2);
+        const noise = randn64(T * E, seed + 2, 3);
+        const g = randn64(T, seed + 1);
+        const opts = { balance_loss_weight: 0.2, noise, score: 'logit' as const };
+        const fwd = switchRoute(logits, E, opts);
+        const plain = switchGate(logits, E, { balance_loss_weight: 0.2 });
+        expect(Array.from(fwd.probs)).toEqual(Array.from(plain.probs));
+        for (let t = 0; t < T; t++) {
+          const e = fwd.topkIndices[t];
+          for (let j = 0; j < E; j++) expect(logits[t * E + j] + noise[t * E + j]).toBeLessThanOrEqual(logits[t * E + e] + noise[t * E + e]);
+          expect(fwd.topkScores[t]).toBe(logits[t * E + e]);
+        }
+        const d = switchGateBackward(fwd, { dTopkScores: g, dBalanceLoss: 1.3 });
+        const f = (x: Float64Array) => {
+          const r = switchRoute(x, E, opts);
+          let s = 1.3 * r.balanceLoss;
+          for (let t = 0; t < T; t++) s += g[t] * r.topkScores[t];
+          return s;
+        };
+        for (let i = 0; i < T * E; i++) {
+          const fd = centralDiff(f, logits, i);
+          expect(Math.abs(d[i] - fd)).toBeLessThan(1e-7 * Math.max(1, Math.abs(fd)));
+        }
+      }),
+      { numRuns: 40 },
+    );
+    expect(() => switchRoute(new Float32Array(6), 3, { score: 'max' as never })).toThrow(/score must be 'prob' or 'logit'/);
+    expect(() => switchRoute(new Float32Array(6), 3, { noise: new Float32Array(5) })).toThrow(/noise must have 6 elements/);
   });
 
   it('documents its capacity formula and rejects bad options', () => {

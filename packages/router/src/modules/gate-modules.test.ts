@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, add, createRng, gradCheck, mul, sum } from '@llama-moe/tensor-core';
 import { mixtralGate } from '../gates/mixtral.js';
 import { noisyTopKGate } from '../gates/noisy-topk.js';
-import { MixtralGate, NoisyTopKGate, SwitchGate, cvSquaredOp, type GateModule } from './gate-modules.js';
+import { MixtralGate, NoisyTopKGate, SwitchGate, cvSquaredOp, zLossOp, type GateModule } from './gate-modules.js';
 
 function rand(shape: number[], seed: number, std = 1): Tensor {
   const r = createRng(seed);
@@ -209,5 +209,105 @@ describe('ExpertChoiceGate', () => {
     expect(Array.from(out.load)).toEqual([ref.capacity, ref.capacity, ref.capacity]);
     const r = gradCheck((xx, ww) => sum(mul(new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 2 }, [ww]).forward(xx, { training: true, rng: createRng(0) }).scores, new Tensor(Float32Array.from({ length: E * ref.capacity }, (_, i) => 0.3 + 0.1 * i), [E * ref.capacity]))), [rand([T, D], 43), rand([E, D], 44)], { eps: 1e-3, rtol: 3e-2 });
     expect(r.ok, r.message).toBe(true);
+  });
+});
+
+describe('one implementation: each module is the routing core plus its gate network', () => {
+  const mm = (x: Tensor, w: Tensor, T: number, E: number, D: number) => {
+    const out = new Float32Array(T * E);
+    const xd = x.f32(), wd = w.f32();
+    for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) { let z = 0; for (let d = 0; d < D; d++) z += xd[t * D + d]! * wd[e * D + d]!; out[t * E + e] = z; }
+    return out;
+  };
+
+  it('scores, indices, aux loss, importance and load are bit-identical to the core functions on random inputs', async () => {
+    const { ExpertChoiceGate } = await import('./gate-modules.js');
+    const { expertChoiceGate } = await import('../gates/expert-choice.js');
+    const { switchRoute } = await import('../gates/switch.js');
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 }), fc.nat(), fc.boolean(), (T, E, kk, s, training) => {
+      const k = 1 + (kk % E), D = 5;
+      const x = rand([T, D], s + 2);
+      const ctx = () => ({ training, rng: createRng(s) });
+      // Noisy top-k (linear gate, so the logits are the core's input as the module computes them).
+      const ng = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: k, gateNetwork: 'linear', referenceIsInQuirk: s % 2 === 0 }, [rand([E, D], s)], rand([E, D], s + 1, 0.5));
+      const no = ng.forward(x, ctx());
+      const r = createRng(s);
+      const eps = Float32Array.from({ length: T * E }, () => r.normal());
+      const noiseStd = new Float32Array(T * E);
+      const nm = mm(x, ng.weightNoise, T, E, D);
+      for (let i = 0; i < nm.length; i++) noiseStd[i] = Math.fround(Math.fround(nm[i]! > 20 ? nm[i]! : Math.max(nm[i]!, 0) + Math.log1p(Math.exp(-Math.abs(nm[i]!)))) + 0.01);
+      const nref = noisyTopKGate(ng.logits(x).f32(), E, { num_selects: k, noise: training ? { noise_std: noiseStd, eps } : null, reference_is_in_quirk: s % 2 === 0 });
+      expect(Array.from(no.topkIndices)).toEqual(Array.from(nref.topkIndices));
+      expect(Array.from(no.scores.f32())).toEqual(Array.from(nref.topkScores));
+      expect(no.auxLoss!.item()).toBe(Math.fround(nref.balanceLoss));
+      expect(Array.from(no.importance)).toEqual(Array.from(nref.importance));
+      expect(Array.from(no.load)).toEqual(Array.from(nref.load));
+      // Mixtral.
+      const mg = new MixtralGate({ hiddenSize: D, numExperts: E, topK: k }, rand([E, D], s + 3));
+      const mo = mg.forward(x, ctx());
+      const mref = mixtralGate(mm(x, mg.weight, T, E, D), E, { num_experts_per_tok: k });
+      expect(Array.from(mo.topkIndices)).toEqual(Array.from(mref.topkIndices));
+      expect(Array.from(mo.scores.f32())).toEqual(Array.from(mref.topkScores));
+      expect(Array.from(mo.probs)).toEqual(Array.from(mref.probs));
+      if (training) expect(mo.auxLoss!.item()).toBe(Math.fround(mref.balanceLoss));
+      else expect(mo.auxLoss).toBeNull();
+      // Switch (Gumbel selection noise in training, raw logit as score).
+      const sg = new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear' }, [rand([E, D], s + 4)]);
+      const so = sg.forward(x, ctx());
+      const u = createRng(s);
+      const gumbel = training ? Float64Array.from({ length: T * E }, () => -Math.log(-Math.log(Math.max(u.uniform(), 1e-20)))) : null;
+      const sref = switchRoute(mm(x, sg.network[0]!, T, E, D), E, { noise: gumbel, score: 'logit' });
+      expect(Array.from(so.topkIndices)).toEqual(Array.from(sref.topkIndices));
+      expect(Array.from(so.scores.f32())).toEqual(Array.from(sref.topkScores));
+      expect(so.auxLoss!.item()).toBe(Math.fround(sref.balanceLoss));
+      // Expert choice.
+      const eg = new ExpertChoiceGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', capacityFactor: 1.5 }, [rand([E, D], s + 5)]);
+      const eo = eg.forward(x, ctx());
+      const eref = expertChoiceGate(mm(x, eg.network[0]!, T, E, D), E, { capacity_factor: 1.5 });
+      expect(Array.from(eo.scores.f32())).toEqual(Array.from(eref.weights));
+      expect(Array.from(eo.plan!.permutation)).toEqual(Array.from(eref.plan.permutation));
+    }), { numRuns: 40 });
+  });
+
+  it("the core's gateLogits computes the modules' gate networks (embedders route hidden states without tensor-core)", async () => {
+    const { gateLogits } = await import('../gate-network.js');
+    const T = 5, D = 6, E = 4;
+    const x = rand([T, D], 71), w0 = rand([E, D], 72), w2 = rand([E, E], 73);
+    const mlp = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'mlp' }, [w0, w2]);
+    const lin = new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear' }, [w0]);
+    const a = gateLogits(x.f32(), D, [w0.f32(), w2.f32()], E), b = gateLogits(x.f32(), D, [w0.f32()], E);
+    mlp.logits(x).f32().forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 5));
+    lin.logits(x).f32().forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
+  });
+
+  it('the coarse tape ops (scores, balance loss, z-loss, cv²) match finite differences', () => {
+    const D = 4, E = 5, T = 6;
+    // Noisy gate in training: scores and the smooth-load balance loss are two ops over the logits and noise_std.
+    const r1 = gradCheck((xx, w, wn) => objective(new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear', useBalance: false }, [w], wn), xx, true, 3), [rand([T, D], 51), rand([E, D], 52), rand([E, D], 53, 0.3)], { eps: 1e-3, rtol: 3e-2 });
+    expect(r1.ok, r1.message).toBe(true);
+    // Switch with Gumbel noise: the same noise on every evaluation (fresh rng per forward).
+    const r2 = gradCheck((xx, w) => objective(new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear', zLossCoef: 0.05 }, [w]), xx, true, 4), [rand([T, D], 54), rand([E, D], 55)], { eps: 1e-3, rtol: 3e-2 });
+    expect(r2.ok, r2.message).toBe(true);
+    const r3 = gradCheck((l) => zLossOp(l), [rand([T, E], 56, 2)], { eps: 1e-3, rtol: 3e-2 });
+    expect(r3.ok, r3.message).toBe(true);
+    const r4 = gradCheck((v) => cvSquaredOp(v), [new Tensor(Float32Array.from([1.5, 0.3, 2.2, 0.9]), [4])], { eps: 1e-3, rtol: 3e-2 });
+    expect(r4.ok, r4.message).toBe(true);
+  });
+
+  it('non-finite gate logits give NaN scores and aux loss (the trainer names the step) instead of throwing', () => {
+    const D = 4, E = 3, T = 5;
+    const w = rand([E, D], 61);
+    w.f32()[2] = NaN;
+    for (const gate of [
+      new NoisyTopKGate({ hiddenSize: D, numExperts: E, numSelects: 2, gateNetwork: 'linear' }, [w]),
+      new MixtralGate({ hiddenSize: D, numExperts: E, topK: 2 }, w),
+      new SwitchGate({ hiddenSize: D, numExperts: E, gateNetwork: 'linear' }, [w]),
+    ]) {
+      const out = gate.forward(rand([T, D], 62), { training: true, rng: createRng(0) });
+      expect(out.topkIndices.length).toBe(T * gate.topK);
+      expect(Array.from(out.topkIndices).every((e) => e >= 0 && e < E)).toBe(true);
+      expect(out.scores.f32().every((v) => Number.isNaN(v))).toBe(true);
+      expect(out.auxLoss!.item()).toBeNaN();
+    }
   });
 });

@@ -1,20 +1,22 @@
 /**
  * Trainable gate modules on tensor-core autograd (the `@llama-moe/router/modules` entry point;
- * the package root stays free of tensor-core). Each gate is composed of differentiable ops, so
- * gradients reach the gate network (and the noise network) through the scores and the balance
- * loss exactly as in PyTorch; the dependency-free routing functions of the package root serve as
- * the oracle in tests. Parameter names follow the checkpoints verbatim:
+ * the package root stays free of tensor-core). The routing math has one implementation, the
+ * dependency-free core of the package root: a module keeps its gate network (and noise network)
+ * as differentiable tensor-core ops, then hands the logits to the core gate function and records
+ * its outputs (scores, balance loss, z-loss) as coarse tape ops whose backward is the core's
+ * analytic backward. Gradients reach the gate network through the scores and the balance loss
+ * exactly as in PyTorch. Parameter names follow the checkpoints verbatim:
  *   LLaMA-MoE: gate.gate_network.0.weight, gate.gate_network.2.weight (mlp) or gate.gate_network.weight (linear), gate.weight_noise.weight
  *   Mixtral:   gate.weight
  */
-import {
-  Tensor, add, addScalar, div, gatherLast, indexAdd, indexSelect, indices, linear, mean, mul, record, reshape, scale, softmax, softplus, sub, sum, tanh, topk, zeros,
-  type Rng,
-} from '@llama-moe/tensor-core';
-import { normalCdf, normalPdf } from '../math.js';
-import { expertChoiceGate } from '../gates/expert-choice.js';
+import { Tensor, add, addScalar, linear, mul, record, scale, softplus, tanh, zeros, type Rng } from '@llama-moe/tensor-core';
+import { normalCdf, normalPdf, softmaxRows } from '../math.js';
+import { expertChoiceBackward, expertChoiceGate } from '../gates/expert-choice.js';
+import { mixtralGate, mixtralGateBackward } from '../gates/mixtral.js';
+import { noisyTopKBackward, noisyTopKGate, type NoisyTopKGrads } from '../gates/noisy-topk.js';
+import { switchGateBackward, switchRoute } from '../gates/switch.js';
 import type { DispatchPlan } from '../dispatch.js';
-import { CV_SQUARED_EPS } from '../losses.js';
+import { cvSquared, cvSquaredBackward, routerZLoss, routerZLossBackward } from '../losses.js';
 
 export interface GateContext {
   training: boolean;
@@ -66,14 +68,11 @@ export function normalCdfOp(x: Tensor): Tensor {
   });
 }
 
-/** cv²(x) = var(x) / (mean(x)² + 1e-10) with the unbiased variance (torch.var), 0 for one element. */
+/** cv²(x) = var(x) / (mean(x)² + 1e-10) with the unbiased variance (torch.var), 0 for one element: the core's cvSquared as one tape op. */
 export function cvSquaredOp(x: Tensor): Tensor {
-  const n = x.size;
-  if (n <= 1) return new Tensor(new Float32Array([0]), []);
-  const m = mean(x);
-  const d = sub(x, m);
-  const variance = scale(sum(mul(d, d)), 1 / (n - 1));
-  return div(variance, addScalar(mul(m, m), CV_SQUARED_EPS));
+  if (x.size <= 1) return new Tensor(new Float32Array([0]), []);
+  const xd = x.f32('cvSquared');
+  return record(new Tensor(new Float32Array([cvSquared(xd)]), []), 'cvSquared', [x], (g) => [Float32Array.from(cvSquaredBackward(xd, g[0]!))]);
 }
 
 function countsPerExpert(idx: Int32Array, E: number): Float64Array {
@@ -82,16 +81,40 @@ function countsPerExpert(idx: Int32Array, E: number): Float64Array {
   return c;
 }
 
-function rowSoftmax(logits: Float32Array, T: number, E: number): Float32Array {
+/** [T, E] routing probabilities for statistics: the core's row softmax. */
+function rowSoftmax(op: string, logits: Float32Array, T: number, E: number): Float32Array {
   const p = new Float32Array(T * E);
-  for (let t = 0; t < T; t++) {
-    let mx = -Infinity;
-    for (let e = 0; e < E; e++) mx = Math.max(mx, logits[t * E + e]!);
-    let z = 0;
-    for (let e = 0; e < E; e++) { const v = Math.exp(logits[t * E + e]! - mx); p[t * E + e] = v; z += v; }
-    for (let e = 0; e < E; e++) p[t * E + e]! /= z;
-  }
+  softmaxRows(op, logits, T, E, p);
   return p;
+}
+
+function allFinite(...bufs: Float32Array[]): boolean {
+  for (const b of bufs) for (let i = 0; i < b.length; i++) if (!Number.isFinite(b[i]!)) return false;
+  return true;
+}
+
+/** A scalar tensor holding `v`, recorded over `inputs` with `backward`. */
+function scalarOp(v: number, op: string, inputs: Tensor[], backward: (g: number) => (Float32Array | null)[]): Tensor {
+  return record(new Tensor(new Float32Array([v]), []), op, inputs, (g) => backward(g[0]!));
+}
+
+/**
+ * Gate logits with a NaN or an infinity (a diverged run): the routing core rejects them, so the
+ * gate routes token t to experts 0..k−1 with NaN scores and a NaN aux loss (and NaN gradients),
+ * and the loss comes out NaN for the trainer's non-finite guard to name the step.
+ */
+function nonFiniteOutput(op: string, inputs: Tensor[], T: number, E: number, k: number, withAux: boolean): GateOutput {
+  const idx = new Int32Array(T * k);
+  for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) idx[t * k + j] = j;
+  const nanGrads = () => inputs.map((x) => new Float32Array(x.size).fill(NaN));
+  return {
+    topkIndices: idx,
+    scores: record(new Tensor(new Float32Array(T * k).fill(NaN), [T, k]), op, inputs, nanGrads),
+    auxLoss: withAux ? scalarOp(NaN, op, inputs, nanGrads) : null,
+    importance: new Float64Array(E).fill(NaN),
+    load: countsPerExpert(idx, E),
+    probs: new Float32Array(T * E).fill(NaN),
+  };
 }
 
 export interface NoisyTopKGateConfig {
@@ -163,57 +186,38 @@ export class NoisyTopKGate implements GateModule {
     const { numExperts: E, topK: k } = this;
     const T = x.shape[0]!;
     const clean = this.logits(x);
-    const noisy = ctx.training && this.cfg.addNoise;
-    let logits = clean;
     let noiseStd: Tensor | null = null;
-    let noiseTerm: Float32Array | null = null;
-    if (noisy) {
+    let eps: Float32Array | null = null;
+    if (ctx.training && this.cfg.addNoise) {
       noiseStd = addScalar(softplus(linear(x, this.weightNoise)), this.cfg.noiseEpsilon);
-      const eps = new Float32Array(T * E);
+      eps = new Float32Array(T * E);
       for (let i = 0; i < eps.length; i++) eps[i] = ctx.rng.normal();
-      const noise = mul(new Tensor(eps, [T, E]), noiseStd);
-      noiseTerm = noise.f32();
-      logits = add(clean, noise);
     }
-    const m = Math.min(k + 1, E);
-    const top = topk(logits, m);
-    const topIdx = top.indices.i32();
-    const kIdx = new Int32Array(T * k);
-    for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) kIdx[t * k + j] = topIdx[t * m + j]!;
-    const kVals = m === k ? top.values : gatherLast(logits, indices(kIdx, [T, k]));
-    const scores = this.cfg.useSoftmax ? softmax(kVals) : kVals;
-    // importance_e = Σ_t scores scattered to their experts
-    const importanceT = reshape(indexAdd(E, indices(kIdx), reshape(scores, [T * k, 1])), [E]);
-    let loadT: Tensor;
-    if (noisy && k < E) {
-      // Shazeer's smooth load: P(e stays in the top-k under resampled noise).
-      const thrInIdx = new Int32Array(T), thrOutIdx = new Int32Array(T);
-      for (let t = 0; t < T; t++) { thrInIdx[t] = topIdx[t * m + k]!; thrOutIdx[t] = topIdx[t * m + k - 1]!; }
-      const thrIn = gatherLast(logits, indices(thrInIdx, [T, 1]));
-      const thrOut = gatherLast(logits, indices(thrOutIdx, [T, 1]));
-      const nd = logits.f32(), ti = thrIn.f32();
-      const isIn = new Float32Array(T * E), isOut = new Float32Array(T * E);
-      for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) {
-        const v = this.cfg.referenceIsInQuirk ? noiseTerm![t * E + e]! : nd[t * E + e]!;
-        const inside = v > ti[t]! ? 1 : 0;
-        isIn[t * E + e] = inside;
-        isOut[t * E + e] = 1 - inside;
-      }
-      const pIn = normalCdfOp(div(sub(clean, thrIn), noiseStd!));
-      const pOut = normalCdfOp(div(sub(clean, thrOut), noiseStd!));
-      const prob = add(mul(pIn, new Tensor(isIn, [T, E])), mul(pOut, new Tensor(isOut, [T, E])));
-      loadT = sum(prob, 0);
-    } else {
-      loadT = new Tensor(Float32Array.from(countsPerExpert(kIdx, E)), [E]);
-    }
-    const auxLoss = withZLoss(this.cfg.useBalance ? scale(add(cvSquaredOp(importanceT), cvSquaredOp(loadT)), this.cfg.balanceLossWeight) : null, clean, this.cfg.zLossCoef, ctx.training);
+    const inputs = noiseStd ? [clean, noiseStd] : [clean];
+    const cl = clean.f32();
+    if (!allFinite(cl, ...(noiseStd ? [noiseStd.f32()] : []))) return nonFiniteOutput('noisyTopKGate', inputs, T, E, k, this.cfg.useBalance);
+    // Routing, scores, importance, (smooth) load and the balance loss: the core's noisyTopKGate.
+    const r = noisyTopKGate(cl, E, {
+      num_selects: k,
+      use_softmax: this.cfg.useSoftmax,
+      use_balance: this.cfg.useBalance,
+      balance_loss_weight: this.cfg.balanceLossWeight,
+      noise: noiseStd ? { noise_std: noiseStd.f32(), eps: eps! } : null,
+      reference_is_in_quirk: this.cfg.referenceIsInQuirk,
+    });
+    const back = (grads: NoisyTopKGrads): (Float32Array | null)[] => {
+      const b = noisyTopKBackward(r, grads);
+      return noiseStd ? [b.dLogits, b.dNoiseStd] : [b.dLogits];
+    };
+    const scores = record(new Tensor(r.topkScores, [T, k]), 'noisyTopKScores', inputs, (g) => back({ dTopkScores: g }));
+    const balance = this.cfg.useBalance ? scalarOp(r.balanceLoss, 'noisyTopKBalanceLoss', inputs, (g) => back({ dBalanceLoss: g })) : null;
     return {
-      topkIndices: kIdx,
+      topkIndices: r.topkIndices,
       scores,
-      auxLoss,
-      importance: Float64Array.from(importanceT.f32()),
-      load: Float64Array.from(loadT.f32()),
-      probs: rowSoftmax(clean.f32(), T, E),
+      auxLoss: withZLoss(balance, clean, this.cfg.zLossCoef, ctx.training),
+      importance: r.importance,
+      load: r.load,
+      probs: rowSoftmax('noisyTopKGate', cl, T, E),
     };
   }
 }
@@ -258,16 +262,15 @@ export class MixtralGate implements GateModule {
       xin = mul(x, new Tensor(mult, x.shape));
     }
     const logits = linear(xin, this.weight);
-    const probs = softmax(logits);
-    const top = topk(probs, k);
-    const scores = this.cfg.normTopkProb ? div(top.values, sum(top.values, -1, true)) : top.values;
-    const idx = top.indices.i32();
+    const l = logits.f32();
+    const withAux = ctx.training && (this.cfg.routerAuxLossCoef > 0 || this.cfg.zLossCoef > 0);
+    if (!allFinite(l)) return nonFiniteOutput('mixtralGate', [logits], T, E, k, withAux);
+    // Softmax, top-k, renormalise and the transformers load-balancing loss: the core's mixtralGate.
+    const r = mixtralGate(l, E, { num_experts_per_tok: k, norm_topk_prob: this.cfg.normTopkProb, router_aux_loss_coef: this.cfg.routerAuxLossCoef });
+    const scores = record(new Tensor(r.topkScores, [T, k]), 'mixtralScores', [logits], (g) => [mixtralGateBackward(r, { dTopkScores: g })]);
     let auxLoss: Tensor | null = null;
     if (ctx.training && this.cfg.routerAuxLossCoef > 0) {
-      // transformers load_balancing_loss_func: E · Σ_e f_e · P_e with f_e = (selections of e)/(T) summed over the k slots, P_e = mean_t probs.
-      const f = countsPerExpert(idx, E);
-      const fT = new Tensor(Float32Array.from(f, (c) => c / T), [E]);
-      auxLoss = scale(sum(mul(mean(probs, 0), fT)), E * this.cfg.routerAuxLossCoef);
+      auxLoss = scalarOp(r.balanceLoss, 'mixtralAuxLoss', [logits], (g) => [mixtralGateBackward(r, { dBalanceLoss: g })]);
     }
     if (ctx.training && this.cfg.zLossCoef > 0) {
       const z = zLossOp(logits);
@@ -275,31 +278,18 @@ export class MixtralGate implements GateModule {
       auxLoss = auxLoss ? add(auxLoss, zl) : zl;
     }
     const importance = new Float64Array(E);
-    const sd = scores.f32();
-    for (let i = 0; i < idx.length; i++) importance[idx[i]!]! += sd[i]!;
-    return { topkIndices: Int32Array.from(idx), scores, auxLoss, importance, load: countsPerExpert(idx, E), probs: Float32Array.from(probs.f32()) };
+    for (let i = 0; i < r.topkIndices.length; i++) importance[r.topkIndices[i]!]! += r.topkScores[i]!;
+    return { topkIndices: r.topkIndices, scores, auxLoss, importance, load: countsPerExpert(r.topkIndices, E), probs: r.probs };
   }
 }
 
-/** mean_t (logsumexp(logits_t))² (ST-MoE router z-loss), differentiable. */
+/** mean_t (logsumexp(logits_t))² (ST-MoE router z-loss): the core's routerZLoss as one tape op (NaN for non-finite logits). */
 export function zLossOp(logits: Tensor): Tensor {
-  const [T, E] = logits.shape as [number, number];
+  const E = logits.shape[1]!;
   const l = logits.f32();
-  const lse = new Float32Array(T);
-  for (let t = 0; t < T; t++) {
-    let mx = -Infinity;
-    for (let e = 0; e < E; e++) mx = Math.max(mx, l[t * E + e]!);
-    let z = 0;
-    for (let e = 0; e < E; e++) z += Math.exp(l[t * E + e]! - mx);
-    lse[t] = mx + Math.log(z);
-  }
-  let s = 0;
-  for (let t = 0; t < T; t++) s += lse[t]! * lse[t]!;
-  return record(new Tensor(new Float32Array([s / T]), []), 'routerZLoss', [logits], (g) => {
-    const gx = new Float32Array(T * E);
-    for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) gx[t * E + e] = (g[0]! * 2 * lse[t]! * Math.exp(l[t * E + e]! - lse[t]!)) / T;
-    return [gx];
-  });
+  if (!allFinite(l)) return scalarOp(NaN, 'routerZLoss', [logits], () => [new Float32Array(l.length).fill(NaN)]);
+  const fwd = routerZLoss(l, E, 1);
+  return scalarOp(fwd.zLoss, 'routerZLoss', [logits], (g) => [routerZLossBackward(l, E, fwd, 1, g)]);
 }
 
 export interface SwitchGateConfig {
@@ -331,27 +321,22 @@ export class SwitchGate implements GateModule {
   forward(x: Tensor, ctx: GateContext): GateOutput {
     const E = this.numExperts, T = x.shape[0]!;
     const logits = this.cfg.gateNetwork === 'mlp' ? linear(tanh(linear(x, this.network[0]!)), this.network[1]!) : linear(x, this.network[0]!);
-    const probs = softmax(logits);
     const l = logits.f32();
-    const idx = new Int32Array(T);
-    for (let t = 0; t < T; t++) {
-      let best = 0, bv = -Infinity;
-      for (let e = 0; e < E; e++) {
-        let v = l[t * E + e]!;
-        if (ctx.training && this.cfg.addNoise) v += -Math.log(-Math.log(Math.max(ctx.rng.uniform(), 1e-20)));
-        if (v > bv) { bv = v; best = e; }
-      }
-      idx[t] = best;
+    let noise: Float64Array | null = null;
+    if (ctx.training && this.cfg.addNoise) {
+      // Gumbel selection noise, one draw per (token, expert) in row-major order.
+      noise = new Float64Array(T * E);
+      for (let i = 0; i < noise.length; i++) noise[i] = -Math.log(-Math.log(Math.max(ctx.rng.uniform(), 1e-20)));
     }
-    const scores = gatherLast(logits, indices(idx, [T, 1]));
-    const counts = countsPerExpert(idx, E);
-    const auxLoss = withZLoss(this.cfg.useBalance
-      ? scale(sum(mul(mean(probs, 0), new Tensor(Float32Array.from(counts, (c) => c / T), [E]))), E * this.cfg.balanceLossWeight)
-      : null, logits, this.cfg.zLossCoef, ctx.training);
-    const importance = new Float64Array(E);
-    const pm = probs.f32();
-    for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) importance[e]! += pm[t * E + e]! / T;
-    return { topkIndices: idx, scores, auxLoss, importance, load: counts, probs: Float32Array.from(pm) };
+    if (!allFinite(l)) return nonFiniteOutput('switchGate', [logits], T, E, 1, this.cfg.useBalance || (ctx.training && this.cfg.zLossCoef > 0));
+    // Top-1 of logits + noise, the raw logit as score, and the switch loss: the core's switchRoute.
+    const r = switchRoute(l, E, { use_balance: this.cfg.useBalance, balance_loss_weight: this.cfg.balanceLossWeight, noise, score: 'logit' });
+    const scores = record(new Tensor(r.topkScores, [T, 1]), 'switchScores', [logits], (g) => [switchGateBackward(r, { dTopkScores: g })]);
+    const balance = this.cfg.useBalance ? scalarOp(r.balanceLoss, 'switchBalanceLoss', [logits], (g) => [switchGateBackward(r, { dBalanceLoss: g })]) : null;
+    return {
+      topkIndices: r.topkIndices, scores, auxLoss: withZLoss(balance, logits, this.cfg.zLossCoef, ctx.training),
+      importance: r.meanProb, load: Float64Array.from(r.tokensPerExpert), probs: r.probs,
+    };
   }
 }
 
@@ -389,18 +374,15 @@ export class ExpertChoiceGate implements GateModule {
   forward(x: Tensor, ctx: GateContext): GateOutput {
     const E = this.numExperts, T = x.shape[0]!;
     const logits = this.cfg.gateNetwork === 'mlp' ? linear(tanh(linear(x, this.network[0]!)), this.network[1]!) : linear(x, this.network[0]!);
-    const probs = softmax(logits);
     const ec = expertChoiceGate(logits.f32(), E, { capacity_factor: this.cfg.capacityFactor });
     const C = ec.capacity;
-    const flat = new Int32Array(E * C);
-    for (let i = 0; i < E * C; i++) flat[i] = ec.tokenIndices[i]! * E + Math.floor(i / C);
-    /** [E·C] combine weight of each choice, differentiable */
-    const scores = reshape(indexSelect(reshape(probs, [T * E, 1]), indices(flat)), [E * C]);
+    /** [E·C] combine weight of each choice (its probability), differentiable through the core's expertChoiceBackward */
+    const scores = record(new Tensor(Float32Array.from(ec.weights), [E * C]), 'expertChoiceWeights', [logits], (g) => [expertChoiceBackward(ec, g)]);
     const importance = new Float64Array(E);
     for (let i = 0; i < E * C; i++) importance[Math.floor(i / C)]! += ec.weights[i]!;
     return {
       topkIndices: new Int32Array(0), scores, auxLoss: withZLoss(null, logits, this.cfg.zLossCoef, ctx.training), importance,
-      load: Float64Array.from(ec.plan.counts.subarray(0, E)), probs: Float32Array.from(probs.f32()), plan: ec.plan, unrouted: ec.tokensWithoutExpert,
+      load: Float64Array.from(ec.plan.counts.subarray(0, E)), probs: ec.probs, plan: ec.plan, unrouted: ec.tokensWithoutExpert,
     };
   }
 }

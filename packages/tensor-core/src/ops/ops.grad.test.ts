@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../random.js';
 import { gradCheck } from '../gradcheck.js';
+import { noGrad } from '../autograd.js';
 import { Tensor, indices } from '../tensor.js';
 import * as ops from './index.js';
 
@@ -63,6 +64,39 @@ describe('backward vs finite differences', () => {
   it('swiglu', () => {
     fc.assert(fc.property(dim, dim, seed, (a, b, s) => {
       expectGrad((g, u) => ops.swiglu(g, u), [rand([a, b], s), rand([a, b], s + 7)]);
+    }), runs);
+  });
+
+  it('swigluMlp: gradients of x and all three weights', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, (m, d, h, s) => {
+      expectGrad((x, g, u, w) => ops.swigluMlp(x, g, u, w), [rand([m, d], s), rand([h, d], s + 1), rand([h, d], s + 2), rand([d, h], s + 3)]);
+    }), runs);
+  });
+
+  it('swigluMlp matches linear → swiglu → linear, values and gradients (accumulating into existing ones too)', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, fc.boolean(), (m, d, h, s, twice) => {
+      const run = (fused: boolean) => {
+        const x = rand([m, d], s), g = rand([h, d], s + 1), u = rand([h, d], s + 2), w = rand([d, h], s + 3);
+        for (const t of [x, g, u, w]) t.requiresGrad = true;
+        const f = () => (fused ? ops.swigluMlp(x, g, u, w) : ops.linear(ops.swiglu(ops.linear(x, g), ops.linear(x, u)), w));
+        const c = rand([m, d], s + 4);
+        // twice: the second pass adds into the gradients the first left
+        for (let r = 0; r < (twice ? 2 : 1); r++) ops.sum(ops.mul(f(), c)).backward();
+        return [f(), x.grad!, g.grad!, u.grad!, w.grad!].map((t) => Array.from(t.f32()));
+      };
+      const [a, b] = [run(true), run(false)];
+      a.forEach((v, i) => v.forEach((z, j) => expect(z).toBeCloseTo(b[i]![j]!, 4)));
+    }), runs);
+  });
+
+  it('swigluMlp without a graph (inference: two products, no stacked copy) matches the three-op chain', () => {
+    fc.assert(fc.property(dim, dim, dim, seed, (m, d, h, s) => {
+      const [x, g, u, w] = [rand([m, d], s), rand([h, d], s + 1), rand([h, d], s + 2), rand([d, h], s + 3)];
+      for (const t of [g, u, w]) t.requiresGrad = true; // parameters, but no graph under noGrad
+      const a = noGrad(() => ops.swigluMlp(x, g, u, w));
+      expect(a.requiresGrad).toBe(false);
+      const b = noGrad(() => ops.linear(ops.swiglu(ops.linear(x, g), ops.linear(x, u)), w));
+      Array.from(a.f32()).forEach((z, i) => expect(z).toBeCloseTo(b.f32()[i]!, 5));
     }), runs);
   });
 

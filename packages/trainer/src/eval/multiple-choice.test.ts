@@ -4,7 +4,7 @@ import { Tensor, type Tensor as T } from '@llama-moe/tensor-core';
 import { byteLevelTokenizer } from '@llama-moe/data-sampler';
 import { causalLmLoss } from '@llama-moe/llama-model';
 import { encodePair, evaluateMultipleChoice, loglikelihood, meanStderr, parseMcJsonl } from './multiple-choice.js';
-import { tinyModel } from '../testing/fixtures.js';
+import { tinyModel } from '../../test/support/fixtures.js';
 import { TrainerError } from '../errors.js';
 
 const tok = byteLevelTokenizer();

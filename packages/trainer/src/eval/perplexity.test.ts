@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { createRng, indices } from '@llama-moe/tensor-core';
 import { causalLmLoss } from '@llama-moe/llama-model';
 import { evaluatePerplexity } from './perplexity.js';
-import { tinyModel } from '../testing/fixtures.js';
+import { tinyModel } from '../../test/support/fixtures.js';
 
 describe('evaluatePerplexity', () => {
   const model = tinyModel(3);

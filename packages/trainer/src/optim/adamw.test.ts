@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, disposeWasmBackend, initWasmBackend, setBackend } from '@llama-moe/tensor-core';
+import { Tensor, setBackend } from '@llama-moe/tensor-core';
+import { disposeWasmBackend, initWasmBackend } from '@llama-moe/tensor-core/wasm';
 import { AdamW, decays } from './adamw.js';
 
 const cfg = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };

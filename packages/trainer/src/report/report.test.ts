@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { train } from '../trainer.js';
-import { corpusSources, loadTinyMoe, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from '../testing/fixtures.js';
+import { corpusSources, loadTinyMoe, tempDir, tinyMoeModel, tokenizer, removeTempDirs } from '../../test/support/fixtures.js';
 
 afterAll(removeTempDirs);
 import { renderReport } from './html.js';

@@ -2,7 +2,6 @@
  * The `cpu` backend: plain TypeScript, always registered, the oracle every other backend is
  * tested against.
  */
-import { registerKernel } from '../../registry.js';
 import { binaryCpu, sumSquaresCpu, swigluBackwardCpu, swigluCpu, unaryCpu } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
 import { adamwCpu, adamwStateCpu } from './adamw.js';
@@ -11,30 +10,19 @@ import { scatterAddRowsBackwardCpu, scatterAddRowsCpu } from './scatter-add-rows
 import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 import { maskedSoftmaxBackwardCpu, maskedSoftmaxCpu } from './masked-softmax.js';
+import { takeColsCpu } from './take-cols.js';
 
-export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu };
+export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu, takeColsCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
-let registered = false;
-/** Idempotent; called by the op layer before the first kernel runs. */
-export function registerCpuBackend(): void {
-  if (registered) return;
-  registered = true;
-  registerKernel({ kernel: 'matmul', backend: 'cpu', fn: matmulCpu });
-  registerKernel({ kernel: 'binary', backend: 'cpu', fn: binaryCpu });
-  registerKernel({ kernel: 'sumSquares', backend: 'cpu', fn: sumSquaresCpu });
-  registerKernel({ kernel: 'unary', backend: 'cpu', fn: unaryCpu });
-  registerKernel({ kernel: 'softmax', backend: 'cpu', fn: softmaxCpu });
-  registerKernel({ kernel: 'rmsnorm', backend: 'cpu', fn: rmsnormCpu });
-  registerKernel({ kernel: 'rmsnormBackward', backend: 'cpu', fn: rmsnormBackwardCpu });
-  registerKernel({ kernel: 'swiglu', backend: 'cpu', fn: swigluCpu });
-  registerKernel({ kernel: 'swigluBackward', backend: 'cpu', fn: swigluBackwardCpu });
-  registerKernel({ kernel: 'adamw', backend: 'cpu', fn: adamwCpu });
-  registerKernel({ kernel: 'adamwState', backend: 'cpu', fn: adamwStateCpu });
-  registerKernel({ kernel: 'expRows', backend: 'cpu', fn: expRowsCpu });
-  registerKernel({ kernel: 'maskedSoftmax', backend: 'cpu', fn: maskedSoftmaxCpu });
-  registerKernel({ kernel: 'maskedSoftmaxBackward', backend: 'cpu', fn: maskedSoftmaxBackwardCpu });
-  registerKernel({ kernel: 'scatterAddRows', backend: 'cpu', fn: scatterAddRowsCpu });
-  registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'cpu', fn: scatterAddRowsBackwardCpu });
-}
+/**
+ * The cpu kernels by name: the registry registers them (registry.ts imports this table; this
+ * module imports nothing of the registry, so the two do not import each other).
+ */
+export const CPU_KERNELS = {
+  matmul: matmulCpu, binary: binaryCpu, sumSquares: sumSquaresCpu, unary: unaryCpu, softmax: softmaxCpu, rmsnorm: rmsnormCpu,
+  rmsnormBackward: rmsnormBackwardCpu, swiglu: swigluCpu, swigluBackward: swigluBackwardCpu, adamw: adamwCpu, adamwState: adamwStateCpu,
+  expRows: expRowsCpu, maskedSoftmax: maskedSoftmaxCpu, maskedSoftmaxBackward: maskedSoftmaxBackwardCpu, scatterAddRows: scatterAddRowsCpu,
+  scatterAddRowsBackward: scatterAddRowsBackwardCpu, takeCols: takeColsCpu,
+} as const;

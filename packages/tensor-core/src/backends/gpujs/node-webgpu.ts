@@ -4,9 +4,19 @@
  * it. Loaded only by `initGpujsBackend({ mode: 'webgpu' })` when `navigator.gpu` is missing, so
  * browsers and every other mode never touch `node:module` or the Dawn binary.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { TensorError } from '../../errors.js';
+
+type NodeRequire = ((id: string) => unknown) & { resolve(id: string): string };
+
+/**
+ * A Node built-in through process.getBuiltinModule (Node >= 20.16), not a static `node:` import,
+ * so bundlers targeting the browser never see one in the gpujs entry point.
+ */
+function nodeBuiltin<T>(id: string): T {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof proc?.getBuiltinModule !== 'function') throw new Error('not running under Node >= 20.16 (process.getBuiltinModule missing)');
+  return proc.getBuiltinModule(id) as T;
+}
 
 interface DawnModule {
   create(flags: string[]): unknown;
@@ -21,6 +31,8 @@ export async function installNodeWebGPU(): Promise<() => void> {
   let dawn: DawnModule;
   try {
     // `webgpu` is gpu.js's dependency, not ours: resolve it from gpu.js's own location
+    const { createRequire } = nodeBuiltin<{ createRequire(url: string): NodeRequire }>('node:module');
+    const { pathToFileURL } = nodeBuiltin<{ pathToFileURL(path: string): URL }>('node:url');
     const here = createRequire(import.meta.url);
     const webgpuEntry = createRequire(here.resolve('gpu.js')).resolve('webgpu');
     dawn = (await import(pathToFileURL(webgpuEntry).href)) as DawnModule;

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
-import { registerCpuBackend } from '../cpu/index.js';
-import { kernelCounts, lastBackend, resetKernelCounts, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
+import { registerCpuBackend } from '../../registry.js';
+import { getKernel, kernelCounts, lastBackend, registerKernel, resetKernelCounts, runKernel, setBackend, unregisterKernel, type MatmulArgs } from '../../registry.js';
 import { disposeNativeBackend, initNativeBackend, nativeMatmul, OrtGemm } from './index.js';
 import { batchedMatmulModel, gemmModel } from './onnx-model.js';
 import { attention } from '../../ops/attention.js';
@@ -142,6 +142,37 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
       expect(lastBackend('matmul')).toBe('cpu');
       check((a) => nativeMatmul(a), { ...p, transA: true, broadcastB: false });
     } finally {
+      setBackend('cpu');
+    }
+  });
+
+  it('leaves small multi-row products to wasm when wasm follows native in the chain (not one-row products, not without wasm)', () => {
+    registerCpuBackend();
+    expect(initNativeBackend({ threads: 2 }).ok).toBe(true);
+    // a stand-in `wasm` matmul (the cpu oracle): only where the registry sends each product matters here
+    const hadWasm = getKernel('matmul', 'wasm');
+    registerKernel({ kernel: 'matmul', backend: 'wasm', fn: getKernel('matmul', 'cpu')!.fn });
+    const base: Problem = { batch: 1, m: 128, n: 32, k: 64, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 5 };
+    const ranOn = (p: Problem) => {
+      check((a) => runKernel('matmul', a), p);
+      return lastBackend('matmul');
+    };
+    try {
+      setBackend(['native', 'wasm']);
+      expect(ranOn(base)).toBe('native'); // off by default
+      expect(initNativeBackend({ threads: 2, smallProductFlops: 786432 }).ok).toBe(true);
+      expect(ranOn(base)).toBe('wasm'); // 0.5 MFLOP: an MoE expert's product on the demo shape
+      expect(ranOn({ ...base, k: 256 })).toBe('native'); // 2 MFLOP
+      expect(ranOn({ ...base, batch: 4, broadcastA: false, broadcastB: false })).toBe('native'); // 2 MFLOP in one batched call
+      expect(ranOn({ ...base, m: 1, n: 2048 })).toBe('native'); // one-row product (decode): unchanged
+      setBackend(['native']);
+      expect(ranOn(base)).toBe('native'); // no wasm after native: not down to the cpu kernel
+      expect(initNativeBackend({ threads: 2, smallProductFlops: 0 }).ok).toBe(true);
+      setBackend(['native', 'wasm']);
+      expect(ranOn(base)).toBe('native'); // turned off
+    } finally {
+      if (hadWasm) registerKernel(hadWasm);
+      else unregisterKernel('matmul', 'wasm');
       setBackend('cpu');
     }
   });

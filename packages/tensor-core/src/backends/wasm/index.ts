@@ -1,8 +1,8 @@
 /**
  * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
  * and cross-entropy, attention's masked softmax and its gradient, the RMSNorm backward, SwiGLU, the MoE combine, elementwise binary ops and the
- * sum of squares: adamw-module.ts, exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts,
- * scatter-add-rows-module.ts, binary-module.ts, masked-softmax-module.ts)
+ * sum of squares, the column gather of expert construction: adamw-module.ts, exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts,
+ * scatter-add-rows-module.ts, binary-module.ts, masked-softmax-module.ts, take-cols-module.ts)
  * in WebAssembly
  * SIMD, no native code, runs in browsers.
  *
@@ -28,7 +28,7 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs, type TakeColsArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
@@ -38,6 +38,7 @@ import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 import { WasmScatterAddRows } from './scatter-add-rows-module.js';
 import { WasmSwiglu } from './swiglu-module.js';
 import { WasmBinary } from './binary-module.js';
+import { WasmTakeCols as TakeColsModule } from './take-cols-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -91,6 +92,9 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   const bin = WasmBinary.create();
   registerKernel({ kernel: 'binary', backend: 'wasm', fn: (a: BinaryArgs) => bin.binary(a), supports: (a: BinaryArgs) => a.out.length >= WasmBinary.MIN_ELEMENTS });
   registerKernel({ kernel: 'sumSquares', backend: 'wasm', fn: (a: SumSquaresArgs) => bin.sumSquares(a), supports: (a: SumSquaresArgs) => a.x.length >= WasmBinary.MIN_ELEMENTS });
+  // Column gather (expert construction): plain WebAssembly on the calling thread, bit-identical to cpu.
+  const take = TakeColsModule.create();
+  registerKernel({ kernel: 'takeCols', backend: 'wasm', fn: (a: TakeColsArgs) => { take.run(a.src, a.rows, a.cols, a.parts, a.outs); } });
   const { info } = gemm;
   const detail = `WebAssembly SIMD 4x8 tile, ${info.threads} thread(s)${info.sharedMemory ? ' on shared memory' : ''}, ${info.relaxedSimd ? 'relaxed-SIMD FMA' : 'mul+add'}${info.note ? `; ${info.note}` : ''}`;
   return { ok: true, backend: 'wasm', threads: info.threads, detail };
@@ -111,6 +115,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('swigluBackward', 'wasm');
   unregisterKernel('binary', 'wasm');
   unregisterKernel('sumSquares', 'wasm');
+  unregisterKernel('takeCols', 'wasm');
   active?.dispose();
   active = undefined;
 }

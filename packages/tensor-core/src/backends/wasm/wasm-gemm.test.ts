@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
-import { registerCpuBackend } from '../cpu/index.js';
+import { registerCpuBackend } from '../../registry.js';
 import { lastBackend, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
 import { disposeWasmBackend, initWasmBackend, WasmGemm } from './index.js';
 import { emitGemmModule, relaxedSimdSupported } from './gemm-module.js';

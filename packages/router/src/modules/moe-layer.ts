@@ -1,18 +1,20 @@
 /**
- * The MoE feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
+ * The MoE layer (the `@llama-moe/router/modules` entry point): the feed-forward block that replaces LlamaMLP: a gate picks k experts per token, tokens
  * are grouped per expert (router's dispatch plan: counts, offsets, permutation) so each expert
- * runs as one contiguous SwiGLU GEMM chain, and the weighted results are scattered back.
+ * runs as one contiguous SwiGLU GEMM chain (tensor-core's fused swigluMlp), and the weighted results are scattered back.
  * Shared (always-on) experts run densely on every token. One module serves both checkpoint
  * layouts; only the parameter names differ:
  *   llama-moe: mlp.gate.…, mlp.calculator.experts.weight_{gate,up,down}.J
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, linear, narrowRows, record, reshape, runKernel, swiglu, createRng, type Rng,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, narrowRows, record, reshape, runKernel, swigluMlp, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
-import { buildDispatch, expertCapacity, type DroppedPadding } from '@llama-moe/router';
-import type { GateModule } from '@llama-moe/router/modules';
-import type { FeedForward, ForwardContext } from '@llama-moe/llama-model';
+// llama-model's FFN-slot contract, types only: nothing of llama-model is loaded at run time.
+import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
+import { buildDispatch, expertCapacity, type DroppedPadding } from '../dispatch.js';
+import { meanTokenEntropy } from '../stats.js';
+import type { GateModule } from './gate-modules.js';
 
 /** One SwiGLU expert: down(silu(x·gateᵀ) ⊙ (x·upᵀ)). */
 export interface ExpertWeights {
@@ -64,25 +66,37 @@ export function combineExperts(ys: Tensor[], w: Tensor | null, perm: Int32Array,
   });
 }
 
+/** One expert over its rows: tensor-core's fused swigluMlp (six matmul calls forward + backward, not nine). */
 export function expertForward(e: ExpertWeights, x: Tensor): Tensor {
-  return linear(swiglu(linear(x, e.gate), linear(x, e.up)), e.down);
+  return swigluMlp(x, e.gate, e.up, e.down);
 }
 
-/** Per-layer routing record pushed into ForwardContext.records when collectStats is on. */
-export interface MoeLayerRecord {
-  layer: number;
-  /** [E] tokens routed to each expert (after capacity) */ load: number[];
-  /** [E] Σ scores per expert */ importance: number[];
-  /** [T, k] chosen experts */ topkIndices: number[];
-  dropped: number;
-  /** Mean per-token entropy of the routing probabilities (nats). */
-  tokenEntropy: number;
-  numTokens: number;
+/**
+ * Per-layer routing record pushed into ForwardContext.records when collectStats is on (llama-model's
+ * contract); it fits `RoutingStatsAccumulator.add` of @llama-moe/router, which sums records per layer and domain.
+ */
+export type MoeLayerRecord = RoutingRecord;
+
+/**
+ * Where a layer's experts came from, when it was built from a dense FFN: written to
+ * llama_moe_partition.json so that merge-experts can put every neuron back at its id.
+ */
+export interface ExpertOrigin {
+  /** The construction method (random, clustering, carve, upcycle, ...). */
+  method: string;
+  /** Dense neuron ids of each routed expert; null for copies (upcycle, drop-upcycle). */
+  experts: number[][] | null;
+  /** Dense neuron ids of each shared expert (sharing-inter, carve); null when it has none. */
+  shared: number[][] | null;
+  /** score_scale_factor folded into the experts' down weights (Mixtral layout), else null. */
+  foldedScale: number | null;
 }
 
 export class MoeFeedForward implements FeedForward {
   readonly prefix: string;
   readonly opts: MoeFfnOptions;
+  /** Set by the construction from a dense model (and by loading a folder with a partition file). */
+  origin: ExpertOrigin | null = null;
   /** Gate-noise RNG, seeded; its state is part of a training checkpoint. */
   rng: Rng;
 
@@ -98,6 +112,13 @@ export class MoeFeedForward implements FeedForward {
     if (experts.length !== gate.numExperts) throw new RangeError(`MoE layer: gate routes to ${gate.numExperts} experts but ${experts.length} are given`);
     if (this.opts.layout === 'mixtral' && shared.length) throw new RangeError('MoE layer: the Mixtral layout has no shared experts');
     this.rng = createRng(seed);
+  }
+
+  randomState(): RngState {
+    return this.rng.state();
+  }
+  setRandomState(state: RngState): void {
+    this.rng.setState(state);
   }
 
   get numExperts(): number {
@@ -176,13 +197,11 @@ export class MoeFeedForward implements FeedForward {
     for (const s of this.shared) out = add(out, expertForward(s, x));
     if (g.auxLoss && ctx.training) ctx.auxLosses.push(g.auxLoss);
     if (ctx.collectStats) {
-      let ent = 0;
-      for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) { const p = g.probs[t * E + e]!; if (p > 0) ent -= p * Math.log(p); }
       const rec: MoeLayerRecord = {
         layer: ctx.layer, load: Array.from(plan.counts.subarray(0, E)), importance: Array.from(g.importance), topkIndices: Array.from(g.topkIndices),
-        dropped: plan.numDropped + (g.unrouted ?? 0), tokenEntropy: T ? ent / T : 0, numTokens: T,
+        dropped: plan.numDropped + (g.unrouted ?? 0), tokenEntropy: meanTokenEntropy(g.probs, T, E), numTokens: T,
       };
-      ctx.records.push(rec as unknown as Record<string, unknown>);
+      ctx.records.push(rec);
     }
     return out;
   }

@@ -2,13 +2,12 @@
  * Test-only minimal Parquet writer (no parquet writer is installed and pyarrow is absent):
  * PLAIN encoding, UNCOMPRESSED, REQUIRED flat columns, one DATA_PAGE (v1) per column chunk,
  * metadata in Thrift compact protocol. Enough for hyparquet to read back, nothing more.
+ * Columns: `{ name, type: 'utf8' | 'int32', values }`.
  */
-type Col = { name: string; type: 'utf8' | 'int32'; values: (string | number)[] };
-
 class Compact {
-  bytes: number[] = [];
-  private last: number[] = [0];
-  varint(n: bigint | number): void {
+  bytes = [];
+  last = [0];
+  varint(n) {
     let v = BigInt(n);
     for (;;) {
       const b = Number(v & 0x7fn);
@@ -20,43 +19,45 @@ class Compact {
       this.bytes.push(b | 0x80);
     }
   }
-  zigzag(n: number | bigint): void {
+  zigzag(n) {
     const v = BigInt(n);
     this.varint(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
   }
-  private header(id: number, type: number): void {
+  header(id, type) {
     const delta = id - this.last[this.last.length - 1];
-    if (delta > 0 && delta <= 15) this.bytes.push((delta << 4) | type);
+    if (delta > 0 && delta <= 15)
+      this.bytes.push((delta << 4) | type);
     else {
       this.bytes.push(type);
       this.zigzag(id);
     }
     this.last[this.last.length - 1] = id;
   }
-  i32(id: number, v: number): void {
+  i32(id, v) {
     this.header(id, 5);
     this.zigzag(v);
   }
-  i64(id: number, v: number): void {
+  i64(id, v) {
     this.header(id, 6);
     this.zigzag(v);
   }
-  binary(id: number, s: string | Uint8Array): void {
+  binary(id, s) {
     this.header(id, 8);
     const b = typeof s === 'string' ? new TextEncoder().encode(s) : s;
     this.varint(b.length);
-    for (const x of b) this.bytes.push(x);
+    for (const x of b)
+      this.bytes.push(x);
   }
-  beginStruct(id: number): void {
+  beginStruct(id) {
     this.header(id, 12);
     this.last.push(0);
   }
-  endStruct(): void {
+  endStruct() {
     this.bytes.push(0);
     this.last.pop();
   }
   /** A list of structs; `each` writes one element's fields. */
-  structList<T>(id: number, xs: T[], each: (w: Compact, x: T) => void): void {
+  structList(id, xs, each) {
     this.header(id, 9);
     this.listHeader(xs.length, 12);
     for (const x of xs) {
@@ -66,43 +67,46 @@ class Compact {
       this.last.pop();
     }
   }
-  i32List(id: number, xs: number[]): void {
+  i32List(id, xs) {
     this.header(id, 9);
     this.listHeader(xs.length, 5);
-    for (const x of xs) this.zigzag(x);
+    for (const x of xs)
+      this.zigzag(x);
   }
-  stringList(id: number, xs: string[]): void {
+  stringList(id, xs) {
     this.header(id, 9);
     this.listHeader(xs.length, 8);
     for (const x of xs) {
       const b = new TextEncoder().encode(x);
       this.varint(b.length);
-      for (const y of b) this.bytes.push(y);
+      for (const y of b)
+        this.bytes.push(y);
     }
   }
-  private listHeader(n: number, t: number): void {
-    if (n < 15) this.bytes.push((n << 4) | t);
+  listHeader(n, t) {
+    if (n < 15)
+      this.bytes.push((n << 4) | t);
     else {
       this.bytes.push(0xf0 | t);
       this.varint(n);
     }
   }
-  stop(): Uint8Array {
+  stop() {
     this.bytes.push(0);
     return Uint8Array.from(this.bytes);
   }
 }
-
-function plain(col: Col, from: number, to: number): Uint8Array {
-  const parts: number[] = [];
+function plain(col, from, to) {
+  const parts = [];
   for (let i = from; i < to; i++) {
     const v = col.values[i];
     if (col.type === 'int32') {
       const b = new Uint8Array(4);
-      new DataView(b.buffer).setInt32(0, v as number, true);
+      new DataView(b.buffer).setInt32(0, v, true);
       parts.push(...b);
-    } else {
-      const s = new TextEncoder().encode(v as string);
+    }
+    else {
+      const s = new TextEncoder().encode(v);
       const len = new Uint8Array(4);
       new DataView(len.buffer).setUint32(0, s.length, true);
       parts.push(...len, ...s);
@@ -110,12 +114,11 @@ function plain(col: Col, from: number, to: number): Uint8Array {
   }
   return Uint8Array.from(parts);
 }
-
 /** Parquet bytes for equally long columns, split into row groups of `rowGroupSize`. */
-export function writeParquetBytes(cols: Col[], rowGroupSize: number): Uint8Array {
+export function writeParquetBytes(cols, rowGroupSize) {
   const n = cols[0].values.length;
-  const out: number[] = [...new TextEncoder().encode('PAR1')];
-  const groups: { num: number; chunks: { col: Col; offset: number; size: number; count: number }[] }[] = [];
+  const out = [...new TextEncoder().encode('PAR1')];
+  const groups = [];
   for (let start = 0; start < n; start += rowGroupSize) {
     const end = Math.min(n, start + rowGroupSize);
     const chunks = [];
@@ -140,16 +143,18 @@ export function writeParquetBytes(cols: Col[], rowGroupSize: number): Uint8Array
   }
   const fm = new Compact();
   fm.i32(1, 1);
-  const schema = [{ root: true, name: 'schema', n: cols.length } as const, ...cols.map((c) => ({ root: false as const, name: c.name, c }))];
+  const schema = [{ root: true, name: 'schema', n: cols.length }, ...cols.map((c) => ({ root: false, name: c.name, c }))];
   fm.structList(2, schema, (w, el) => {
     if (el.root) {
       w.binary(4, el.name);
       w.i32(5, el.n);
-    } else {
+    }
+    else {
       w.i32(1, el.c.type === 'int32' ? 1 : 6);
       w.i32(3, 0); // REQUIRED
       w.binary(4, el.name);
-      if (el.c.type === 'utf8') w.i32(6, 0); // converted_type UTF8
+      if (el.c.type === 'utf8')
+        w.i32(6, 0); // converted_type UTF8
     }
   });
   fm.i64(3, n);

@@ -1,7 +1,7 @@
 /**
  * Test harness: run a GGUF in a real llama.cpp (node-llama-cpp 3.21.1's prebuilt CPU build, loaded
  * with `build: 'never'`, so nothing is compiled or downloaded) and read back what it computes.
- * node-llama-cpp is a devDependency, imported lazily: nothing here loads unless a test calls it.
+ * node-llama-cpp is a dependency of this private package, imported lazily: nothing here loads unless a test calls it.
  *
  * llama.cpp exposes the next-token distribution as probabilities (softmax of the raw logits with
  * greedy sampling, all tokens kept); their logs equal the logits up to one constant per position,

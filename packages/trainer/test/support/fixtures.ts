@@ -7,10 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, add as addT, createRng, indexAdd, indexSelect, indices, linear, mul, reshape, swiglu, type Rng } from '@llama-moe/tensor-core';
+import { Tensor, add as addT, createRng, indexAdd, indexSelect, indices, linear, mul, reshape, swiglu, type Rng, type RngState } from '@llama-moe/tensor-core';
 import { NoisyTopKGate } from '@llama-moe/router/modules';
 import { byteLevelTokenizer, generateCorpus, type DomainSource } from '@llama-moe/data-sampler';
-import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type ReadableCheckpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model';
+import { LlamaForCausalLM, loadLlama, presetConfig, readParam, type ReadableCheckpoint, type FeedForward, type ForwardContext, type LlamaConfig } from '@llama-moe/llama-model/node';
 
 export function tinyConfig(overrides: Record<string, unknown> = {}): LlamaConfig {
   return presetConfig('tiny', {
@@ -56,6 +56,13 @@ export class ToyMoeFfn implements FeedForward {
   rng: Rng;
   constructor(public gate: NoisyTopKGate, public experts: Expert[], seed = 0) {
     this.rng = createRng(seed);
+  }
+
+  randomState(): RngState {
+    return this.rng.state();
+  }
+  setRandomState(state: RngState): void {
+    this.rng.setState(state);
   }
 
   namedParameters(): [string, Tensor][] {

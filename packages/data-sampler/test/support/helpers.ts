@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byteLevelTokenizer } from '../tokenizer.js';
+import { byteLevelTokenizer } from '../../src/tokenizer.js';
 
 /** The deterministic byte-level tokenizer tests use (id = byte + 3; 0 pad, 1 BOS, 2 EOS). */
 export const tok = byteLevelTokenizer();

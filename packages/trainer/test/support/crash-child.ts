@@ -3,7 +3,7 @@
  * fixture MoE model (resuming from the latest complete checkpoint in outDir if there is one).
  * The test bundles this file with esbuild (node cannot run TypeScript) and kills it at random.
  */
-import { train } from '../trainer.js';
+import { train } from '../../src/trainer.js';
 import { corpusSources, loadTinyMoe, tinyMoeModel, tokenizer } from './fixtures.js';
 
 export async function runCrashChild(argv: readonly string[]): Promise<void> {

@@ -1,0 +1,2 @@
+/** @llama-moe/tensor-core/wasm: the WebAssembly-SIMD backend (browsers and Node). */
+export { initWasmBackend, disposeWasmBackend, wasmMatmul, WasmGemm, WasmAdamw, WasmExpRows, WasmRmsNormBackward, WasmScatterAddRows, WasmSwiglu, WasmTakeCols, WasmBinary, AdamwStateArena, type ColumnElements, type WasmBackendOptions, type WasmBackendStatus, type WasmGemmOptions, type WasmGemmInfo } from './backends/wasm/index.js';
