@@ -168,7 +168,10 @@ function writeDocs({ summaries, all, done, denseDir, budget, root, command, back
       const rs = (by.get(name)?.get('dynamic') ?? []).filter((r) => r.test);
       if (!rs.length) { methodRows.push(`| ${name} | ${method === 'dense-continued' ? '1' : `${k}/${e}`} | – | – | 0 |`); continue; }
       const before = method === 'dense-continued' ? '–' : pm(rs.map((r) => r.test.before.overall.ppl));
-      methodRows.push(`| ${name} | ${method === 'dense-continued' ? '1' : method === 'upcycle' ? `${k}× FFN` : `${k}/${e}`} | ${before} | ${pm(rs.map((r) => r.test.after.overall.ppl))} | ${rs.length} |`);
+      // What a token multiplies: k/E of the FFN, k whole copies (upcycling), or more with a shared expert (carve, sharing-inter).
+      const f = rs[0].activeFfnFraction;
+      const active = method === 'dense-continued' ? '1' : method === 'upcycle' || method === 'drop-upcycle' ? `${k}× FFN` : Math.abs(f - k / e) < 1e-9 ? `${k}/${e}` : `${k}/${e} + shared (${(100 * f).toFixed(0)} %)`;
+      methodRows.push(`| ${name} | ${active} | ${before} | ${pm(rs.map((r) => r.test.after.overall.ppl))} | ${rs.length} |`);
     }
   }
   const domains = dense.domains;
