@@ -21,6 +21,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root } from './lib/cli-dist.mjs';
 import { writeFileAtomic } from './lib/atomic.mjs';
+import { mean, std, writeMarkedSection } from './lib/marked-section.mjs';
 import { importBuiltPackage } from './lib/built-package.mjs';
 
 let opts;
@@ -203,8 +204,6 @@ function runDiversity() {
 }
 
 // ---- the doc
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pm = (xs, d = 2) => (xs.length === 0 ? '–' : xs.length === 1 ? `${xs[0].toFixed(d)} (1 seed)` : `${mean(xs).toFixed(d)} ± ${std(xs).toFixed(d)}${xs.length < seeds ? ` (${xs.length} seeds)` : ''}`);
 
 function render(results, all, seconds) {
@@ -260,12 +259,7 @@ function render(results, all, seconds) {
 }
 
 function writeDoc(results, all, seconds) {
-  const file = resolve(opts.doc);
-  const begin = '<!-- beyond-paper:begin -->', end = '<!-- beyond-paper:end -->';
-  const body = `${begin}\n${render(results, all, seconds)}\n${end}`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Beyond the paper: training-free expert construction\n\n${begin}\n${end}\n`;
-  const i = text.indexOf(begin), j = text.indexOf(end);
-  writeFileAtomic(file, i >= 0 && j > i ? text.slice(0, i) + body + text.slice(j + end.length) : `${text}\n${body}\n`);
+  writeMarkedSection(resolve(opts.doc), 'beyond-paper', render(results, all, seconds), 'Beyond the paper: training-free expert construction');
 }
 
 // ---- main loop

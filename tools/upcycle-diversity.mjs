@@ -16,6 +16,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root } from './lib/cli-dist.mjs';
 import { writeFileAtomic } from './lib/atomic.mjs';
+import { mean, std, writeMarkedSection } from './lib/marked-section.mjs';
 import { importBuiltPackage } from './lib/built-package.mjs';
 
 let opts;
@@ -139,7 +140,6 @@ function diversity(moe, inputs) {
     cos.push(sc / n);
     ck.push(sk / n);
   }));
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return { cosine: mean(cos), cka: mean(ck), ckaPerLayer: ck };
 }
 
@@ -169,8 +169,6 @@ async function run(v, seed) {
 }
 
 // ---- the doc
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pm = (xs, d) => (xs.length === 0 ? '–' : xs.length === 1 ? `${xs[0].toFixed(d)} (1 seed)` : `${mean(xs).toFixed(d)} ± ${std(xs).toFixed(d)}${xs.length < seeds ? ` (${xs.length} seeds)` : ''}`);
 const resultFile = (v, seed) => join(work, 'results', `${v.name.replace(/[^a-z0-9.=-]+/gi, '_')}-s${seed}.json`);
 const load = () => VARIANTS.map((v) => ({ v, rs: Array.from({ length: seeds }, (_, s) => resultFile(v, s)).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8'))) }));
@@ -195,12 +193,7 @@ function render(seconds) {
 }
 
 function writeDoc(seconds) {
-  const file = resolve(opts.doc);
-  const begin = '<!-- upcycle-diversity:begin -->', end = '<!-- upcycle-diversity:end -->';
-  const body = `${begin}\n${render(seconds)}\n${end}`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Beyond the paper\n\n${begin}\n${end}\n`;
-  const i = text.indexOf(begin), j = text.indexOf(end);
-  writeFileAtomic(file, i >= 0 && j > i ? text.slice(0, i) + body + text.slice(j + end.length) : `${text}\n${body}\n`);
+  writeMarkedSection(resolve(opts.doc), 'upcycle-diversity', render(seconds), 'Beyond the paper');
 }
 
 const t0 = performance.now();

@@ -1,5 +1,6 @@
 /** Rows and columns of dense weight matrices gathered into experts (gate/up rows, down columns). */
 import { runKernel, Tensor } from '@llama-moe/tensor-core';
+import { takeColsCpu } from '@llama-moe/tensor-core/cpu';
 import { type ExpertWeights } from '@llama-moe/router/modules';
 
 type Elements = Float32Array | Uint16Array;
@@ -13,14 +14,7 @@ export function takeRows<A extends Elements>(src: A, C: number, idx: ArrayLike<n
 
 /** Columns `idx` of a row-major [R, C] matrix → [R, idx.length] (f32, or raw f16/bf16 bits). */
 export function takeCols<A extends Elements>(src: A, R: number, C: number, idx: ArrayLike<number>, into?: A): A {
-  const n = idx.length;
-  const out = into ?? new (src.constructor as new (n: number) => A)(R * n);
-  for (let r = 0; r < R; r++) {
-    const o = r * C;
-    const w = r * n;
-    for (let i = 0; i < n; i++) out[w + i] = src[o + idx[i]!]!;
-  }
-  return out;
+  return takeColsMany(src, R, C, [idx], into ? [into] : undefined)[0]!;
 }
 
 /**
@@ -37,20 +31,10 @@ export function takeColsMany<A extends Elements>(src: A, R: number, C: number, p
   return outs;
 }
 
-/** takeColsMany in plain JavaScript. */
+/** takeColsMany on tensor-core's cpu oracle kernel (plain JavaScript, whatever backend is active). */
 export function takeColsManyJs<A extends Elements>(src: A, R: number, C: number, parts: readonly ArrayLike<number>[], into?: readonly A[]): A[] {
   const outs = parts.map((idx, j) => into?.[j] ?? new (src.constructor as new (n: number) => A)(R * idx.length));
-  const idxs = parts.map((idx) => Int32Array.from(idx));
-  for (let r = 0; r < R; r++) {
-    const o = r * C;
-    for (let j = 0; j < idxs.length; j++) {
-      const idx = idxs[j]!;
-      const out = outs[j]!;
-      const n = idx.length;
-      const w = r * n;
-      for (let i = 0; i < n; i++) out[w + i] = src[o + idx[i]!]!;
-    }
-  }
+  takeColsCpu({ src, rows: R, cols: C, parts, outs });
   return outs;
 }
 

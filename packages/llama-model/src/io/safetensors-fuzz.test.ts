@@ -7,6 +7,7 @@ import { SafetensorsFile } from './safetensors-reader.js';
 import { serializeSafetensors, type SafetensorsTensorInput } from './safetensors-writer.js';
 import { SAFETENSORS_DTYPES } from './safetensors-format.js';
 import { SafetensorsError } from './errors.js';
+import { stBytes } from '@llama-moe/test-support/fuzz';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'st-fuzz-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -56,14 +57,7 @@ const tensorsArb = fc
   );
 
 /** Build a file from raw header text (so duplicate keys and non-objects can be expressed) and a data section. */
-function build(headerText: string, data: Uint8Array, lengthField?: bigint): Uint8Array {
-  const h = new TextEncoder().encode(headerText);
-  const out = new Uint8Array(8 + h.byteLength + data.byteLength);
-  new DataView(out.buffer).setBigUint64(0, lengthField ?? BigInt(h.byteLength), true);
-  out.set(h, 8);
-  out.set(data, 8 + h.byteLength);
-  return out;
-}
+const build = stBytes;
 
 function split(bytes: Uint8Array): { header: Record<string, any>; data: Uint8Array } {
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));

@@ -27,4 +27,6 @@ export declare function summarize(stats: FuzzStats): string;
 export declare function findings(stats: FuzzStats): number;
 export declare function describeInput(input: unknown, max?: number): string;
 export declare function safetensorsDtypeBytes(llama: any): Record<string, number>;
+/** `8-byte length | header text | data`, with the length field optionally lying. */
+export declare function stBytes(headerText: string, data: Uint8Array, lengthField?: bigint): Uint8Array;
 export declare const UNTYPED: Set<string>;
