@@ -1,33 +1,39 @@
 /**
- * KV cache allocated once for a maximum length (llama2.c's RunState): per layer a key and a value
- * buffer [maxLen, kvHeads·headDim]. Decoding writes the new token's k/v in place and attends over
- * a zero-copy view of the filled prefix, so generation allocates nothing per token for the cache.
+ * KV cache allocated once for a maximum length (llama2.c's RunState), stored head-major: per layer
+ * a key and a value buffer [kvHeads, maxLen, headDim], so each kv head's keys are one contiguous
+ * panel that attention's products read in place (tensor-core's `attentionOverCache`). Decoding
+ * scatters the new token's k/v rows into the panels (kvHeads copies of headDim floats) and
+ * allocates nothing per token for the cache.
  */
-import { Tensor } from '@llama-moe/tensor-core';
-
 export class KVCache {
-  /** [layers][maxLen, kvHeads·headDim] */
+  /** [layers][kvHeads, maxLen, headDim] */
   readonly keys: Float32Array[];
-  /** [layers][maxLen, kvHeads·headDim] */
+  /** [layers][kvHeads, maxLen, headDim] */
   readonly values: Float32Array[];
   /** Tokens already in the cache. */
   length = 0;
+  readonly kvHeads: number;
 
-  constructor(readonly layers: number, readonly maxLen: number, readonly width: number) {
+  /** `width` = kvHeads·headDim (a token's k or v row); `headDim` defaults to the whole width (one head). */
+  constructor(readonly layers: number, readonly maxLen: number, readonly width: number, readonly headDim: number = width) {
+    if (!(headDim > 0 && width % headDim === 0)) throw new RangeError(`KVCache: width ${width} is not a multiple of headDim ${headDim}`);
+    this.kvHeads = width / headDim;
     this.keys = Array.from({ length: layers }, () => new Float32Array(maxLen * width));
     this.values = Array.from({ length: layers }, () => new Float32Array(maxLen * width));
   }
 
-  /** Write k/v rows [T, width] for `layer` at positions [length, length+T) and return views of the filled prefix. */
-  append(layer: number, k: Float32Array, v: Float32Array, T: number): { k: Tensor; v: Tensor } {
-    const start = this.length;
-    this.keys[layer]!.set(k, start * this.width);
-    this.values[layer]!.set(v, start * this.width);
-    const end = (start + T) * this.width;
-    return {
-      k: new Tensor(this.keys[layer]!.subarray(0, end), [start + T, this.width]),
-      v: new Tensor(this.values[layer]!.subarray(0, end), [start + T, this.width]),
-    };
+  /** Write k/v rows [T, kvHeads·headDim] for `layer` at positions [length, length+T); `length` is advanced by the caller after the last layer. */
+  append(layer: number, k: Float32Array, v: Float32Array, T: number): void {
+    const { kvHeads: H, headDim: d, maxLen, length: start } = this;
+    if (start + T > maxLen) throw new RangeError(`KVCache: ${start + T} positions exceed its ${maxLen}`);
+    const K = this.keys[layer]!, V = this.values[layer]!;
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const src = (t * H + h) * d, dst = (h * maxLen + start + t) * d;
+        K.set(k.subarray(src, src + d), dst);
+        V.set(v.subarray(src, src + d), dst);
+      }
+    }
   }
 
   reset(): void {

@@ -5,7 +5,7 @@
  * checkpoint, the same forward for inference (noGrad, optional KV cache) and training (autograd).
  */
 import {
-  RopeTables, Tensor, add, attention, createRng, crossEntropy, embedding, indices, linear, noGrad, reshape, rmsNorm, rope, slice, type Rng,
+  RopeTables, Tensor, add, attention, attentionOverCache, createRng, crossEntropy, embedding, indices, linear, noGrad, reshape, rmsNorm, rope, slice, type Rng,
 } from '@llama-moe/tensor-core';
 import type { LlamaConfig } from '../io/config.js';
 import { DenseFeedForward, type FeedForward, type ForwardContext, type RoutingRecord } from './feed-forward.js';
@@ -143,7 +143,7 @@ export class LlamaForCausalLM {
   }
 
   newCache(maxLen = this.config.max_position_embeddings): KVCache {
-    return new KVCache(this.config.num_hidden_layers, maxLen, this.config.num_key_value_heads * this.config.head_dim);
+    return new KVCache(this.config.num_hidden_layers, maxLen, this.config.num_key_value_heads * this.config.head_dim, this.config.head_dim);
   }
 
   /** ids [B, T] (int32) → logits [B, T, V]. */
@@ -174,9 +174,12 @@ export class LlamaForCausalLM {
       k = rope(k, pos, this.rope, Hkv);
       let a: Tensor;
       if (cache) {
-        const kv = cache.append(l, k.f32(), v.f32(), T);
-        a = attention(reshape(q, [T, Hq * hd]), kv.k, kv.v, { heads: Hq, kvHeads: Hkv, headDim: hd, offset: past });
-        a = reshape(a, [1, T, Hq * hd]);
+        cache.append(l, k.f32(), v.f32(), T);
+        // an empty cache: the new keys are all there is, so attend over them as they are (one batched
+        // product per layer); later tokens read the cache's head-major panels in place
+        a = past === 0
+          ? attention(q, k, v, { heads: Hq, kvHeads: Hkv, headDim: hd })
+          : reshape(attentionOverCache(reshape(q, [T, Hq * hd]), cache.keys[l]!, cache.values[l]!, { heads: Hq, kvHeads: Hkv, headDim: hd, length: past + T, capacity: cache.maxLen }), [1, T, Hq * hd]);
       } else {
         a = attention(q, k, v, { heads: Hq, kvHeads: Hkv, headDim: hd });
       }

@@ -140,3 +140,55 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     return grads;
   });
 }
+
+export interface CachedAttentionOptions extends Omit<AttentionOptions, 'offset'> {
+  /** Keys (and values) in the cache, the new queries' own included. */
+  length: number;
+  /** Positions each kv head's panel holds: head h's keys start at h·capacity·headDim. */
+  capacity: number;
+}
+
+/**
+ * Attention of the newest `Tq` queries ([Tq, Hq·d], batch 1) over a head-major KV cache: `keys`
+ * and `values` are [Hkv, capacity, d], the first `length` positions of each panel filled. The
+ * products read the panels in place (batch stride capacity·d), so a decode step does not permute
+ * the whole cache into head-major order as `attention` would (that copy grew with the context and
+ * was the largest cost outside the products). Inference only: nothing is recorded for autograd.
+ */
+export function attentionOverCache(q: Tensor, keys: Float32Array, values: Float32Array, opts: CachedAttentionOptions): Tensor {
+  assertFloat('attention', q);
+  const { heads: Hq, kvHeads: Hkv, headDim: d, length: Tk, capacity } = opts;
+  if (!(Hq > 0 && Hkv > 0 && Hq % Hkv === 0)) throw new TensorError('argument', 'attention', `heads (${Hq}) must be a positive multiple of kvHeads (${Hkv})`);
+  const [B, Tq] = dims(q, Hq, d, 'q');
+  if (B !== 1) throw new ShapeError('attention', `attentionOverCache takes one sequence, got q ${fmtShape(q.shape)}`);
+  if (!(Tq <= Tk && Tk <= capacity) || keys.length < Hkv * capacity * d || values.length < Hkv * capacity * d) {
+    throw new ShapeError('attention', `cache of ${Hkv} × ${capacity} × ${d} (${keys.length} / ${values.length} floats) cannot hold ${Tk} keys for ${Tq} queries`);
+  }
+  const causal = opts.causal ?? true;
+  const offset = Tk - Tq;
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const group = Hq / Hkv;
+  /** query rows per kv head */
+  const M = group * Tq;
+  const panel = capacity * d;
+  /** [Hkv, group·Tq, d] */
+  const Qh = toHeads(q.f32(), 1, Tq, Hq, d, gradBuffer);
+  /** [Hkv, group·Tq, d] */
+  const Oh = gradBuffer(Hkv * M * d);
+  const chunk = Math.max(1, Math.min(Hkv, Math.floor(SCORE_BUDGET / Math.max(1, M * Tk))));
+  /** [chunk, group·Tq, Tk] */
+  const P = gradBuffer(chunk * M * Tk);
+  const valid = new Int32Array(chunk * M);
+  for (let r = 0; r < valid.length; r++) valid[r] = causal ? Math.min(Tk, offset + (r % Tq) + 1) : Tk;
+  for (let h0 = 0; h0 < Hkv; h0 += chunk) {
+    const nh = Math.min(chunk, Hkv - h0);
+    const rows = nh * M;
+    const Pc = P.subarray(0, rows * Tk);
+    runKernel('matmul', { a: Qh.subarray(h0 * M * d), b: keys.subarray(h0 * panel), out: Pc, batch: nh, m: M, n: Tk, k: d, transA: false, transB: true, aStride: M * d, bStride: panel, accumulate: false });
+    runKernel('maskedSoftmax', { x: Pc, out: Pc, rows, cols: Tk, scale, valid });
+    runKernel('matmul', { a: Pc, b: values.subarray(h0 * panel), out: Oh.subarray(h0 * M * d), batch: nh, m: M, n: d, k: Tk, transA: false, transB: false, aStride: M * Tk, bStride: panel, accumulate: false });
+  }
+  const t = new Tensor(fromHeads(Oh, 1, Tq, Hq, d, gradBuffer), q.shape);
+  recycleGradBuffers(Qh, Oh, P);
+  return t;
+}

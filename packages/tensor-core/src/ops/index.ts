@@ -10,7 +10,7 @@ export { embedding } from './embedding.js';
 export { softmax, logSoftmax } from './softmax.js';
 export { crossEntropy, crossEntropyPerRow, type CrossEntropyOptions } from './cross-entropy.js';
 export { rope, ropeInvFreq, RopeTables, type RopeConfig, type RopeScaling } from './rope.js';
-export { attention, type AttentionOptions } from './attention.js';
+export { attention, attentionOverCache, type AttentionOptions, type CachedAttentionOptions } from './attention.js';
 export { topk } from './topk.js';
 export { indexSelect, indexAdd, gatherLast } from './index-ops.js';
 export { broadcastShapes, reduceTo, expandTo } from './broadcast.js';

@@ -52,6 +52,23 @@ describe('forward against float64 references', () => {
     }), { numRuns: 40 });
   });
 
+  it('attentionOverCache over head-major panels (spare capacity between heads) equals attention over the same keys', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom([4, 2], [2, 2], [3, 1]), fc.integer({ min: 1, max: 9 }), fc.integer(), (Tq, extra, spare, [Hq, Hkv], d, s) => {
+      const Tk = Tq + extra, cap = Tk + spare;
+      const q = rand([Tq, Hq! * d], s), k = rand([Tk, Hkv! * d], s + 1), v = rand([Tk, Hkv! * d], s + 2);
+      const want = ops.attention(q, k, v, { heads: Hq!, kvHeads: Hkv!, headDim: d }).f32();
+      // [Hkv, cap, d] panels, the spare positions filled with values that must not be read
+      const K = new Float32Array(Hkv! * cap * d).fill(1e30), V = new Float32Array(Hkv! * cap * d).fill(NaN);
+      for (let t = 0; t < Tk; t++) for (let h = 0; h < Hkv!; h++) for (let c = 0; c < d; c++) {
+        K[(h * cap + t) * d + c] = k.f32()[(t * Hkv! + h) * d + c]!;
+        V[(h * cap + t) * d + c] = v.f32()[(t * Hkv! + h) * d + c]!;
+      }
+      const got = ops.attentionOverCache(q, K, V, { heads: Hq!, kvHeads: Hkv!, headDim: d, length: Tk, capacity: cap }).f32();
+      close(got, want, 1e-5);
+    }), { numRuns: 60 });
+    expect(() => ops.attentionOverCache(rand([3, 4], 1), new Float32Array(8), new Float32Array(8), { heads: 1, kvHeads: 1, headDim: 4, length: 2, capacity: 2 })).toThrow(/cannot hold 2 keys for 3 queries/);
+  });
+
   it('rope equals q·cos + rotate_half(q)·sin with transformers inv_freq', () => {
     const hd = 8, H = 2, T = 5, theta = 500000;
     const x = rand([T, H * hd], 3);

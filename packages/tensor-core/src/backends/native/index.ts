@@ -17,6 +17,7 @@
 import { getBackendChain, registerKernel, unregisterKernel, type MatmulArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { OrtGemm, type OrtGemmOptions } from './ort-gemm.js';
+import { gemvForm } from '../gemv-form.js';
 
 export interface NativeBackendOptions extends OrtGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 16384. */
@@ -28,11 +29,21 @@ export interface NativeBackendOptions extends OrtGemmOptions {
    * µs per call, native 2 threads / wasm): 128×32·32×64 46 / 25, 128×64·64×32 Bᵀ 49 / 42,
    * 32×128·128×64 Aᵀ 36 / 25 (0.5 MFLOP); at 1 MFLOP they tie, at 2 MFLOP native is ~1.7×
    * faster. These are an MoE layer's per-expert products on small shapes (dim 64, 8 experts).
-   * One-row products (decode) are not affected. Default 0 (off): with it on (e.g. 786432, 0.75
+   * Matrix–vector products (decode) are `gemvWasmMaxBytes`' business. Default 0 (off): with it on (e.g. 786432, 0.75
    * MFLOP) a model read from a GGUF file and the same model read from its folder no longer give
    * bit-identical logits (1 ulp apart; the cause is not found yet), which the CLI's tests require.
    */
   smallProductFlops?: number;
+  /**
+   * Decline a matrix–vector product (M = 1 or N = 1: a decode step's products) whose matrix is at
+   * most this many bytes when `wasm` follows `native` in the active chain: the wasm matrix–vector
+   * kernel (../wasm/gemv-module.ts) copies the matrix in and runs on the calling thread, with no ORT
+   * dispatch or thread hand-off. Measured (2 cores, loaded, µs per call, cache-cold weights,
+   * native 2 threads / native 1 thread / wasm): 48×288 expert gate 46 / 26 / 5; 288×288 109 / 75 /
+   * 42; 288×768 130 / 141 / 100; 768×768 (2.3 MB) 174 / 183 / 209; the 288×32000 LM head 3.5 / 3.2 /
+   * 7.9 ms. Default 1 MiB; 0 keeps every matrix–vector product on native.
+   */
+  gemvWasmMaxBytes?: number;
 }
 
 /** Whether `wasm` follows `native` in the active chain (so a declined product lands there, not on the plain-TypeScript cpu kernel). */
@@ -64,6 +75,7 @@ export function initNativeBackend(opts: NativeBackendOptions = {}): NativeBacken
   active = gemm;
   const minFlops = opts.minFlops ?? 16384;
   const smallFlops = opts.smallProductFlops ?? 0;
+  const gemvMaxBytes = opts.gemvWasmMaxBytes ?? 1 << 20;
   registerKernel({
     kernel: 'matmul',
     backend: 'native',
@@ -71,7 +83,9 @@ export function initNativeBackend(opts: NativeBackendOptions = {}): NativeBacken
     supports: (args: MatmulArgs) => {
       const flops = 2 * args.m * args.n * args.k;
       if (flops < minFlops) return false;
-      return !(args.m > 1 && args.n > 1 && args.batch * flops < smallFlops && wasmFollowsNative());
+      const gemv = gemvForm(args);
+      if (gemv) return !(4 * gemv.rows * gemv.inner <= gemvMaxBytes && wasmFollowsNative());
+      return !(args.batch * flops < smallFlops && wasmFollowsNative());
     },
   });
   return { ok: true, backend: 'native', threads: gemm.threads, detail: `onnxruntime-node ${gemm.version} (MLAS sgemm), ${gemm.threads} intra-op threads` };

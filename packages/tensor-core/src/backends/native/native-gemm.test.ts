@@ -146,7 +146,7 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
     }
   });
 
-  it('leaves small multi-row products to wasm when wasm follows native in the chain (not one-row products, not without wasm)', () => {
+  it('leaves small products to wasm when wasm follows native in the chain: multi-row ones under smallProductFlops, matrix–vector ones under gemvWasmMaxBytes (not without wasm)', () => {
     registerCpuBackend();
     expect(initNativeBackend({ threads: 2 }).ok).toBe(true);
     // a stand-in `wasm` matmul (the cpu oracle): only where the registry sends each product matters here
@@ -164,12 +164,16 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
       expect(ranOn(base)).toBe('wasm'); // 0.5 MFLOP: an MoE expert's product on the demo shape
       expect(ranOn({ ...base, k: 256 })).toBe('native'); // 2 MFLOP
       expect(ranOn({ ...base, batch: 4, broadcastA: false, broadcastB: false })).toBe('native'); // 2 MFLOP in one batched call
-      expect(ranOn({ ...base, m: 1, n: 2048 })).toBe('native'); // one-row product (decode): unchanged
+      expect(ranOn({ ...base, m: 1, n: 2048 })).toBe('wasm'); // one-row product (decode) of a 512 KiB matrix: gemvWasmMaxBytes, 1 MiB by default
+      expect(ranOn({ ...base, m: 1, n: 8192 })).toBe('native'); // a 2 MiB matrix
+      expect(ranOn({ ...base, m: 96, n: 1, k: 256, transB: false })).toBe('wasm'); // one output column (96 KiB): the matrix is A
       setBackend(['native']);
       expect(ranOn(base)).toBe('native'); // no wasm after native: not down to the cpu kernel
       expect(initNativeBackend({ threads: 2, smallProductFlops: 0 }).ok).toBe(true);
       setBackend(['native', 'wasm']);
       expect(ranOn(base)).toBe('native'); // turned off
+      expect(initNativeBackend({ threads: 2, gemvWasmMaxBytes: 0 }).ok).toBe(true);
+      expect(ranOn({ ...base, m: 1, n: 2048 })).toBe('native'); // matrix–vector products stay on native
     } finally {
       if (hadWasm) registerKernel(hadWasm);
       else unregisterKernel('matmul', 'wasm');

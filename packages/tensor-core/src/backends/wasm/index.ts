@@ -39,6 +39,7 @@ import { WasmScatterAddRows } from './scatter-add-rows-module.js';
 import { WasmSwiglu } from './swiglu-module.js';
 import { WasmBinary } from './binary-module.js';
 import { WasmTakeCols as TakeColsModule } from './take-cols-module.js';
+import { WasmGemv } from './gemv-module.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -66,10 +67,12 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   active?.dispose();
   active = gemm;
   const minFlops = opts.minFlops ?? 4096;
+  const gemv = WasmGemv.create();
   registerKernel({
     kernel: 'matmul',
     backend: 'wasm',
-    fn: (args: MatmulArgs) => gemm.gemm(args),
+    // one output row or column (a decode step's products): the matrix–vector kernel, no packing
+    fn: (args: MatmulArgs) => (WasmGemv.supports(args) ? gemv.run(args) : gemm.gemm(args)),
     supports: (args: MatmulArgs) => 2 * args.m * args.n * args.k >= minFlops,
   });
   // AdamW update (elementwise, calling thread): same SIMD requirement as the GEMM, which compiled.
@@ -135,3 +138,4 @@ export { WasmScatterAddRows } from './scatter-add-rows-module.js';
 export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';
 export { WasmSwiglu } from './swiglu-module.js';
 export { WasmBinary } from './binary-module.js';
+export { WasmGemv } from './gemv-module.js';
