@@ -13,6 +13,16 @@ const { heatmap } = await importBuiltPackage('trainer');
 export const METHODS = ['random', 'clustering', 'graph', 'gradient', 'sharing-inner', 'sharing-inter', 'upcycle', 'carve', 'drop-upcycle'];
 export const SHAPES = [[8, 2], [16, 4]];
 export const WEIGHTINGS = ['uniform', 'size', 'dynamic'];
+/**
+ * Beyond the paper (issue 22) after continual pre-training at more of the FFN active: carve (an
+ * always-on shared expert of F/8 plus 7 routed experts of F/8, k = 3 or 5) against the paper's
+ * random split (8 experts of F/8, k = 4 or 6), the same neurons per token: 50 % and 75 %. The 25 %
+ * point is the 2/8 and 4/16 rows of the method table.
+ */
+export const ACTIVE_SHARES = [
+  { share: 0.5, carve: [7, 3], random: [8, 4] },
+  { share: 0.75, carve: [7, 5], random: [8, 6] },
+];
 /** The method the domain-weight comparison uses. */
 const WEIGHTS_VARIANT = { method: 'random', experts: 8, topK: 2 };
 const PROMPT_GENRE = 'fiction-adventure';
@@ -42,6 +52,7 @@ export function stages(seeds) {
     if (seed === seeds[1]) out.push(weights(seed, 'uniform'), weights(seed, 'size'));
   }
   for (const shape of SHAPES) out.push(others(seeds[0], shape));
+  out.push({ name: `carve vs random at 50 % and 75 % active, seed ${seeds[0]}`, seed: seeds[0], weighting: 'dynamic', variants: ACTIVE_SHARES.flatMap((a) => [v('random', a.random), v('carve', a.carve)]), denseControl: false });
   for (const seed of seeds.slice(2)) out.push(weights(seed, 'uniform'), weights(seed, 'size'));
   for (const seed of seeds.slice(1)) for (const shape of SHAPES) out.push(others(seed, shape));
   return out;
@@ -174,6 +185,12 @@ function writeDocs({ summaries, all, done, denseDir, budget, root, command, back
       methodRows.push(`| ${name} | ${active} | ${before} | ${pm(rs.map((r) => r.test.after.overall.ppl))} | ${rs.length} |`);
     }
   }
+  const shareRows = ACTIVE_SHARES.flatMap((a) => [['random', a.random], ['carve', a.carve]].map(([method, [e, k]]) => {
+    const name = `${method}-${k}of${e}`;
+    const rs = (by.get(name)?.get('dynamic') ?? []).filter((r) => r.test);
+    const what = method === 'carve' ? `shared F/8 + ${k} of ${e} routed F/8` : `${k} of ${e} experts of F/8`;
+    return `| ${name} | ${(100 * a.share).toFixed(0)} % (${what}) | ${rs.length ? pm(rs.map((r) => r.test.before.overall.ppl)) : '–'} | ${rs.length ? pm(rs.map((r) => r.test.after.overall.ppl)) : '–'} | ${rs.length} |`;
+  }));
   const domains = dense.domains;
   const domainRow = (label, reps) => `| ${label} | ${domains.map((d) => fmt(mean(reps.map((r) => r.perDomain[d].ppl)))).join(' | ')} | **${fmt(mean(reps.map((r) => r.overall.ppl)))}** |`;
   const domainRows = [domainRow('dense', [dense.denseTest])];
@@ -208,6 +225,14 @@ function writeDocs({ summaries, all, done, denseDir, budget, root, command, back
 | run | active FFN | after split | after continual pre-training | seeds |
 | --- | --- | ---: | ---: | ---: |
 ${methodRows.join('\n')}
+
+### More of the FFN active: carve vs random (beyond the paper, test perplexity)
+
+Each run as above (the paper's MLP noisy top-k gate for random; carve's ridge router, as \`split --method carve\` builds it), on the same budget.
+
+| run | active FFN | after split | after continual pre-training | seeds |
+| --- | --- | ---: | ---: | ---: |
+${shareRows.join('\n')}
 
 ### Per domain, after continual pre-training (test perplexity, mean over seeds)
 
