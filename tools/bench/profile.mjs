@@ -85,10 +85,13 @@ const READING = `### Reading
   forward + backward instead of nine). The native backend's \`smallProductFlops\` option (off by default) sends
   multi-row products under a size to the wasm kernel, which has no ORT dispatch (~25 µs a call). "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
   copies, allocation).
-- Decode: a one-token step is a chain of one-row products, each reading its whole weight once; the LM head is read
-  in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound from
-  the weights read per token). The table above says which backend is fastest for each one-row product (the chain
-  sends them to native first); the rest of a step is dispatch and TypeScript between the kernels.`;
+- Decode: a one-token step is a chain of matrix–vector products, each reading its whole weight once; the LM head is
+  read in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound
+  from the weights read per token). Products whose matrix is at most 1 MiB (every product of the stories15M shape
+  but the LM head, an MoE's experts and router on both shapes) run on the wasm matrix–vector kernel: no ORT dispatch
+  or thread hand-off, which cost 25–50 µs a call, more than the arithmetic of an expert's product; the larger ones
+  stay on native (two threads, read in place). The KV cache is head-major, so attention reads it in place instead of
+  permuting the whole cache every token. The rest of a step is TypeScript between the kernels.`;
 
 export function renderProfile(res) {
   const lines = [
