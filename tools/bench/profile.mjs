@@ -82,8 +82,8 @@ const READING = `### Reading
   input gradient, weight gradient over the 32000-token vocabulary) are the largest of them on the stories shapes;
   in an MoE step attention, the LM head and the optimizer do not shrink with routing, and the expert products are
   many and small. Each expert's SwiGLU chain is one op (swigluMlp: [gate; up] as one product, six matmul calls
-  forward + backward instead of nine). The native backend's \`smallProductFlops\` option (off by default) sends
-  multi-row products under a size to the wasm kernel, which has no ORT dispatch (~25 µs a call). "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
+  forward + backward instead of nine). The native backend's \`smallProductFlops\` option (0.75 MFLOP by default) sends
+  multi-row products under that size to the wasm kernel, which has no ORT dispatch (~25 µs a call). "Outside the kernels" is the TypeScript between kernels (autograd, expert gathers and scatters,
   copies, allocation).
 - Decode: a one-token step is a chain of matrix–vector products, each reading its whole weight once; the LM head is
   read in full every token whatever the routing, which caps the sparsity dividend (the dividend rows give the bound

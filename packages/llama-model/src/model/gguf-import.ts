@@ -37,7 +37,21 @@ function num(g: GgufFile, key: string, fallback?: number): number {
     throw new GgufError(g.path, null, `metadata '${key}' is missing`);
   }
   if (v.type === 'ARRAY' || v.type === 'STRING' || v.type === 'BOOL') throw new GgufError(g.path, null, `metadata '${key}' must be a number, got ${v.type}`);
-  return Number(v.value);
+  return v.type === 'FLOAT32' ? shortestF32(Number(v.value)) : Number(v.value);
+}
+
+/**
+ * The shortest decimal that rounds to the same float32: GGUF stores rms_norm_eps and rope_theta as
+ * float32, so 1e-5 comes back as 9.99999974e-6, and a model read from its GGUF would normalise with
+ * a different epsilon than the config.json it was written from (logits 1 ulp apart on some tokens).
+ */
+export function shortestF32(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  for (let p = 1; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
 }
 
 /** The Hugging Face config.json equivalent of a dense `llama` GGUF. */

@@ -110,6 +110,9 @@ describe('dense LLaMA GGUF in llama.cpp', () => {
       writeLlamaGguf(m, file, { tokenizer: tok, outtype });
       const back = loadLlamaGguf(file);
       expect(back.config).toMatchObject({ num_key_value_heads: 2, attention_bias: true, rope_scaling: { rope_type: 'linear', factor: 2 }, tie_word_embeddings: false, vocab_size: V });
+      // float32 metadata read back as the decimal it was written from (1e-5, not 9.99999974e-6), so the
+      // model normalises with the config's epsilon and its logits equal the folder model's bit for bit
+      expect([back.config.rms_norm_eps, back.config.rope_theta]).toEqual([m.config.rms_norm_eps, m.config.rope_theta]);
       const mine = new Map(m.namedParameters());
       for (const [n, t] of back.namedParameters()) {
         const orig = mine.get(n)!.f32();

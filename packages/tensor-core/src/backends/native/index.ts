@@ -29,9 +29,9 @@ export interface NativeBackendOptions extends OrtGemmOptions {
    * µs per call, native 2 threads / wasm): 128×32·32×64 46 / 25, 128×64·64×32 Bᵀ 49 / 42,
    * 32×128·128×64 Aᵀ 36 / 25 (0.5 MFLOP); at 1 MFLOP they tie, at 2 MFLOP native is ~1.7×
    * faster. These are an MoE layer's per-expert products on small shapes (dim 64, 8 experts).
-   * Matrix–vector products (decode) are `gemvWasmMaxBytes`' business. Default 0 (off): with it on (e.g. 786432, 0.75
-   * MFLOP) a model read from a GGUF file and the same model read from its folder no longer give
-   * bit-identical logits (1 ulp apart; the cause is not found yet), which the CLI's tests require.
+   * Matrix–vector products (decode) are `gemvWasmMaxBytes`' business. Default 786432 (0.75 MFLOP);
+   * 0 turns it off. (It once looked as if it broke the bit-identity of a model read from its GGUF and
+   * from its folder: the cause was the GGUF's float32 rms_norm_eps, now read back as the config's value.)
    */
   smallProductFlops?: number;
   /**
@@ -74,7 +74,7 @@ export function initNativeBackend(opts: NativeBackendOptions = {}): NativeBacken
   active?.dispose();
   active = gemm;
   const minFlops = opts.minFlops ?? 16384;
-  const smallFlops = opts.smallProductFlops ?? 0;
+  const smallFlops = opts.smallProductFlops ?? 786432;
   const gemvMaxBytes = opts.gemvWasmMaxBytes ?? 1 << 20;
   registerKernel({
     kernel: 'matmul',

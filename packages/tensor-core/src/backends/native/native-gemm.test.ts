@@ -159,9 +159,7 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
     };
     try {
       setBackend(['native', 'wasm']);
-      expect(ranOn(base)).toBe('native'); // off by default
-      expect(initNativeBackend({ threads: 2, smallProductFlops: 786432 }).ok).toBe(true);
-      expect(ranOn(base)).toBe('wasm'); // 0.5 MFLOP: an MoE expert's product on the demo shape
+      expect(ranOn(base)).toBe('wasm'); // 0.5 MFLOP (an MoE expert's product on the demo shape): under the default 0.75
       expect(ranOn({ ...base, k: 256 })).toBe('native'); // 2 MFLOP
       expect(ranOn({ ...base, batch: 4, broadcastA: false, broadcastB: false })).toBe('native'); // 2 MFLOP in one batched call
       expect(ranOn({ ...base, m: 1, n: 2048 })).toBe('wasm'); // one-row product (decode) of a 512 KiB matrix: gemvWasmMaxBytes, 1 MiB by default
