@@ -7,7 +7,8 @@
  * prefill of a 128- and a 512-token prompt (one forward), and decode (128-token prompt, then 64
  * greedy one-token steps with the KV cache). Rows are ours / llama.cpp in tokens/s (best round of
  * each), plus the sparsity dividend at decode (MoE ÷ dense of the same shape) for both engines.
- * For reference, the plain TypeScript cpu backend's prefill and decode on stories15M (no peer).
+ * For reference, the wasm backend alone (a browser's) and the plain TypeScript cpu backend's prefill and
+ * decode on stories15M (no peer).
  */
 import { attempt, CACHE_DIR, log, pkg, row, runChild } from './util.mjs';
 
@@ -77,11 +78,31 @@ export async function llamaCppSection(o) {
   return rows;
 }
 
-/** The plain TypeScript oracle (cpu backend), prefill and decode without a peer, for reference. */
+/**
+ * For reference, without a peer: the WebAssembly backend alone (what a browser runs: SIMD GEMM with
+ * its worker pool, the matrix–vector kernel for decode) and the plain TypeScript oracle (cpu).
+ */
 export async function oracleSection(o) {
   const rows = [];
   const tc = await pkg('tensor-core');
   const lm = await pkg('llama-model');
+  const chain = tc.getBackendChain();
+  if (tc.getKernel('matmul', 'wasm')) {
+    tc.setBackend(['wasm', 'cpu']);
+    for (const preset of o.presets) {
+      log(`inference: ${preset} on the wasm backend alone`);
+      await attempt(rows, [
+        { name: `prefill ${preset} dense (wasm only, a browser's backend)`, unit: TOKS },
+        { name: `decode ${preset} dense (wasm only, a browser's backend)`, unit: TOKS },
+      ], () => {
+        const r = lm.benchInference(preset, { copyBandwidth: 1 });
+        return [
+          row(`prefill ${preset} dense (wasm only, a browser's backend)`, r.prefillTokPerSec, null, TOKS, { note: `${r.prefillTokens}-token prompt, one forward, one run; WebAssembly SIMD, no native code` }),
+          row(`decode ${preset} dense (wasm only, a browser's backend)`, r.decodeTokPerSec, null, TOKS, { note: `${r.decodeTokens} greedy tokens with the KV cache, one run; the matrix–vector kernel on the calling thread` }),
+        ];
+      });
+    }
+  }
   tc.setBackend(['cpu']);
   for (const preset of o.presets) {
     log(`inference: ${preset} on the plain TypeScript cpu backend`);
@@ -96,5 +117,6 @@ export async function oracleSection(o) {
       ];
     });
   }
+  tc.setBackend(chain);
   return rows;
 }

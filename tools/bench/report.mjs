@@ -105,7 +105,7 @@ const METHOD = `## Method
   KV cache after a 128-token prompt, timed from the first generated token. Both engines run in one child process per
   model, in alternated rounds (which engine goes first alternates too), and the best round of each is compared.
   The sparsity dividend is MoE decode tok/s ÷ dense decode tok/s of the same shape, for each engine (the FFN is 25 %
-  as large per token; attention and the LM head are not). "cpu (plain TypeScript)" is the oracle backend, no peer.
+  as large per token; attention and the LM head are not). "wasm only" is the WebAssembly backend alone (what a browser runs), "cpu (plain TypeScript)" the oracle backend; no peer for either.
 - **Sparsity dividend** (\`benchMoeFfn\` of @llama-moe/expert-partition): one SwiGLU FFN (D 4096, F 11008) and the
   4-of-16 MoE split from it (random partition, noisy top-k gate, tokens grouped per expert into contiguous GEMMs), same
   512 tokens, best of 5 runs each, alternating, in a fresh child process, on the default backend chain (native GEMM; the wasm backend runs the combine scatter-add); ideal ratio
