@@ -16,15 +16,16 @@ describe('generation', () => {
     expect(r.tokens).toEqual(GOLDEN);
   });
 
-  it('KV-cache decoding gives the same logits as a full forward pass', () => {
+  it('KV-cache decoding gives the same logits as a full forward pass (prefill, a chunk after it, single tokens; GQA)', () => {
     const m = LlamaForCausalLM.random(tinyCfg(), { seed: 3 });
     const ids = [1, 9, 33, 100, 7, 250, 3, 4];
     const full = m.logits(ids).f32();
     const cache = m.newCache(16);
     const V = m.config.vocab_size;
-    const pre = m.forward(ids.slice(0, 5), { cache }).logits.f32();
-    const chunks = [pre];
-    for (const id of ids.slice(5)) chunks.push(m.forward([id], { cache }).logits.f32());
+    // an empty cache attends over the new keys as they are; a chunk after it (3 queries) and single
+    // tokens read the cache's head-major panels in place
+    const chunks = [m.forward(ids.slice(0, 3), { cache }).logits.f32(), m.forward(ids.slice(3, 6), { cache }).logits.f32()];
+    for (const id of ids.slice(6)) chunks.push(m.forward([id], { cache }).logits.f32());
     const inc = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
     let o = 0;
     for (const c of chunks) { inc.set(c, o); o += c.length; }
