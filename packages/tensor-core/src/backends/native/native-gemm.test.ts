@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
+import { checkMatmul, matmulProblem, type MatmulProblem } from '../../testing/matmul-problem.js';
 import { registerCpuBackend } from '../../registry.js';
 import { getKernel, kernelCounts, lastBackend, registerKernel, resetKernelCounts, runKernel, setBackend, unregisterKernel, type MatmulArgs } from '../../registry.js';
 import { disposeNativeBackend, initNativeBackend, nativeMatmul, OrtGemm } from './index.js';
@@ -8,45 +9,6 @@ import { batchedMatmulModel, gemmModel } from './onnx-model.js';
 import { attention } from '../../ops/attention.js';
 import { Tensor } from '../../tensor.js';
 
-/** Random problem: sizes include 1 and odd values, both transposes, broadcast strides, accumulate. */
-const problem = (maxDim: number): fc.Arbitrary<Problem> =>
-  fc.record({
-    batch: fc.integer({ min: 1, max: 3 }),
-    m: fc.integer({ min: 1, max: maxDim }),
-    n: fc.integer({ min: 1, max: maxDim }),
-    k: fc.integer({ min: 1, max: maxDim }),
-    transA: fc.boolean(),
-    transB: fc.boolean(),
-    broadcastA: fc.boolean(),
-    broadcastB: fc.boolean(),
-    accumulate: fc.boolean(),
-    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  });
-
-interface Problem {
-  batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean;
-  broadcastA: boolean; broadcastB: boolean; accumulate: boolean; seed: number;
-}
-
-function build(p: Problem): { args: MatmulArgs; out0: Float32Array } {
-  const aStride = p.broadcastA ? 0 : p.m * p.k;
-  const bStride = p.broadcastB ? 0 : p.k * p.n;
-  /** [batch | 1, M, K] or [batch | 1, K, M] */
-  const a = randomF32(Math.max(aStride * p.batch, p.m * p.k), p.seed);
-  /** [batch | 1, K, N] or [batch | 1, N, K] */
-  const b = randomF32(Math.max(bStride * p.batch, p.k * p.n), p.seed + 1);
-  /** [batch, M, N] */
-  const out0 = randomF32(p.batch * p.m * p.n, p.seed + 2);
-  const args: MatmulArgs = { a, b, out: out0.slice(), batch: p.batch, m: p.m, n: p.n, k: p.k, transA: p.transA, transB: p.transB, aStride, bStride, accumulate: p.accumulate };
-  return { args, out0 };
-}
-
-function check(gemm: (args: MatmulArgs) => void, p: Problem): void {
-  const { args, out0 } = build(p);
-  gemm(args);
-  const bad = firstMismatch(args.out, referenceMatmul({ ...args, out0 }));
-  expect(bad, JSON.stringify({ p, bad })).toBeUndefined();
-}
 
 describe('onnx model encoder', () => {
   it('writes a ModelProto with ir_version 8, opset 13 and one Gemm node', () => {
@@ -69,13 +31,13 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
   });
 
   it('matches the float64 reference on random shapes, transposes, broadcasts and accumulate', () => {
-    fc.assert(fc.property(problem(70), (p) => check((a) => ort.gemm(a), p)), { numRuns: 100 });
+    fc.assert(fc.property(matmulProblem(70), (p) => checkMatmul((a) => ort.gemm(a), p)), { numRuns: 100 });
   });
 
   it('batched products (no broadcast, no accumulate) run as one FusedMatMul call and match the reference, every transpose', () => {
     const text = new TextDecoder('latin1').decode(batchedMatmulModel({ transA: false, transB: true }));
     for (const s of ['FusedMatMul', 'com.microsoft', 'transB']) expect(text).toContain(s);
-    fc.assert(fc.property(problem(40), fc.integer({ min: 2, max: 6 }), (p, batch) => check((a) => ort.gemm(a), { ...p, batch, broadcastA: false, broadcastB: false, accumulate: false })), { numRuns: 60 });
+    fc.assert(fc.property(matmulProblem(40), fc.integer({ min: 2, max: 6 }), (p, batch) => checkMatmul((a) => ort.gemm(a), { ...p, batch, broadcastA: false, broadcastB: false, accumulate: false })), { numRuns: 60 });
   });
 
   it('attention (MHA, GQA, causal with offset) on the native chain matches the cpu oracle, values and gradients', () => {
@@ -135,12 +97,12 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
     expect(status).toMatchObject({ ok: true, backend: 'native', threads: 2 });
     setBackend('native');
     try {
-      const p: Problem = { batch: 3, m: 17, n: 9, k: 33, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: true, seed: 3 };
-      check((a) => runKernel('matmul', a), p);
+      const p: MatmulProblem = { batch: 3, m: 17, n: 9, k: 33, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: true, seed: 3 };
+      checkMatmul((a) => runKernel('matmul', a), p);
       expect(lastBackend('matmul')).toBe('native');
-      check((a) => runKernel('matmul', a), { ...p, m: 2, n: 2, k: 3 });
+      checkMatmul((a) => runKernel('matmul', a), { ...p, m: 2, n: 2, k: 3 });
       expect(lastBackend('matmul')).toBe('cpu');
-      check((a) => nativeMatmul(a), { ...p, transA: true, broadcastB: false });
+      checkMatmul((a) => nativeMatmul(a), { ...p, transA: true, broadcastB: false });
     } finally {
       setBackend('cpu');
     }
@@ -152,9 +114,9 @@ describe('native backend matmul (onnxruntime-node MLAS)', () => {
     // a stand-in `wasm` matmul (the cpu oracle): only where the registry sends each product matters here
     const hadWasm = getKernel('matmul', 'wasm');
     registerKernel({ kernel: 'matmul', backend: 'wasm', fn: getKernel('matmul', 'cpu')!.fn });
-    const base: Problem = { batch: 1, m: 128, n: 32, k: 64, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 5 };
-    const ranOn = (p: Problem) => {
-      check((a) => runKernel('matmul', a), p);
+    const base: MatmulProblem = { batch: 1, m: 128, n: 32, k: 64, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 5 };
+    const ranOn = (p: MatmulProblem) => {
+      checkMatmul((a) => runKernel('matmul', a), p);
       return lastBackend('matmul');
     };
     try {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
-import { lastBackend, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
+import { lastBackend, runKernel, setBackend } from '../../registry.js';
+import { checkMatmul, type MatmulProblem } from '../../testing/matmul-problem.js';
 import { gemvForm } from '../gemv-form.js';
 import { disposeWasmBackend, initWasmBackend } from './index.js';
 import { WasmGemv } from './gemv-module.js';
@@ -20,16 +20,9 @@ const problem = fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 });
 
-type Problem = typeof problem extends fc.Arbitrary<infer T> ? T : never;
-
-function build(p: Problem): { args: MatmulArgs; out0: Float32Array } {
-  const m = p.oneRow ? 1 : p.other, n = p.oneRow ? p.other : 1, k = p.k;
-  const aStride = p.broadcastA ? 0 : m * k, bStride = p.broadcastB ? 0 : k * n;
-  const a = randomF32(Math.max(aStride * p.batch, m * k), p.seed);
-  const b = randomF32(Math.max(bStride * p.batch, k * n), p.seed + 1);
-  const out0 = randomF32(p.batch * m * n, p.seed + 2);
-  return { args: { a, b, out: out0.slice(), batch: p.batch, m, n, k, transA: p.transA, transB: p.transB, aStride, bStride, accumulate: p.accumulate }, out0 };
-}
+/** The one-row (or one-column) problem as a general one. */
+const general = (p: typeof problem extends fc.Arbitrary<infer T> ? T : never): MatmulProblem =>
+  ({ ...p, m: p.oneRow ? 1 : p.other, n: p.oneRow ? p.other : 1 });
 
 describe('wasm matrix–vector kernel', () => {
   beforeAll(async () => {
@@ -55,22 +48,16 @@ describe('wasm matrix–vector kernel', () => {
   it('property: agrees with a float64 reference to f32 accuracy (row tails, k tails, batches, broadcast, accumulate)', () => {
     const gemv = WasmGemv.create();
     fc.assert(fc.property(problem, (p) => {
-      const { args, out0 } = build(p);
-      fc.pre(WasmGemv.supports(args));
-      gemv.run(args);
-      const bad = firstMismatch(args.out, referenceMatmul({ ...args, out0 }));
-      expect(bad, JSON.stringify({ p, bad })).toBeUndefined();
+      fc.pre(WasmGemv.supports(general(p)));
+      checkMatmul((a) => gemv.run(a), general(p));
     }), { numRuns: 300 });
   });
 
   it('the wasm matmul kernel sends a one-row product here and a shape it cannot take to the GEMM, both correct', () => {
     setBackend(['wasm', 'cpu']);
     for (const [m, n, k] of [[1, 96, 64], [1, 96, 63], [40, 1, 128]] as const) {
-      const p = { oneRow: m === 1, other: m === 1 ? n : m, k, batch: 2, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 7 };
-      const { args, out0 } = build(p);
-      runKernel('matmul', args);
+      checkMatmul((a) => runKernel('matmul', a), { m, n, k, batch: 2, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 7 });
       expect(lastBackend('matmul')).toBe('wasm');
-      expect(firstMismatch(args.out, referenceMatmul({ ...args, out0 }))).toBeUndefined();
     }
   });
 });

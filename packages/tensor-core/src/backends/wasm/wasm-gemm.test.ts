@@ -1,51 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstMismatch, randomF32, referenceMatmul } from '../../bench/gemm-reference.js';
+import { checkMatmul, matmulProblem, type MatmulProblem } from '../../testing/matmul-problem.js';
 import { registerCpuBackend } from '../../registry.js';
 import { lastBackend, runKernel, setBackend, type MatmulArgs } from '../../registry.js';
 import { disposeWasmBackend, initWasmBackend, WasmGemm } from './index.js';
 import { emitGemmModule, relaxedSimdSupported } from './gemm-module.js';
 import { sleb, uleb } from './wasm-emitter.js';
 
-/** Random problem: sizes include 1 and odd values, both transposes, broadcast strides, accumulate. */
-const problem = (maxDim: number): fc.Arbitrary<Problem> =>
-  fc.record({
-    batch: fc.integer({ min: 1, max: 3 }),
-    m: fc.integer({ min: 1, max: maxDim }),
-    n: fc.integer({ min: 1, max: maxDim }),
-    k: fc.integer({ min: 1, max: maxDim }),
-    transA: fc.boolean(),
-    transB: fc.boolean(),
-    broadcastA: fc.boolean(),
-    broadcastB: fc.boolean(),
-    accumulate: fc.boolean(),
-    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  });
-
-interface Problem {
-  batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean;
-  broadcastA: boolean; broadcastB: boolean; accumulate: boolean; seed: number;
-}
-
-function build(p: Problem): { args: MatmulArgs; out0: Float32Array } {
-  const aStride = p.broadcastA ? 0 : p.m * p.k;
-  const bStride = p.broadcastB ? 0 : p.k * p.n;
-  /** [batch | 1, M, K] or [batch | 1, K, M] */
-  const a = randomF32(Math.max(aStride * p.batch, p.m * p.k), p.seed);
-  /** [batch | 1, K, N] or [batch | 1, N, K] */
-  const b = randomF32(Math.max(bStride * p.batch, p.k * p.n), p.seed + 1);
-  /** [batch, M, N] */
-  const out0 = randomF32(p.batch * p.m * p.n, p.seed + 2);
-  const args: MatmulArgs = { a, b, out: out0.slice(), batch: p.batch, m: p.m, n: p.n, k: p.k, transA: p.transA, transB: p.transB, aStride, bStride, accumulate: p.accumulate };
-  return { args, out0 };
-}
-
-function check(gemm: (args: MatmulArgs) => void, p: Problem): void {
-  const { args, out0 } = build(p);
-  gemm(args);
-  const bad = firstMismatch(args.out, referenceMatmul({ ...args, out0 }));
-  expect(bad, JSON.stringify({ p, bad })).toBeUndefined();
-}
 
 describe('wasm emitter', () => {
   it('encodes LEB128 like the spec examples', () => {
@@ -90,15 +52,15 @@ describe('wasm backend matmul', () => {
   });
 
   it('matches the float64 reference: pooled', () => {
-    fc.assert(fc.property(problem(70), (p) => check((a) => pooled.gemm(a), p)), { numRuns: 80 });
+    fc.assert(fc.property(matmulProblem(70), (p) => checkMatmul((a) => pooled.gemm(a), p)), { numRuns: 80 });
   });
 
   it('matches the float64 reference: single thread', () => {
-    fc.assert(fc.property(problem(40), (p) => check((a) => single.gemm(a), p)), { numRuns: 60 });
+    fc.assert(fc.property(matmulProblem(40), (p) => checkMatmul((a) => single.gemm(a), p)), { numRuns: 60 });
   });
 
   it('matches the float64 reference when blocked over M and N by the memory budget', () => {
-    fc.assert(fc.property(problem(90), (p) => check((a) => tinyBudget.gemm(a), p)), { numRuns: 40 });
+    fc.assert(fc.property(matmulProblem(90), (p) => checkMatmul((a) => tinyBudget.gemm(a), p)), { numRuns: 40 });
   });
 
   it('handles k = 0 (zero or unchanged output)', () => {
@@ -127,10 +89,10 @@ describe('wasm backend matmul', () => {
     expect(status.ok).toBe(true);
     setBackend('wasm');
     try {
-      const p: Problem = { batch: 2, m: 17, n: 9, k: 33, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 3 };
-      check((a) => runKernel('matmul', a), p);
+      const p: MatmulProblem = { batch: 2, m: 17, n: 9, k: 33, transA: false, transB: true, broadcastA: false, broadcastB: true, accumulate: false, seed: 3 };
+      checkMatmul((a) => runKernel('matmul', a), p);
       expect(lastBackend('matmul')).toBe('wasm');
-      check((a) => runKernel('matmul', a), { ...p, m: 2, n: 2, k: 3 });
+      checkMatmul((a) => runKernel('matmul', a), { ...p, m: 2, n: 2, k: 3 });
       expect(lastBackend('matmul')).toBe('cpu');
     } finally {
       setBackend('cpu');
