@@ -100,7 +100,8 @@ const METHOD = `## Method
   (\`writeMoeGguf\`, what \`llama-moe export --format gguf\` runs) and loaded in llama.cpp through node-llama-cpp 3.21.1
   (\`getLlama({ gpu: false, build: 'never' })\`: its prebuilt CPU build, nothing compiled), 2 threads, f32 KV cache, no
   flash attention; ours runs \`generate\` of @llama-moe/llama-model on the fast backend chain (native GEMM with 2
-  threads, wasm SIMD). Prefill = one forward over a 128- or 512-token prompt (the 256-token context of stories15M is
+  threads, wasm SIMD; at decode, matrix–vector products whose matrix is at most 1 MiB run on the wasm matrix–vector
+  kernel on the calling thread, larger ones on native, and attention reads the head-major KV cache in place). Prefill = one forward over a 128- or 512-token prompt (the 256-token context of stories15M is
   raised to 1024: RoPE has no position table, so nothing else changes); decode = 64 greedy one-token steps with the
   KV cache after a 128-token prompt, timed from the first generated token. Both engines run in one child process per
   model, in alternated rounds (which engine goes first alternates too), and the best round of each is compared.
