@@ -27,7 +27,7 @@
 // The matmul backend is tensor-core's default chain (native, wasm, cpu); LLAMA_MOE_BACKEND=cpu overrides it.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, loadDemo, root, stderrProgress } from './lib/cli-dist.mjs';
 import { writeFileAtomic } from './lib/atomic.mjs';
@@ -84,7 +84,8 @@ if (!opts.synthetic) {
     opts: { ...opts, seeds, steps, testBlocks, maxStages, work: opts.work ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'llama-moe', 'reproduce-brown') },
     command: `node tools/reproduce-paper.mjs${args ? ` ${args}` : ''}`,
   });
-  process.stdout.write(`wrote ${relative(process.cwd(), resolve(opts.doc))} (Brown section), docs/REPRODUCTION-brown.json and docs/reproduction/brown-routing.html\n`);
+  const docDir = relative(process.cwd(), dirname(resolve(opts.doc))) || '.';
+  process.stdout.write(`wrote ${relative(process.cwd(), resolve(opts.doc))} (Brown section), ${join(docDir, 'REPRODUCTION-brown.json')} and ${join(docDir, 'reproduction', 'brown-routing.html')}\n`);
   process.exit(0);
 }
 
