@@ -77,8 +77,9 @@ if (!opts.synthetic) {
   const maxStages = opts['max-stages'] === undefined ? Infinity : Number(opts['max-stages']);
   if (!(maxStages === Infinity || (Number.isInteger(maxStages) && maxStages > 0))) fail(`reproduce-paper: --max-stages ${opts['max-stages']}: expected a positive integer`);
   const { reproduceBrown } = await import('./reproduce-brown.mjs');
-  // --max-stages only limits one invocation: the command the docs print (to reproduce or resume) leaves it out.
-  const args = process.argv.slice(2).join(' ').replace(/\s*--max-stages(?:=|\s+)\S+/, '').trim();
+  // --max-stages only limits one invocation and --quiet only silences it: the command the docs print
+  // (to reproduce or resume) leaves them out.
+  const args = process.argv.slice(2).join(' ').replace(/\s*--max-stages(?:=|\s+)\S+/, '').replace(/(^|\s)(--quiet|-q)(?=\s|$)/g, '').trim();
   await reproduceBrown({
     demo, log, progress, backend, root,
     opts: { ...opts, seeds, steps, testBlocks, maxStages, work: opts.work ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'llama-moe', 'reproduce-brown') },
