@@ -3,7 +3,7 @@
 // the dense Brown model with ZERO training, at 25 %, 50 % and 75 % of the FFN active per token, for
 // the paper's random and clustering splits (their N(0, 0.02) gate, and a ridge router fitted on the
 // same calibration tokens), carve with each closed-form router init, with and without
-// --recalibrate, and last the paper's graph and gradient splits (seed 0); plus expert diversity of
+// --recalibrate, and last the paper's graph and gradient splits; plus expert diversity of
 // upcycle vs drop-upcycle (mean pairwise cosine of the experts' weights). Seeds 0..N-1 where seeds
 // matter (partition, k-means, gate, calibration draw, reservoir sample).
 //
@@ -112,8 +112,11 @@ function plan() {
     for (const f of FRACTIONS) stage.push(v('random', 'ridge', f, seed), v('clustering', 'ridge', f, seed), v('carve', 'kmeans', f, seed), v('carve', 'centroids', f, seed), v('carve', 'representative', f, seed, true));
     runs.push(...stage);
   }
-  // The paper's data-driven partitions last (seed 0: their calibration, not their seed, drives them).
-  for (const f of FRACTIONS) runs.push(v('graph', 'random', f, 0), v('gradient', 'random', f, 0), v('graph', 'ridge', f, 0), v('gradient', 'ridge', f, 0));
+  // The paper's data-driven partitions last, seed 0 first (the seed draws their calibration tokens,
+  // the gradient method's sequence clusters and the paper's gate).
+  for (let seed = 0; seed < seeds; seed++) {
+    for (const f of FRACTIONS) runs.push(v('graph', 'random', f, seed), v('gradient', 'random', f, seed), v('graph', 'ridge', f, seed), v('gradient', 'ridge', f, seed));
+  }
   return runs;
 }
 

@@ -54,9 +54,12 @@ export function stages(seeds) {
     if (seed === seeds[1]) out.push(weights(seed, 'uniform'), weights(seed, 'size'));
   }
   for (const shape of SHAPES) out.push(others(seeds[0], shape));
-  out.push({ name: `carve vs random at 50 % and 75 % active, seed ${seeds[0]}`, seed: seeds[0], weighting: 'dynamic', variants: ACTIVE_SHARES.flatMap((a) => [v('random', a.random), v('carve', a.carve)]), denseControl: false });
+  const shares = (seed) => ({ name: `carve vs random at 50 % and 75 % active, seed ${seed}`, seed, weighting: 'dynamic', variants: ACTIVE_SHARES.flatMap((a) => [v('random', a.random), v('carve', a.carve)]), denseControl: false });
+  out.push(shares(seeds[0]));
   for (const seed of seeds.slice(2)) out.push(weights(seed, 'uniform'), weights(seed, 'size'));
   for (const seed of seeds.slice(1)) for (const shape of SHAPES) out.push(others(seed, shape));
+  // Appended last so that a work folder made before these stages existed resumes where it was.
+  for (const seed of seeds.slice(1)) out.push(shares(seed));
   return out;
 }
 
