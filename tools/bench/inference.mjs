@@ -48,7 +48,7 @@ export async function llamaCppSection(o) {
         }, { timeoutMs: 900_000 });
         const best = (ms) => Math.min(...ms);
         const list = (ms) => ms.map((x) => x.toFixed(0)).join(', ');
-        const common = `${(r.params / 1e6).toFixed(1)}M params, f32, random weights; llama.cpp ${r.llamaCpp} (node-llama-cpp, CPU, ${THREADS} threads, f32 KV cache, no flash attention) on the GGUF our writer made; ours on ${r.chain.join('→')} (matmul on ${r.backend}); best of ${rounds} alternated rounds`;
+        const common = `${(r.params / 1e6).toFixed(1)}M params, f32, random weights; llama.cpp ${r.llamaCpp} (node-llama-cpp, CPU, ${THREADS} threads, f32 KV cache, no flash attention) on the GGUF our writer made; ours on ${r.chain.join('→')} (matmul on ${r.backend}), ${r.pinnedThreads ? `weights pinned (model.pinWeights(), as \`llama-moe generate\` does: decode reads the large ones in place on ${r.pinnedThreads} thread(s))` : 'weights not pinned (no weight arena here)'}; best of ${rounds} alternated rounds`;
         const out = PREFILL.map((T) => row(`prefill ${T} tokens ${label} vs llama.cpp`, (T * 1000) / best(r.ours.prefill[T]), (T * 1000) / best(r.peer.prefill[T]), TOKS, {
           goal: GOAL_PREFILL,
           note: `one forward of a ${T}-token prompt (ms ours ${list(r.ours.prefill[T])}; llama.cpp ${list(r.peer.prefill[T])}); ${common}`,

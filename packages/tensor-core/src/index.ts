@@ -13,3 +13,5 @@ export * from './ops/index.js';
 export { createRng, type Rng, randn, uniform, type RngState } from './random.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
 export { useDefaultBackend, type DefaultBackendResult } from './default-backend.js';
+export { pinTensors, isPinned, PIN_MAX_FLOATS, type PinOptions, type PinResult } from './pin-tensors.js';
+export type { WeightArenaOptions } from './backends/wasm/weight-arena.js';

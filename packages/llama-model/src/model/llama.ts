@@ -5,7 +5,8 @@
  * checkpoint, the same forward for inference (noGrad, optional KV cache) and training (autograd).
  */
 import {
-  RopeTables, Tensor, add, attention, attentionOverCache, createRng, crossEntropy, embedding, indices, linear, noGrad, reshape, rmsNorm, rope, slice, type Rng,
+  RopeTables, Tensor, add, attention, attentionOverCache, createRng, crossEntropy, embedding, indices, linear, noGrad, pinTensors, reshape, rmsNorm, rope, slice,
+  type PinOptions, type PinResult, type Rng,
 } from '@llama-moe/tensor-core';
 import type { LlamaConfig } from '../io/config.js';
 import { DenseFeedForward, type FeedForward, type ForwardContext, type RoutingRecord } from './feed-forward.js';
@@ -130,6 +131,18 @@ export class LlamaForCausalLM {
 
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
+  }
+
+  /**
+   * Move every weight into a WebAssembly weight arena (tensor-core's `pinTensors`), so that the
+   * matrix–vector products of decode read the large ones in place, on every core, without a
+   * per-call dispatch: one call before generating. Values do not change. A multi-token forward
+   * (prefill, training) on pinned weights still works, paying a copy of each weight for the native
+   * backend. Resolves null (nothing moved) where WebAssembly SIMD is missing or the weights exceed
+   * 4 GiB.
+   */
+  pinWeights(opts: PinOptions = {}): Promise<PinResult | null> {
+    return pinTensors(this.parameters(), opts);
   }
 
   /** Turn gradients on or off for every parameter. */

@@ -18,6 +18,7 @@ import { getBackendChain, registerKernel, unregisterKernel, type MatmulArgs } fr
 import { TensorError } from '../../errors.js';
 import { OrtGemm, type OrtGemmOptions } from './ort-gemm.js';
 import { gemvForm } from '../gemv-form.js';
+import { weightArenaOf } from '../wasm/weight-arena.js';
 
 export interface NativeBackendOptions extends OrtGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 16384. */
@@ -84,7 +85,12 @@ export function initNativeBackend(opts: NativeBackendOptions = {}): NativeBacken
       const flops = 2 * args.m * args.n * args.k;
       if (flops < minFlops) return false;
       const gemv = gemvForm(args);
-      if (gemv) return !(4 * gemv.rows * gemv.inner <= gemvMaxBytes && wasmFollowsNative());
+      if (gemv) {
+        if (!wasmFollowsNative()) return true;
+        // a pinned matrix (pinTensors) is read in place by the wasm kernel on every thread
+        if (weightArenaOf(gemv.matrix === 'a' ? args.a : args.b)?.takes(args, gemv)) return false;
+        return 4 * gemv.rows * gemv.inner > gemvMaxBytes;
+      }
       return !(args.batch * flops < smallFlops && wasmFollowsNative());
     },
   });

@@ -14,6 +14,7 @@
  * products along M to keep outputs small was tried and measured no better in a training step.
  */
 import { TensorError } from '../../errors.js';
+import { isSharedView } from '../wasm/weight-arena.js';
 import type { MatmulArgs } from '../../registry.js';
 import { batchedMatmulModel, gemmModel } from './onnx-model.js';
 
@@ -80,6 +81,8 @@ export class OrtGemm {
   private readonly sessions = new Map<string, BindingSession>();
   /** [M·N] scratch output for accumulate */
   private scratch = new Float32Array(0);
+  /** private copies of A, B and the output when they are views of a SharedArrayBuffer (gemmPrivate) */
+  private readonly privateCopies: [Float32Array, Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0), new Float32Array(0)];
 
   constructor(opts: OrtGemmOptions = {}) {
     this.ort = loadOrt();
@@ -124,6 +127,10 @@ export class OrtGemm {
       if (!accumulate) out.fill(0, 0, batch * m * n);
       return;
     }
+    if (isSharedView(a) || isSharedView(b) || isSharedView(out)) {
+      this.gemmPrivate(args);
+      return;
+    }
     // a weight shared across a plain batched A is one tall matrix: [batch·M, K]
     if (batch > 1 && bStride === 0 && !transA && aStride === m * k) {
       this.gemm2d(a, 0, b, 0, out, 0, batch * m, n, k, false, transB, accumulate);
@@ -138,6 +145,25 @@ export class OrtGemm {
       return;
     }
     for (let i = 0; i < batch; i++) this.gemm2d(a, i * aStride, b, i * bStride, out, i * m * n, m, n, k, transA, transB, accumulate);
+  }
+
+  /**
+   * onnxruntime-node refuses views of a SharedArrayBuffer (weights pinned in a wasm weight arena):
+   * copy the spans the product reads into private buffers (grow-only, reused), run, copy out back.
+   */
+  private gemmPrivate(args: MatmulArgs): void {
+    const { batch, m, n, k, aStride, bStride, accumulate, a, b, out } = args;
+    const aLen = (batch - 1) * aStride + m * k, bLen = (batch - 1) * bStride + k * n, oLen = batch * m * n;
+    const priv = (src: Float32Array, len: number, slot: 0 | 1 | 2, copy: boolean): Float32Array => {
+      if (!isSharedView(src)) return src;
+      if (this.privateCopies[slot].length < len) this.privateCopies[slot] = new Float32Array(len);
+      const p = this.privateCopies[slot].subarray(0, len);
+      if (copy) p.set(src.subarray(0, len));
+      return p;
+    };
+    const o = priv(out, oLen, 2, accumulate);
+    this.gemm({ ...args, a: priv(a, aLen, 0, true), b: priv(b, bLen, 1, true), out: o });
+    if (o !== out) out.set(o);
   }
 
   private gemm2d(

@@ -28,7 +28,7 @@ function hsum(c: Code, v: number): void {
 }
 
 /** dot(W, x, y, rows, kBytes, acc): y[r] = (acc ? y[r] : 0) + W[r]·x for r < rows. */
-function dotFunc(): FuncDef {
+export function dotFunc(): FuncDef {
   const [W, X, Y, ROWS, KB, ACC] = [0, 1, 2, 3, 4, 5];
   const [R, R4, P, W0, W1, W2, W3, YP] = [6, 7, 8, 9, 10, 11, 12, 13];
   const [S] = [14];
@@ -77,7 +77,7 @@ function dotFunc(): FuncDef {
 }
 
 /** axpy(W, x, y, inner, cBytes, acc): y = (acc ? y : 0) + Σₖ x[k]·W[k] over rows of cBytes. */
-function axpyFunc(): FuncDef {
+export function axpyFunc(): FuncDef {
   const [W, X, Y, K, CB, ACC] = [0, 1, 2, 3, 4, 5];
   const [KK, K4, P, W0, W1, W2, W3, XP] = [6, 7, 8, 9, 10, 11, 12, 13];
   const [S0, S1, S2, S3, YV] = [14, 15, 16, 17, 18];

@@ -40,6 +40,8 @@ import { WasmSwiglu } from './swiglu-module.js';
 import { WasmBinary } from './binary-module.js';
 import { WasmTakeCols as TakeColsModule } from './take-cols-module.js';
 import { WasmGemv } from './gemv-module.js';
+import { gemvForm } from '../gemv-form.js';
+import { weightArenaOf } from './weight-arena.js';
 
 export interface WasmBackendOptions extends WasmGemmOptions {
   /** Decline (fall back down the chain) when 2·M·N·K per matrix is below this. Default 4096. */
@@ -71,8 +73,14 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({
     kernel: 'matmul',
     backend: 'wasm',
-    // one output row or column (a decode step's products): the matrix–vector kernel, no packing
-    fn: (args: MatmulArgs) => (WasmGemv.supports(args) ? gemv.run(args) : gemm.gemm(args)),
+    // one output row or column (a decode step's products): the matrix–vector kernel, no packing;
+    // in place and on every thread where the matrix lies in a weight arena (pinTensors)
+    fn: (args: MatmulArgs) => {
+      const f = gemvForm(args);
+      if (f && weightArenaOf(f.matrix === 'a' ? args.a : args.b)?.run(args, f)) return;
+      if (WasmGemv.supports(args)) gemv.run(args);
+      else gemm.gemm(args);
+    },
     supports: (args: MatmulArgs) => 2 * args.m * args.n * args.k >= minFlops,
   });
   // AdamW update (elementwise, calling thread): same SIMD requirement as the GEMM, which compiled.
@@ -139,3 +147,4 @@ export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';
 export { WasmSwiglu } from './swiglu-module.js';
 export { WasmBinary } from './binary-module.js';
 export { WasmGemv } from './gemv-module.js';
+export { WeightArena, weightArenaOf, type WeightArenaOptions } from './weight-arena.js';

@@ -40,7 +40,7 @@ function workerMain(d) {
   Atomics.notify(ctl, ${READY});
   let seen = 0;
   for (;;) {
-    for (let spin = 0; spin < 20000 && Atomics.load(ctl, ${SEQ}) === seen; spin++);
+    for (let spin = 0; spin < d.spin && Atomics.load(ctl, ${SEQ}) === seen; spin++);
     Atomics.wait(ctl, ${SEQ}, seen);
     seen = Atomics.load(ctl, ${SEQ});
     if (Atomics.load(ctl, ${CMD}) === ${CMD_EXIT}) return;
@@ -74,6 +74,14 @@ export interface PoolInit {
   threads: number;
   /** Give up on workers that are not ready after this long. */
   startTimeoutMs?: number;
+  /**
+   * Polls of the sequence word a worker makes before it sleeps in Atomics.wait (default 20000,
+   * some tens of µs). A sleeping worker takes a futex wake-up (tens to hundreds of µs on a VM) to
+   * start its share; callers whose jobs come with gaps longer than the default spin raise it.
+   */
+  spin?: number;
+  /** Polls of the pending count the caller makes before it sleeps until the workers are done (default 200000). */
+  waitSpin?: number;
 }
 
 type NodeWorkerCtor = new (src: string, opts: { eval: true; workerData: unknown }) => WorkerLike & { unref(): void; on(ev: string, cb: (e: unknown) => void): void };
@@ -100,9 +108,12 @@ export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly workers: WorkerLike[];
   private seq = 0;
+  /** Polls of the pending count before the caller sleeps. */
+  private readonly waitSpin: number;
 
-  private constructor(threads: number, ctl: Int32Array, workers: WorkerLike[]) {
+  private constructor(threads: number, ctl: Int32Array, workers: WorkerLike[], waitSpin = 200_000) {
     this.threads = threads;
+    this.waitSpin = waitSpin;
     this.ctl = ctl;
     this.workers = workers;
   }
@@ -118,7 +129,7 @@ export class ThreadPool {
     const node = nodeWorkerThreads();
     let failed = false;
     for (let i = 1; i <= want; i++) {
-      const data = { module: init.module, memory: init.memory, control, index: i, exports: [...init.exportNames] };
+      const data = { module: init.module, memory: init.memory, control, index: i, exports: [...init.exportNames], spin: init.spin ?? 20000 };
       if (node) {
         const w = new node.Worker(`${src}workerMain(require('node:worker_threads').workerData);`, { eval: true, workerData: data });
         w.on('error', () => { failed = true; });
@@ -140,7 +151,7 @@ export class ThreadPool {
       for (const w of workers) w.terminate();
       return new ThreadPool(1, new Int32Array(new SharedArrayBuffer((SLOT_BASE + SLOT_WORDS) * 4)), []);
     }
-    return new ThreadPool(init.threads, ctl, workers);
+    return new ThreadPool(init.threads, ctl, workers, init.waitSpin);
   }
 
   /**
@@ -176,6 +187,9 @@ export class ThreadPool {
       localError = e;
     }
     if (remote > 0) {
+      // poll before sleeping: the workers usually finish within µs of the caller, and a futex
+      // wake-up of the caller costs tens to hundreds of µs on a VM
+      for (let spin = 0; spin < this.waitSpin && Atomics.load(ctl, PENDING) !== 0; spin++);
       for (let v = Atomics.load(ctl, PENDING); v !== 0; v = Atomics.load(ctl, PENDING)) Atomics.wait(ctl, PENDING, v);
     }
     if (localError !== undefined) throw localError;

@@ -46,7 +46,7 @@ const roundUp = (a: number, b: number) => ceilDiv(a, b) * b;
 /** Region alignment in floats (64 bytes: one cache line). */
 const ALIGN = 16;
 
-function defaultThreads(): number {
+export function defaultThreads(): number {
   const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { getBuiltinModule?: (id: string) => unknown } };
   const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus(): unknown[] } | undefined;
   if (os) return os.availableParallelism?.() ?? os.cpus().length;
