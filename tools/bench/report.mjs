@@ -100,11 +100,15 @@ const METHOD = `## Method
   (\`writeMoeGguf\`, what \`llama-moe export --format gguf\` runs) and loaded in llama.cpp through node-llama-cpp 3.21.1
   (\`getLlama({ gpu: false, build: 'never' })\`: its prebuilt CPU build, nothing compiled), 2 threads, f32 KV cache, no
   flash attention; ours runs \`generate\` of @llama-moe/llama-model on the fast backend chain (native GEMM with 2
-  threads, wasm SIMD; at decode, matrix–vector products whose matrix is at most 1 MiB run on the wasm matrix–vector
-  kernel on the calling thread, larger ones on native, and attention reads the head-major KV cache in place). Prefill = one forward over a 128- or 512-token prompt (the 256-token context of stories15M is
+  threads, wasm SIMD) after \`model.pinWeights()\`, as \`llama-moe generate\` does: weights of 96 K to 4 M floats
+  live in a WebAssembly memory shared with a worker, and decode's products on them run on the wasm matrix–vector
+  kernel reading them in place on both threads; other products whose matrix is at most 1 MiB run on the same kernel
+  after a copy on the calling thread, larger ones (the LM head) on native; attention reads the head-major KV cache in
+  place. Prefill on pinned weights copies them for onnxruntime. Prefill = one forward over a 128- or 512-token prompt (the 256-token context of stories15M is
   raised to 1024: RoPE has no position table, so nothing else changes); decode = 64 greedy one-token steps with the
   KV cache after a 128-token prompt, timed from the first generated token. Both engines run in one child process per
-  model, in alternated rounds (which engine goes first alternates too), and the best round of each is compared.
+  model, after one untimed prefill and one untimed decode each, in alternated rounds (which engine goes first
+  alternates too), and the best round of each is compared.
   The sparsity dividend is MoE decode tok/s ÷ dense decode tok/s of the same shape, for each engine (the FFN is 25 %
   as large per token; attention and the LM head are not). "wasm only" is the WebAssembly backend alone (what a browser runs), "cpu (plain TypeScript)" the oracle backend; no peer for either.
 - **Sparsity dividend** (\`benchMoeFfn\` of @llama-moe/expert-partition): one SwiGLU FFN (D 4096, F 11008) and the

@@ -16,10 +16,10 @@ import { IN_PLACE_MIN_FLOATS, WeightArena, weightArenaOf, type WeightArenaOption
 
 /**
  * Tensors larger than this (floats, 16 MiB) are left where they are: an LM head over a 32000-token
- * vocabulary reads as fast on the native backend's two threads as in the arena (faster at hidden
- * size 288: 1.8 vs 2.4 ms, tools/bench/profile.mjs), and onnxruntime reads it in place only outside
- * the arena. Smaller than the arena's in-place minimum they stay too: the copying kernel is faster
- * for them, and a prefill on the native backend would copy them for nothing.
+ * vocabulary reads about as fast on the native backend's two threads as in the arena (the "decode
+ * products" table of docs/PERFORMANCE.md, from tools/bench/profile.mjs), and onnxruntime reads it
+ * in place only outside the arena, so a prefill would copy it for nothing. Smaller than the arena's
+ * in-place minimum they stay too: the copying kernel is faster for them.
  */
 export const PIN_MAX_FLOATS = 4 << 20;
 

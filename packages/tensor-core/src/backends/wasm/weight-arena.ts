@@ -10,7 +10,7 @@
  * copy of the matrix and a synchronisation of a few µs.
  *
  * The memory is shared (so the pool's workers see it) and sized once, never grown, so the
- * Float32Array views handed out stay valid: one arena per call of `createWeightArena`, laid out as
+ * Float32Array views handed out stay valid: one arena per `WeightArena.create` (per `pinTensors` call), laid out as
  * scratch (x and y of one product) · then each array, 16-byte aligned. Where SharedArrayBuffer or
  * a blocking wait is unavailable (a browser page that is not cross-origin isolated, a browser
  * main thread) it is a plain memory and the kernel runs on the calling thread, still without the
