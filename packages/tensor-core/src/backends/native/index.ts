@@ -42,7 +42,9 @@ export interface NativeBackendOptions extends OrtGemmOptions {
    * dispatch or thread hand-off. Measured (2 cores, loaded, µs per call, cache-cold weights,
    * native 2 threads / native 1 thread / wasm): 48×288 expert gate 46 / 26 / 5; 288×288 109 / 75 /
    * 42; 288×768 130 / 141 / 100; 768×768 (2.3 MB) 174 / 183 / 209; the 288×32000 LM head 3.5 / 3.2 /
-   * 7.9 ms. Default 1 MiB; 0 keeps every matrix–vector product on native.
+   * 7.9 ms. Default 1 MiB; 0 keeps every matrix–vector product on native. A pinned matrix
+   * (pinTensors: a view of a wasm weight arena) that the arena reads in place is declined whatever
+   * its size; onnxruntime-node could only read it through a copy (ort-gemm.ts).
    */
   gemvWasmMaxBytes?: number;
 }
