@@ -95,10 +95,14 @@ export async function oracleSection(o) {
         { name: `prefill ${preset} dense (wasm only, a browser's backend)`, unit: TOKS },
         { name: `decode ${preset} dense (wasm only, a browser's backend)`, unit: TOKS },
       ], () => {
-        const r = lm.benchInference(preset, { copyBandwidth: 1 });
+        // best of 3 (one run once read 302 tok/s against 930–2300 in a fresh process: this runs in the bench's own process)
+        const rs = [0, 1, 2].map(() => lm.benchInference(preset, { copyBandwidth: 1 }));
+        const r = rs[0];
+        const pre = rs.map((x) => x.prefillTokPerSec), dec = rs.map((x) => x.decodeTokPerSec);
+        const list = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
         return [
-          row(`prefill ${preset} dense (wasm only, a browser's backend)`, r.prefillTokPerSec, null, TOKS, { note: `${r.prefillTokens}-token prompt, one forward, one run; WebAssembly SIMD, no native code` }),
-          row(`decode ${preset} dense (wasm only, a browser's backend)`, r.decodeTokPerSec, null, TOKS, { note: `${r.decodeTokens} greedy tokens with the KV cache, one run; the matrix–vector kernel on the calling thread` }),
+          row(`prefill ${preset} dense (wasm only, a browser's backend)`, Math.max(...pre), null, TOKS, { note: `${r.prefillTokens}-token prompt, one forward, best of 3 runs (${list(pre)} tok/s); WebAssembly SIMD, no native code` }),
+          row(`decode ${preset} dense (wasm only, a browser's backend)`, Math.max(...dec), null, TOKS, { note: `${r.decodeTokens} greedy tokens with the KV cache, best of 3 runs (${list(dec)} tok/s); the matrix–vector kernel on the calling thread (weights not pinned)` }),
         ];
       });
     }
