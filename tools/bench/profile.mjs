@@ -220,29 +220,25 @@ async function childMain(arg) {
       const copies = Math.max(2, Math.ceil((64 << 20) / (4 * n * k)));
       const bs = Array.from({ length: copies }, () => Float32Array.from({ length: n * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5));
       const x = new Float32Array(k).fill(0.5), out = new Float32Array(n);
-      const t = {};
-      for (const be of ['native', 'wasm', 'cpu']) {
-        const reg = tc.getKernel('matmul', be);
-        if (!reg) continue;
+      /** best of 3 passes over the copies, ms per call */
+      const time = (fn, mats) => {
         let best = Infinity;
         for (let r = 0; r < 3; r++) {
           const t0 = performance.now();
-          for (const b of bs) reg.fn({ a: x, b, out, batch: 1, m: 1, n, k, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
-          best = Math.min(best, (performance.now() - t0) / bs.length);
+          for (const b of mats) fn({ a: x, b, out, batch: 1, m: 1, n, k, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
+          best = Math.min(best, (performance.now() - t0) / mats.length);
         }
-        t[be] = best;
+        return best;
+      };
+      const t = {};
+      for (const be of ['native', 'wasm', 'cpu']) {
+        const reg = tc.getKernel('matmul', be);
+        if (reg) t[be] = time(reg.fn, bs);
       }
       // the same copies pinned (model.pinWeights()): the wasm kernel reads them in place on every thread
       const pinned = bs.map((b) => new tc.Tensor(b, [n, k]));
       await tc.pinTensors(pinned, { maxFloats: Infinity }); // every size, so the table shows why pinWeights leaves the LM head out
-      const reg = tc.getKernel('matmul', 'wasm');
-      let best = Infinity;
-      for (let r = 0; r < 3; r++) {
-        const t0 = performance.now();
-        for (const p of pinned) reg.fn({ a: x, b: p.data, out, batch: 1, m: 1, n, k, transA: false, transB: true, aStride: 0, bStride: 0, accumulate: false });
-        best = Math.min(best, (performance.now() - t0) / pinned.length);
-      }
-      t['wasm, pinned'] = best;
+      t['wasm, pinned'] = time(tc.getKernel('matmul', 'wasm').fn, pinned.map((p) => p.data));
       res.push({ shape: `1×${k}·${k}×${n} Bᵀ (${what})`, ms: t, bytes: 4 * n * k });
     }
     return { gemv: res, chain: ready.chain };

@@ -65,7 +65,7 @@ export const generateCommand: CommandSpec = {
     if (prompt.length >= config.max_position_embeddings) {
       throw new UsageError(`the prompt has ${prompt.length} tokens, the model's max_position_embeddings is ${config.max_position_embeddings}`, 'pass a shorter prompt');
     }
-    // decode's matrix–vector products read the large weights in place, on every core
+    // decode's matrix–vector products read the mid-size weights in place, on every core
     await model.pinWeights();
     const stopTokens = o['ignore-eos'] ? [] : tok ? [...tok.eosTokenIds] : undefined;
     const steps = generateSteps(model, prompt, {

@@ -134,9 +134,9 @@ export class LlamaForCausalLM {
   }
 
   /**
-   * Move every weight into a WebAssembly weight arena (tensor-core's `pinTensors`), so that the
-   * matrix–vector products of decode read the large ones in place, on every core, without a
-   * per-call dispatch: one call before generating. Values do not change. A multi-token forward
+   * Move the weights that gain (96 K to 4 M floats, tensor-core's `pinTensors`) into a WebAssembly
+   * weight arena, so that the matrix–vector products of decode read them in place, on every core,
+   * without a per-call dispatch: one call before generating. Values do not change. A multi-token forward
    * (prefill, training) on pinned weights still works, paying a copy of each weight for the native
    * backend. Resolves null (nothing moved) where WebAssembly SIMD is missing or the weights exceed
    * 4 GiB.
