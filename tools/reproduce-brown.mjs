@@ -25,6 +25,18 @@ export const ACTIVE_SHARES = [
   { share: 0.5, carve: [7, 3], random: [8, 4] },
   { share: 0.75, carve: [7, 5], random: [8, 6] },
 ];
+/**
+ * Issue 22 after continual pre-training, at the 2/8 shape (25 % active, plus carve's shared
+ * expert): carve's other closed-form router inits and --recalibrate, and the paper's random and
+ * clustering partitions with the ridge router (linear gate, score scale k, fitted row scale).
+ * carve-2of8 (ridge), random-2of8 and clustering-2of8 are rows of the method table.
+ */
+export const ROUTER_VARIANTS = [
+  { method: 'carve', gateInit: 'representative' }, { method: 'carve', gateInit: 'kmeans' }, { method: 'carve', gateInit: 'centroids' },
+  { method: 'carve', recalibrate: true }, { method: 'random', gateInit: 'ridge' }, { method: 'clustering', gateInit: 'ridge' },
+];
+/** The paper's other partitions at 50 % and 75 % active (8 experts of F/8, k = 4 or 6), beside random and carve there. */
+export const SHARE_METHODS = ['clustering', 'graph', 'gradient'];
 /** The method the domain-weight comparison uses. */
 const WEIGHTS_VARIANT = { method: 'random', experts: 8, topK: 2 };
 const PROMPT_GENRE = 'fiction-adventure';
@@ -60,6 +72,9 @@ export function stages(seeds) {
   for (const seed of seeds.slice(1)) for (const shape of SHAPES) out.push(others(seed, shape));
   // Appended last so that a work folder made before these stages existed resumes where it was.
   for (const seed of seeds.slice(1)) out.push(shares(seed));
+  const [E, k] = SHAPES[0];
+  for (const seed of seeds) out.push({ name: `router inits and --recalibrate at ${k}/${E}, seed ${seed}`, seed, weighting: 'dynamic', variants: ROUTER_VARIANTS.map((r) => ({ ...r, experts: E, topK: k })), denseControl: false });
+  for (const seed of seeds) out.push({ name: `paper partitions at 50 % and 75 % active, seed ${seed}`, seed, weighting: 'dynamic', variants: ACTIVE_SHARES.flatMap((a) => SHARE_METHODS.map((m) => v(m, a.random))), denseControl: false });
   return out;
 }
 
@@ -194,12 +209,21 @@ function writeDocs({ summaries, all, done, denseDir, budget, root, command, back
       methodRows.push(`| ${name} | ${active} | ${before} | ${pm(rs.map((r) => r.test.after.overall.ppl))} | ${rs.length} |`);
     }
   }
-  const shareRows = ACTIVE_SHARES.flatMap((a) => [['random', a.random], ['carve', a.carve]].map(([method, [e, k]]) => {
+  const shareRows = ACTIVE_SHARES.flatMap((a) => [['random', a.random], ...SHARE_METHODS.map((m) => [m, a.random]), ['carve', a.carve]].map(([method, [e, k]]) => {
     const name = `${method}-${k}of${e}`;
     const rs = (by.get(name)?.get('dynamic') ?? []).filter((r) => r.test);
     const what = method === 'carve' ? `shared F/8 + ${k} of ${e} routed F/8` : `${k} of ${e} experts of F/8`;
     return `| ${name} | ${(100 * a.share).toFixed(0)} % (${what}) | ${rs.length ? pm(rs.map((r) => r.test.before.overall.ppl)) : '–'} | ${rs.length ? pm(rs.map((r) => r.test.after.overall.ppl)) : '–'} | ${rs.length} |`;
   }));
+  const [E0, k0] = SHAPES[0];
+  const routerLabel = { random: 'N(0, 0.02), MLP gate (the paper)', ridge: 'ridge', representative: 'representative neuron', kmeans: 'k-means of hidden states', centroids: 'activation-weighted centroids' };
+  const routerRows = [{ method: 'random' }, { method: 'clustering' }, { method: 'carve' }, ...ROUTER_VARIANTS].map((r) => {
+    const name = demo.variantName({ ...r, experts: E0, topK: k0 });
+    const rs = (by.get(name)?.get('dynamic') ?? []).filter((x) => x.test);
+    const init = r.gateInit ?? (r.method === 'carve' ? 'ridge' : 'random');
+    const router = `${routerLabel[init]}${init !== 'random' ? ', linear gate' : ''}${r.recalibrate ? ', --recalibrate' : ''}`;
+    return `| ${name} | ${r.method} | ${router} | ${rs.length ? pm(rs.map((x) => x.test.before.overall.ppl)) : '–'} | ${rs.length ? pm(rs.map((x) => x.test.after.overall.ppl)) : '–'} | ${rs.length} |`;
+  });
   const domains = dense.domains;
   const domainRow = (label, reps) => `| ${label} | ${domains.map((d) => fmt(mean(reps.map((r) => r.perDomain[d].ppl)))).join(' | ')} | **${fmt(mean(reps.map((r) => r.overall.ppl)))}** |`;
   const domainRows = [domainRow('dense', [dense.denseTest])];
@@ -235,13 +259,21 @@ function writeDocs({ summaries, all, done, denseDir, budget, root, command, back
 | --- | --- | ---: | ---: | ---: |
 ${methodRows.join('\n')}
 
-### More of the FFN active: carve vs random (beyond the paper, test perplexity)
+### More of the FFN active: carve vs the paper's partitions (beyond the paper, test perplexity)
 
-Each run as above (the paper's MLP noisy top-k gate for random; carve's ridge router, as \`split --method carve\` builds it), on the same budget.
+Each run as above (the paper's MLP noisy top-k gate for the paper's partitions; carve's ridge router, as \`split --method carve\` builds it), on the same budget.
 
 | run | active FFN | after split | after continual pre-training | seeds |
 | --- | --- | ---: | ---: | ---: |
 ${shareRows.join('\n')}
+
+### Router inits and --recalibrate after continual pre-training (beyond the paper, ${k0}/${E0}, test perplexity)
+
+The same budget; carve has its shared expert of F/${E0 + 1} beside the ${E0} routed ones (as in the method table). A data router on a paper partition gets carve's router treatment: a linear gate, score scale k and the row scale fitted to the dense FFN output.
+
+| run | partition | router | after split | after continual pre-training | seeds |
+| --- | --- | --- | ---: | ---: | ---: |
+${routerRows.join('\n')}
 
 ### Per domain, after continual pre-training (test perplexity, mean over seeds)
 

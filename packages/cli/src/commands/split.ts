@@ -30,7 +30,7 @@ const EQUAL_SPLIT: readonly SplitMethod[] = ['random', 'clustering', 'graph', 'g
  * docs/expert-construction.md (a test keeps them equal).
  */
 export const CENTROIDS_DESCRIPTION =
-  "centroids: row e of every gate is the mean FFN input of the --data calibration tokens, each token weighted by how strongly it activates expert e's neurons (the sum of |activation| over them), rescaled to the norm of a N(0, 0.02) row; works with every --method and needs --data";
+  "centroids: row e of every gate is the mean FFN input of the --data calibration tokens, each token weighted by how strongly it activates expert e's neurons (the sum of |activation| over them), rescaled to the norm of a N(0, 0.02) row (MLP gate) or by the factor that best reconstructs the dense FFN output (linear gate); works with every --method and needs --data";
 
 /** Kept for callers that look the converter up by name. */
 

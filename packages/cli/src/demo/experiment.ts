@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
 import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
-import { loadMoeModel, saveMoeModel, splitModel, type PartitionMethod } from '@llama-moe/expert-partition/node';
+import { CARVE_DEFAULT_GATE_INIT, isDataGateInit, loadMoeModel, saveMoeModel, splitModel, type GateInit, type PartitionMethod } from '@llama-moe/expert-partition/node';
 import { RoutingStatsAccumulator } from '@llama-moe/router';
 import { indices, noGrad } from '@llama-moe/tensor-core';
 import { evaluatePerplexity, llamaOf, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
@@ -37,14 +37,29 @@ export interface MoeVariant {
   method: PartitionMethod;
   experts: number;
   topK: number;
+  /**
+   * The router's init when not the method's own (`split`'s default: N(0, 0.02) for the paper's
+   * methods, ridge for carve). A data init on a paper partition gets carve's router treatment: a
+   * linear gate, score scale k and the fitted row scale (as docs/BEYOND-PAPER.md measures it).
+   */
+  gateInit?: GateInit;
+  /** carve's --recalibrate: per-expert output scales fitted to the dense FFN, folded into down_proj. */
+  recalibrate?: boolean;
 }
 
 /** How the domains are mixed during continual pre-training. */
 export type DomainWeighting = 'dynamic' | 'uniform' | 'size';
 
-/** `random-2of8`: the paper's "k/E" naming. */
+/** The router init `split` uses for a method when none is given. */
+const defaultGateInit = (method: PartitionMethod): GateInit => (method === 'carve' ? CARVE_DEFAULT_GATE_INIT : 'random');
+
+/**
+ * `random-2of8`: the paper's "k/E" naming; a router init other than the method's default and
+ * --recalibrate show in the name (`random-ridge-2of8`, `carve+recal-kmeans-2of8`).
+ */
 export function variantName(v: MoeVariant): string {
-  return `${v.method}-${v.topK}of${v.experts}`;
+  const init = v.gateInit && v.gateInit !== defaultGateInit(v.method) ? `-${v.gateInit}` : '';
+  return `${v.method}${v.recalibrate ? '+recal' : ''}${init}-${v.topK}of${v.experts}`;
 }
 
 export const DENSE_CONTROL_NAME = 'dense-continued';
@@ -101,6 +116,10 @@ export interface RunSummary {
   method: PartitionMethod | 'dense';
   experts: number;
   topK: number;
+  /** The router's init (MoE runs). */
+  gateInit?: GateInit;
+  /** carve's --recalibrate was on. */
+  recalibrate?: boolean;
   /** Share of the FFN neurons each token uses (k·(F/E) / F). */
   activeFfnFraction: number;
   before: PerplexityReport;
@@ -349,12 +368,17 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     const trainDir = path.join(runDir, 'train');
     const tRun = performance.now();
     log(`[${index}/${total}] ${name}: split the FFNs into ${v.experts} experts (${v.method}), top-${v.topK}, LLaMA-MoE format`);
-    if (CALIBRATED_METHODS.has(v.method) && !calibration) {
+    const gateInit = v.gateInit ?? defaultGateInit(v.method);
+    const calibrated = CALIBRATED_METHODS.has(v.method) || isDataGateInit(gateInit);
+    if (calibrated && !calibration) {
       calibration = await calibrationSequences(sources, samplerTok, b.seqLen, inp.calibrationSequences ?? 64, inp.seed);
     }
     splitModel({
       model: inp.denseDir, out: initDir, experts: v.experts, topK: v.topK, method: v.method, format: 'llama-moe', seed: inp.seed, dtype: 'float32', overwrite: true,
-      ...(CALIBRATED_METHODS.has(v.method) ? { calibration: { sequences: calibration! } } : {}),
+      gateInit, ...(v.recalibrate ? { recalibrate: true } : {}),
+      // A data router on a paper partition: carve's treatment (linear gate, score scale k), see MoeVariant.gateInit.
+      ...(isDataGateInit(gateInit) && v.method !== 'carve' ? { gateNetwork: 'linear' as const, scoreScale: v.topK } : {}),
+      ...(calibrated ? { calibration: { sequences: calibration! } } : {}),
     });
     const moe = loadMoeModel(initDir, { seed: inp.seed });
     const before = evalModel(moe, validation);
@@ -375,7 +399,7 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentSu
     const after = evalModel(trained, validation);
     log(`[${index}/${total}] ${name}: perplexity after training ${after.overall.ppl.toFixed(3)} (dense ${denseEval.overall.ppl.toFixed(3)})`);
     record(runDir, {
-      name, kind: 'moe', method: v.method, experts: v.experts, topK: v.topK, activeFfnFraction: activeFraction(v), before, after,
+      name, kind: 'moe', method: v.method, experts: v.experts, topK: v.topK, gateInit, ...(v.recalibrate ? { recalibrate: true } : {}), activeFfnFraction: activeFraction(v), before, after,
       trainLoss: trainLosses(result.history), tokens: b.steps * b.batchSize * b.seqLen, trainSeconds, finalDomainWeights: lastWeights(result.history),
       paths: { init: rel(initDir), model: rel(result.checkpoint ?? trainDir), report: rel(path.join(trainDir, 'report.html')), metrics: rel(path.join(trainDir, 'metrics.jsonl')) },
       ...(testBlocks ? { test: { before: testBefore!, after: evalModel(trained, testBlocks) } } : {}),

@@ -59,7 +59,7 @@ export interface DataRouters {
 
 export interface DataRouterOptions {
   init: GateInit;
-  /** Fit the row scale to the dense output (carve), instead of the fixed N(0, 0.02)-like norm. */
+  /** Fit the row scale to the dense output (a linear gate: carve, Mixtral), instead of the fixed N(0, 0.02)-like norm (an MLP gate, whose tanh would bend a fitted scale). */
   fitScale: boolean;
   recalibrate?: boolean;
   topK: number;

@@ -156,6 +156,20 @@ describe('--gate-init kmeans', () => {
   });
 });
 
+describe('data routers on a paper partition', () => {
+  it('a linear gate gets the row scale fitted to the dense output (as carve), an MLP gate the N(0, 0.02) row norm', () => {
+    const lin = splitModel({ model: denseDir, out: join(work, 'random-ridge-linear'), experts: 4, topK: 2, method: 'random', gateInit: 'ridge', gateNetwork: 'linear', scoreScale: 2, calibration: { sequences }, seed: 2 });
+    expect(lin.routerFits!.every((f) => f.alpha! > 0 && f.error! < f.denseNorm!)).toBe(true);
+    const mlp = splitModel({ model: denseDir, out: join(work, 'random-ridge-mlp'), experts: 4, topK: 2, method: 'random', gateInit: 'ridge', calibration: { sequences }, seed: 2 });
+    expect(mlp.routerFits!.every((f) => f.alpha === null)).toBe(true);
+    // Same ridge directions, different scale: the fitted rows are a multiple of the MLP gate's first layer.
+    const row = (dir: string, name: string) => loadMoeModel(join(work, dir)).namedParameters().find(([n]) => n === name)![1].f32();
+    const a = row('random-ridge-linear', 'model.layers.0.mlp.gate.gate_network.weight'), b = row('random-ridge-mlp', 'model.layers.0.mlp.gate.gate_network.0.weight');
+    const ratio = a[0]! / b[0]!;
+    expect(maxRel(a, Float32Array.from(b, (v) => v * ratio))).toBeLessThan(1e-5);
+  });
+});
+
 describe('drop-upcycle', () => {
   it('each expert is the dense FFN with a seeded fraction R of its neurons re-initialised, different per expert; R = 0 is upcycle', () => {
     const out = join(work, 'drop');

@@ -95,7 +95,7 @@ function splitInMemory(o: SplitModelOptions): SplitResult {
   if (isDataGateInit(gateInit)) {
     progress(0, `router (${gateInit})`);
     const cals = collectRouterCalibration(dense, seqs, seqLen, parts, { seed });
-    const r = dataRouters(dense, parts, cals, { init: gateInit, fitScale: o.method === 'carve', recalibrate: o.recalibrate, topK: o.topK, scoreScale: typeof spec.scoreScaleFactor === 'number' ? spec.scoreScaleFactor : spec.scoreScaleFactor[0]!, seed });
+    const r = dataRouters(dense, parts, cals, { init: gateInit, fitScale: spec.gateNetwork === 'linear', recalibrate: o.recalibrate, topK: o.topK, scoreScale: typeof spec.scoreScaleFactor === 'number' ? spec.scoreScaleFactor : spec.scoreScaleFactor[0]!, seed });
     centroids = r.rows;
     expertScales = r.expertScales;
     fits = r.fits;
