@@ -27,11 +27,16 @@ export class KVCache {
     const { kvHeads: H, headDim: d, maxLen, length: start } = this;
     if (start + T > maxLen) throw new RangeError(`KVCache: ${start + T} positions exceed its ${maxLen}`);
     const K = this.keys[layer]!, V = this.values[layer]!;
-    for (let t = 0; t < T; t++) {
-      for (let h = 0; h < H; h++) {
+    // Plain loops, not subarray + set: a head row is 32–128 floats, and a prefill writes T·kvHeads
+    // of them per layer, where creating two views per row cost more than the copy (~2 ms of a
+    // 128-token stories15M prefill).
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
         const src = (t * H + h) * d, dst = (h * maxLen + start + t) * d;
-        K.set(k.subarray(src, src + d), dst);
-        V.set(v.subarray(src, src + d), dst);
+        for (let i = 0; i < d; i++) {
+          K[dst + i] = k[src + i]!;
+          V[dst + i] = v[src + i]!;
+        }
       }
     }
   }

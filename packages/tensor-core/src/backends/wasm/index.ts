@@ -1,7 +1,7 @@
 /**
  * `wasm` backend: portable fp32 matmul (plus the AdamW update, the row exponentials of softmax
  * and cross-entropy, attention's masked softmax and its gradient, the RMSNorm backward, SwiGLU, the MoE combine, elementwise binary ops and the
- * sum of squares, the column gather of expert construction: adamw-module.ts, exp-rows-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts,
+ * sum of squares, the column gather of expert construction: adamw-module.ts, exp-rows-module.ts, rmsnorm-module.ts, rmsnorm-backward-module.ts, swiglu-module.ts,
  * scatter-add-rows-module.ts, binary-module.ts, masked-softmax-module.ts, take-cols-module.ts)
  * in WebAssembly
  * SIMD, no native code, runs in browsers.
@@ -28,12 +28,13 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs, type TakeColsArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs, type TakeColsArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
 import { WasmExpRows } from './exp-rows-module.js';
 import { WasmMaskedSoftmax } from './masked-softmax-module.js';
+import { WasmRmsNorm } from './rmsnorm-module.js';
 import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 import { WasmScatterAddRows } from './scatter-add-rows-module.js';
 import { WasmSwiglu } from './swiglu-module.js';
@@ -92,6 +93,8 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   const msm = WasmMaskedSoftmax.create();
   registerKernel({ kernel: 'maskedSoftmax', backend: 'wasm', fn: (a: MaskedSoftmaxArgs) => msm.forward(a), supports: WasmMaskedSoftmax.supports });
   registerKernel({ kernel: 'maskedSoftmaxBackward', backend: 'wasm', fn: (a: MaskedSoftmaxBackwardArgs) => msm.backward(a), supports: WasmMaskedSoftmax.supports });
+  const rms = WasmRmsNorm.create();
+  registerKernel({ kernel: 'rmsnorm', backend: 'wasm', fn: (a: RmsNormArgs) => rms.run(a), supports: WasmRmsNorm.supports });
   const rmsBack = WasmRmsNormBackward.create();
   registerKernel({ kernel: 'rmsnormBackward', backend: 'wasm', fn: (a: RmsNormBackwardArgs) => rmsBack.run(a), supports: WasmRmsNormBackward.supports });
   const scatter = WasmScatterAddRows.create();
@@ -119,6 +122,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('expRows', 'wasm');
   unregisterKernel('maskedSoftmax', 'wasm');
   unregisterKernel('maskedSoftmaxBackward', 'wasm');
+  unregisterKernel('rmsnorm', 'wasm');
   unregisterKernel('rmsnormBackward', 'wasm');
   unregisterKernel('scatterAddRows', 'wasm');
   unregisterKernel('scatterAddRowsBackward', 'wasm');
@@ -141,6 +145,7 @@ export { WasmGemm, type WasmGemmOptions, type WasmGemmInfo } from './wasm-gemm.j
 export { WasmAdamw, AdamwStateArena } from './adamw-module.js';
 export { WasmExpRows } from './exp-rows-module.js';
 export { WasmMaskedSoftmax } from './masked-softmax-module.js';
+export { WasmRmsNorm } from './rmsnorm-module.js';
 export { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 export { WasmScatterAddRows } from './scatter-add-rows-module.js';
 export { WasmTakeCols, type ColumnElements } from './take-cols-module.js';
