@@ -29,7 +29,7 @@ const GOAL_DIVIDEND = '>= 1.5';
  */
 export async function llamaCppSection(o) {
   const rows = [];
-  const rounds = o.rounds ?? 3;
+  const rounds = o.rounds ?? 5;
   /** decode tok/s per preset and engine, for the dividend rows */
   const decodeTps = {};
   for (const preset of o.presets) {
