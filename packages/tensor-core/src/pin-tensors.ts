@@ -26,6 +26,14 @@ export const PIN_MAX_FLOATS = 4 << 20;
 export interface PinOptions extends WeightArenaOptions {
   /** Largest tensor (floats) moved; default PIN_MAX_FLOATS. */
   maxFloats?: number;
+  /**
+   * Tensors read together by one grouped kernel (an MoE layer's experts, which `swigluExperts`
+   * runs in one call): a group is pinned whole, whatever its members' sizes (up to maxFloats),
+   * when any member is pinned by size, so that the kernel finds all of them in one arena. A group
+   * of only small tensors stays where it is (a stories15M-shaped MoE's experts: pinned, its
+   * prefill would copy each of them for onnxruntime, for no gain at decode that this VM could measure).
+   */
+  groups?: readonly (readonly Tensor[])[];
 }
 
 export interface PinResult {
@@ -39,12 +47,14 @@ export interface PinResult {
 
 /**
  * Pin the float32 tensors of `tensors` whose size lies in [minFloats, maxFloats] (default 96 K to
- * 4 M floats; see PIN_MAX_FLOATS); null (nothing changed) where WebAssembly SIMD is missing or they
- * exceed 4 GiB.
+ * 4 M floats; see PIN_MAX_FLOATS), and every member of a group one of them belongs to, into one arena; null
+ * (nothing changed) where WebAssembly SIMD is missing or they exceed 4 GiB.
  */
 export async function pinTensors(tensors: readonly Tensor[], opts: PinOptions = {}): Promise<PinResult | null> {
   const lo = opts.minFloats ?? IN_PLACE_MIN_FLOATS, hi = opts.maxFloats ?? PIN_MAX_FLOATS;
-  const todo = [...new Set(tensors)].filter((t) => t.dtype === 'float32' && t.size >= lo && t.size <= hi && !weightArenaOf(t.data as Float32Array));
+  const bySize = (t: Tensor) => t.size >= lo && t.size <= hi;
+  const whole = new Set((opts.groups ?? []).filter((g) => g.some(bySize)).flat());
+  const todo = [...new Set([...tensors, ...whole])].filter((t) => t.dtype === 'float32' && (bySize(t) || (whole.has(t) && t.size <= hi)) && !weightArenaOf(t.data as Float32Array));
   if (todo.length === 0) return { tensors: 0, bytes: 0, threads: 0 };
   const made = await WeightArena.create(todo.map((t) => t.data as Float32Array), opts);
   if (!made) return null;

@@ -126,6 +126,24 @@ export interface TakeColsArgs {
 export interface SwigluArgs { gate: Float32Array; up: Float32Array; out: Float32Array }
 
 /**
+ * One token's SwiGLU experts, combined (an MoE layer's decode step):
+ *   out = Σ_e coef[e] · down_e (silu(gate_e x) ⊙ up_e x)
+ * x [dim]; gate_e, up_e [sizes[e], dim]; down_e [dim, sizes[e]]; out [dim] is overwritten.
+ * Inference only (no backward).
+ */
+export interface SwigluExpertsArgs {
+  x: Float32Array;
+  gates: readonly Float32Array[];
+  ups: readonly Float32Array[];
+  downs: readonly Float32Array[];
+  /** One combine weight per expert. */
+  coef: ArrayLike<number>;
+  sizes: readonly number[];
+  dim: number;
+  out: Float32Array;
+}
+
+/**
  * SwiGLU backward: with s = sigmoid(gate) and upstream gradient g,
  * dGate = g·up·s·(1 + gate·(1 − s)), dUp = g·gate·s (either may be null).
  */
@@ -244,6 +262,7 @@ export interface KernelSignatures {
   rmsnormBackward: (args: RmsNormBackwardArgs) => void;
   swiglu: (args: SwigluArgs) => void;
   swigluBackward: (args: SwigluBackwardArgs) => void;
+  swigluExperts: (args: SwigluExpertsArgs) => void;
   adamw: (args: AdamwArgs) => void;
   expRows: (args: ExpRowsArgs) => void;
   maskedSoftmax: (args: MaskedSoftmaxArgs) => void;

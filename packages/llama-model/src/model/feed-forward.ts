@@ -56,6 +56,12 @@ export interface FeedForward {
    */
   randomState?(): RngState;
   setRandomState?(state: RngState): void;
+  /**
+   * Weights a one-token step reads together through one grouped kernel (an MoE layer's experts,
+   * routed and shared): `pinWeights` pins them as a group (all or none, see tensor-core's
+   * PinOptions.groups), so that the kernel finds them in one weight arena.
+   */
+  groupedWeights?(): Tensor[];
 }
 
 /** LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)). */

@@ -134,15 +134,19 @@ export class LlamaForCausalLM {
   }
 
   /**
-   * Move the weights that gain (96 K to 4 M floats, tensor-core's `pinTensors`) into a WebAssembly
-   * weight arena, so that the matrix–vector products of decode read them in place, on every core,
-   * without a per-call dispatch: one call before generating. Values do not change. A multi-token forward
+   * Move the weights that gain (96 K to 4 M floats, tensor-core's `pinTensors`; an MoE layer's
+   * experts all together once one of them is that large: `FeedForward.groupedWeights`) into a
+   * WebAssembly weight arena, so that the matrix–vector products of decode read them in place, on
+   * every core, without a per-call dispatch, and an MoE layer runs a token's experts in one call
+   * (`swigluExperts`): one call before generating. Values do not change. A multi-token forward
    * (prefill, training) on pinned weights still works, paying a copy of each weight for the native
    * backend. Resolves null (nothing moved) where WebAssembly SIMD is missing or the weights exceed
    * 4 GiB.
    */
   pinWeights(opts: PinOptions = {}): Promise<PinResult | null> {
-    return pinTensors(this.parameters(), opts);
+    // one call, so one arena: an MoE layer's grouped kernel needs all of its experts in the same one
+    const groups = this.weights.layers.map((L) => L.mlp.groupedWeights?.() ?? []).filter((g) => g.length > 0);
+    return pinTensors(this.parameters(), { ...opts, groups: [...(opts.groups ?? []), ...groups] });
   }
 
   /** Turn gradients on or off for every parameter. */

@@ -8,7 +8,7 @@
  *   mixtral:   block_sparse_moe.gate.weight, block_sparse_moe.experts.J.{w1,w3,w2}.weight
  */
 import {
-  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, narrowRows, record, reshape, runKernel, swigluMlp, createRng, type Rng, type RngState,
+  Tensor, add, gradBuffer, indexAdd, indexSelect, indices, isPinned, narrowRows, needsGrad, record, reshape, runKernel, swigluExperts, swigluMlp, createRng, type Rng, type RngState,
 } from '@llama-moe/tensor-core';
 // llama-model's FFN-slot contract, types only: nothing of llama-model is loaded at run time.
 import type { FeedForward, ForwardContext, RoutingRecord } from '@llama-moe/llama-model';
@@ -143,6 +143,11 @@ export class MoeFeedForward implements FeedForward {
     return gate + routed + this.shared.reduce((s, e) => s + size(e), 0);
   }
 
+  /** Every expert's and shared expert's gate, up and down: a decode step reads them through `swigluExperts` (see decodeStep). */
+  groupedWeights(): Tensor[] {
+    return [...this.experts, ...this.shared].flatMap((e) => [e.gate, e.up, e.down]);
+  }
+
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [...this.gate.namedParameters()];
     if (this.opts.layout === 'mixtral') {
@@ -156,6 +161,26 @@ export class MoeFeedForward implements FeedForward {
     return out;
   }
 
+  /**
+   * Decode (one token, no graph to record, every weight it needs pinned: `model.pinWeights()`):
+   * the token's k routed experts and the shared ones in one `swigluExperts` kernel call, which
+   * reads them in place in the weight arena, instead of a dispatch plan, a gather, three products
+   * per expert and a scatter-add. Null where it does not apply (the general path runs).
+   * x [1, D], topk [k], scores [k] → [1, D]
+   */
+  private decodeStep(x: Tensor, topk: Int32Array, scores: Tensor): Tensor | null {
+    const experts: ExpertWeights[] = [];
+    for (const j of topk) experts.push(this.experts[j]!);
+    experts.push(...this.shared);
+    if (needsGrad(x, scores, ...experts.flatMap((e) => [e.gate, e.up, e.down]))) return null;
+    if (!experts.every((e) => isPinned(e.gate) && isPinned(e.up) && isPinned(e.down))) return null;
+    const k = topk.length;
+    const w = scores.f32();
+    const coef = new Float64Array(experts.length).fill(1);
+    for (let i = 0; i < k; i++) coef[i] = this.opts.scoreScale * (this.opts.multiplyGateScores ? w[i]! : 1);
+    return swigluExperts(x, experts, coef);
+  }
+
   /** x [T, D] → [T, D] */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const T = x.shape[0]!;
@@ -164,6 +189,13 @@ export class MoeFeedForward implements FeedForward {
     const g = this.gate.forward(x, { training: ctx.training, rng: this.rng });
     const switchDrop = this.opts.calculator === 'SwitchDropTokenCalculator' && this.opts.dropTokens;
     const capacity = switchDrop ? expertCapacity(this.opts.capacityFactor, T, E) : undefined;
+    if (T === 1 && !switchDrop && !g.plan && !ctx.collectStats) {
+      const y = this.decodeStep(x, g.topkIndices, g.scores);
+      if (y) {
+        if (g.auxLoss && ctx.training) ctx.auxLosses.push(g.auxLoss);
+        return y;
+      }
+    }
     // Expert-choice gates bring their own plan (each expert picked its tokens); token-choice gates are dispatched here.
     const plan = g.plan ?? buildDispatch(g.topkIndices, g.scores.f32(), E, k, { capacity, dropped_padding: this.opts.droppedPadding });
     const routed = plan.routedSlots;

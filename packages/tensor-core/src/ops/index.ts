@@ -2,6 +2,7 @@ export { add, sub, mul, div, scale, addScalar, pow } from './binary.js';
 export { unary, silu, tanh, softplus, sigmoid, exp, neg, relu, gelu, sqrt, log } from './unary.js';
 export { swiglu } from './swiglu.js';
 export { swigluMlp } from './swiglu-mlp.js';
+export { swigluExperts, type SwigluExpertWeights } from './swiglu-experts.js';
 export { matmul, linear, type MatmulOptions } from './matmul.js';
 export { reshape, transpose, concat, slice, narrowRows } from './shape.js';
 export { sum, mean } from './reduce.js';

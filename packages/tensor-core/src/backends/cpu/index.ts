@@ -11,8 +11,9 @@ import { rmsnormBackwardCpu, rmsnormCpu } from './rmsnorm.js';
 import { softmaxCpu } from './softmax.js';
 import { maskedSoftmaxBackwardCpu, maskedSoftmaxCpu } from './masked-softmax.js';
 import { takeColsCpu } from './take-cols.js';
+import { swigluExpertsCpu } from './swiglu-experts.js';
 
-export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu, takeColsCpu };
+export { matmulCpu, binaryCpu, sumSquaresCpu, unaryCpu, swigluCpu, swigluBackwardCpu, softmaxCpu, rmsnormCpu, rmsnormBackwardCpu, adamwCpu, expRowsCpu, scatterAddRowsCpu, scatterAddRowsBackwardCpu, maskedSoftmaxCpu, maskedSoftmaxBackwardCpu, takeColsCpu, swigluExpertsCpu };
 export { adamwScalars, type AdamwScalars } from './adamw.js';
 export { erf, unaryScalar } from './elementwise.js';
 
@@ -24,5 +25,5 @@ export const CPU_KERNELS = {
   matmul: matmulCpu, binary: binaryCpu, sumSquares: sumSquaresCpu, unary: unaryCpu, softmax: softmaxCpu, rmsnorm: rmsnormCpu,
   rmsnormBackward: rmsnormBackwardCpu, swiglu: swigluCpu, swigluBackward: swigluBackwardCpu, adamw: adamwCpu, adamwState: adamwStateCpu,
   expRows: expRowsCpu, maskedSoftmax: maskedSoftmaxCpu, maskedSoftmaxBackward: maskedSoftmaxBackwardCpu, scatterAddRows: scatterAddRowsCpu,
-  scatterAddRowsBackward: scatterAddRowsBackwardCpu, takeCols: takeColsCpu,
+  scatterAddRowsBackward: scatterAddRowsBackwardCpu, takeCols: takeColsCpu, swigluExperts: swigluExpertsCpu,
 } as const;

@@ -28,7 +28,7 @@
  *   const status = await initWasmBackend({ threads: 2 });
  *   setBackend(['wasm']);
  */
-import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs, type TakeColsArgs } from '../../registry.js';
+import { registerKernel, unregisterKernel, type AdamwArgs, type AdamwStateArgs, type BinaryArgs, type SumSquaresArgs, type ExpRowsArgs, type MaskedSoftmaxArgs, type MaskedSoftmaxBackwardArgs, type MatmulArgs, type RmsNormArgs, type RmsNormBackwardArgs, type ScatterAddRowsArgs, type ScatterAddRowsBackwardArgs, type SwigluArgs, type SwigluBackwardArgs, type SwigluExpertsArgs, type TakeColsArgs } from '../../registry.js';
 import { TensorError } from '../../errors.js';
 import { WasmGemm, type WasmGemmOptions } from './wasm-gemm.js';
 import { WasmAdamw } from './adamw-module.js';
@@ -103,6 +103,8 @@ export async function initWasmBackend(opts: WasmBackendOptions = {}): Promise<Wa
   registerKernel({ kernel: 'swiglu', backend: 'wasm', fn: (a: SwigluArgs) => swig.forward(a) });
   registerKernel({ kernel: 'swigluBackward', backend: 'wasm', fn: (a: SwigluBackwardArgs) => swig.backward(a) });
   registerKernel({ kernel: 'scatterAddRowsBackward', backend: 'wasm', fn: (a: ScatterAddRowsBackwardArgs) => scatter.runBackward(a), supports: WasmScatterAddRows.supportsBackward });
+  // A token's experts on pinned weights, read in place by the weight arena they live in (weight-arena.ts).
+  registerKernel({ kernel: 'swigluExperts', backend: 'wasm', fn: (a: SwigluExpertsArgs) => { weightArenaOf(a.gates[0]!)!.swigluExperts(a); }, supports: (a: SwigluExpertsArgs) => a.gates.length > 0 && (weightArenaOf(a.gates[0]!)?.takesExperts(a) ?? false) });
   const bin = WasmBinary.create();
   registerKernel({ kernel: 'binary', backend: 'wasm', fn: (a: BinaryArgs) => bin.binary(a), supports: (a: BinaryArgs) => a.out.length >= WasmBinary.MIN_ELEMENTS });
   registerKernel({ kernel: 'sumSquares', backend: 'wasm', fn: (a: SumSquaresArgs) => bin.sumSquares(a), supports: (a: SumSquaresArgs) => a.x.length >= WasmBinary.MIN_ELEMENTS });
@@ -128,6 +130,7 @@ export function disposeWasmBackend(): void {
   unregisterKernel('scatterAddRowsBackward', 'wasm');
   unregisterKernel('swiglu', 'wasm');
   unregisterKernel('swigluBackward', 'wasm');
+  unregisterKernel('swigluExperts', 'wasm');
   unregisterKernel('binary', 'wasm');
   unregisterKernel('sumSquares', 'wasm');
   unregisterKernel('takeCols', 'wasm');

@@ -78,6 +78,15 @@ describe('weight arena (pinned weights, matrix–vector products in place)', () 
     expect(isPinned(b)).toBe(true);
   });
 
+  it('pinTensors groups: a group is pinned whole, into the same arena, once one member is pinned by size; a group of small tensors stays', async () => {
+    const large = new Tensor(randomF32(400 * 256, 4), [400, 256]), small = new Tensor(randomF32(48, 5), [48]), other = new Tensor(randomF32(40, 6), [40]);
+    const lone = [new Tensor(randomF32(64, 7), [64]), new Tensor(randomF32(64, 8), [64])];
+    const r = await pinTensors([large], { groups: [[large, small], lone] });
+    expect(r!.tensors).toBe(2);
+    expect([isPinned(large), isPinned(small), isPinned(other), ...lone.map(isPinned)]).toEqual([true, true, false, false, false]);
+    expect(weightArenaOf(small.data as Float32Array)).toBe(weightArenaOf(large.data as Float32Array));
+  });
+
   it('on the native → wasm chain a pinned matrix–vector product runs on wasm in place; a pinned multi-row product runs on native from a private copy; both correct', async () => {
     if (!initNativeBackend({ threads: 2 }).ok) return; // onnxruntime-node missing: nothing to route around
     setBackend(['native', 'wasm', 'cpu']);

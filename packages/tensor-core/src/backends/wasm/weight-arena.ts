@@ -20,7 +20,7 @@
  * such an operand into a private buffer before each call (ort-gemm.ts). A multi-token forward
  * (prefill, training) of weights placed here pays that copy; a decode step does not.
  */
-import type { MatmulArgs } from '../../registry.js';
+import type { MatmulArgs, SwigluExpertsArgs } from '../../registry.js';
 import type { GemvForm } from '../gemv-form.js';
 import { emitModule } from './wasm-emitter.js';
 import { axpyFunc, dotFunc } from './gemv-module.js';
@@ -172,7 +172,103 @@ export class WeightArena {
     }
     return true;
   }
+
+  /**
+   * Whether `swigluExperts` takes this call: every weight a view of this arena, the token's
+   * vector and each expert's size multiples of 4 (the `dot` kernel's lanes), all fitting the scratch.
+   */
+  takesExperts(a: SwigluExpertsArgs): boolean {
+    const { dim: D, sizes } = a;
+    if (D % 4 !== 0 || sizes.length === 0) return false;
+    let floats = 2 * D;
+    for (let e = 0; e < sizes.length; e++) {
+      const s = sizes[e]!;
+      if (s % 4 !== 0 || s === 0) return false;
+      floats += 2 * s;
+      for (const [m, n] of [[a.gates[e]!, s * D], [a.ups[e]!, s * D], [a.downs[e]!, D * s]] as const) {
+        if (m.buffer !== this.memory.buffer || m.length < n) return false;
+      }
+    }
+    return floats <= SCRATCH_FLOATS;
+  }
+
+  /**
+   * A token through its experts (SwigluExpertsArgs), reading every weight in place, in two
+   * fork-joins however many experts: first each expert's gate and up products (experts dealt out
+   * to the threads), then, after silu(g) ⊙ u · coef on the calling thread, the down products (the
+   * D output rows split over the threads, each thread adding every expert into its rows). The
+   * expert-by-expert path costs three products, a registry dispatch and a fork-join each.
+   * False (nothing written) when `takesExperts` says no.
+   */
+  swigluExperts(a: SwigluExpertsArgs): boolean {
+    if (!this.takesExperts(a)) return false;
+    const { x, gates, ups, downs, coef, sizes, dim: D, out } = a;
+    const n = sizes.length;
+    const m32 = this.f32;
+    const [dot] = this.local as [Fn];
+    const T = this.pool.threads;
+    // scratch (floats): x [D] · y [D] · per expert g_e [s_e] then u_e [s_e]
+    const X = 0, Y = D;
+    const G: number[] = [];
+    let at = 2 * D;
+    for (let e = 0; e < n; e++) { G.push(at); at += 2 * sizes[e]!; }
+    m32.set(x.subarray(0, D), X);
+    // 1. g_e = gate_e·x, u_e = up_e·x; expert e on thread e mod T
+    for (let e0 = 0; e0 < n; e0 += (CALLS_PER_SLOT / 2) * T) {
+      const jobs: PoolCall[][] = Array.from({ length: T }, () => []);
+      for (let e = e0; e < Math.min(n, e0 + (CALLS_PER_SLOT / 2) * T); e++) {
+        const s = sizes[e]!;
+        jobs[e % T]!.push(
+          { fn: 0, args: [gates[e]!.byteOffset, 4 * X, 4 * G[e]!, s, 4 * D, 0] },
+          { fn: 0, args: [ups[e]!.byteOffset, 4 * X, 4 * (G[e]! + s), s, 4 * D, 0] },
+        );
+      }
+      this.runJobs(jobs, dot);
+    }
+    // 2. h_e = coef_e · silu(g_e) ⊙ u_e, over g_e
+    for (let e = 0; e < n; e++) {
+      const g0 = G[e]!, s = sizes[e]!, c = coef[e]!;
+      for (let i = 0; i < s; i++) {
+        const g = m32[g0 + i]!;
+        m32[g0 + i] = ((g / (1 + Math.exp(-g))) * m32[g0 + s + i]!) * c;
+      }
+    }
+    // 3. y = Σ_e down_e·h_e: thread t owns rows [r0, r1) of y (multiples of 4, the kernel's row block)
+    const per = Math.ceil(D / T / 4) * 4;
+    for (let e0 = 0; e0 < n; e0 += CALLS_PER_SLOT) {
+      const jobs: PoolCall[][] = [];
+      for (let t = 0; t < T; t++) {
+        const r0 = Math.min(D, t * per), r1 = Math.min(D, r0 + per);
+        const calls: PoolCall[] = [];
+        if (r1 > r0) {
+          for (let e = e0; e < Math.min(n, e0 + CALLS_PER_SLOT); e++) {
+            const s = sizes[e]!;
+            calls.push({ fn: 0, args: [downs[e]!.byteOffset + 4 * r0 * s, 4 * G[e]!, 4 * (Y + r0), r1 - r0, 4 * s, e > 0 ? 1 : 0] });
+          }
+        }
+        jobs.push(calls);
+      }
+      this.runJobs(jobs, dot);
+    }
+    out.set(m32.subarray(Y, Y + D));
+    return true;
+  }
+
+  /** Run per-thread call lists: on the pool when another thread has work, else on the calling thread. */
+  private runJobs(jobs: PoolCall[][], dot: Fn): void {
+    if (jobs.slice(1).some((j) => j.length > 0)) {
+      this.pool.run(jobs, this.local);
+      return;
+    }
+    for (const c of jobs[0] ?? []) (dot as (...a: number[]) => void)(...c.args);
+  }
 }
+
+/**
+ * Calls one thread's control slot holds (pool.ts: 128 words, each `dot` call 8): a job with more
+ * experts than 7 per thread is run in several rounds.
+ */
+const CALLS_PER_SLOT = 14;
 
 /** The arena holding `a`, if `a` is a view of one. */
 export function weightArenaOf(a: Float32Array): WeightArena | undefined {
