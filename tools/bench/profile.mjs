@@ -79,6 +79,22 @@ function renderGemv(list) {
   ];
 }
 
+function renderMoeLayers(list) {
+  return [
+    '### Decode: one MoE layer, a token\'s experts in one call',
+    '',
+    'One MoE layer (4 of 16 experts, linear gate) of each shape, one token at a time with no graph, experts pinned: the',
+    'token\'s experts in one `swigluExperts` call (the weight arena reads them in place in two fork-joins) against the',
+    'per-expert path (per expert three products, a SwiGLU and a scatter-add; `groupedDecode: false`). µs per token, the',
+    'median of 40 alternated blocks of 64 tokens.',
+    '',
+    '| layer | expert gate / up | pinned with | per expert µs | one call µs | ratio |',
+    '|---|---|---|---:|---:|---:|',
+    ...list.map((m) => `| ${m.label} | ${m.expert} | \`pinWeights(${Object.keys(m.pinOpts).length ? JSON.stringify(m.pinOpts).replace(/"/g, '') : ''})\` | ${m.us['per expert'].toFixed(0)} | ${m.us.grouped.toFixed(0)} | ${(m.us['per expert'] / m.us.grouped).toFixed(2)}× |`),
+    '',
+  ];
+}
+
 const READING = `### Reading
 
 - Training: the matmuls are most of a step (native MLAS, two threads), and the LM head's three products (forward,
@@ -96,7 +112,10 @@ const READING = `### Reading
   thread hand-off (25–50 µs a call before; the worker polls for about 2 ms between products instead of
   sleeping, because a futex wake-up on this VM costs as much as a small product). Smaller matrices (a stories15M
   MoE's experts) are copied into the kernel's memory first: read in place they are a few short strided streams
-  and were slower. Unpinned weights take the older path (wasm copying kernel up to 1 MiB, native above). The KV
+  and were slower. An MoE layer's experts are pinned together or not at all (\`pinTensors\`' groups): once pinned,
+  a token's experts, routed and shared, run in one \`swigluExperts\` call instead of three products each (the
+  table above); a stories15M-shaped MoE's experts stay unpinned by default, because pinned its prefill would copy each
+  of them for onnxruntime. Unpinned weights take the older path (wasm copying kernel up to 1 MiB, native above). The KV
   cache is head-major, so attention reads it in place instead of permuting the whole cache every token. The rest
   of a step is TypeScript between the kernels.`;
 
@@ -111,6 +130,7 @@ export function renderProfile(res) {
     '',
     ...res.cases.map(renderCase),
     ...(res.gemv ? renderGemv(res.gemv) : []),
+    ...(res.moeLayers?.length ? renderMoeLayers(res.moeLayers) : []),
     READING,
     '',
     PROFILE_END,
@@ -243,6 +263,22 @@ async function childMain(arg) {
     }
     return { gemv: res, chain: ready.chain };
   }
+  if (arg.mode === 'moelayer') {
+    // one MoE layer's decode step (one token, no graph), its experts pinned: the token's experts in
+    // one swigluExperts call against the per-expert path (three products, a SwiGLU, a scatter-add
+    // each), blocks of 64 tokens alternated, the median block
+    const pin = await model.pinWeights(arg.pin ?? {});
+    const layer = model.weights.layers[0].mlp;
+    const D = cfg.hidden_size;
+    const xs = Array.from({ length: 64 }, (_, i) => new tc.Tensor(Float32Array.from({ length: D }, (_, j) => Math.sin(i * 31 + j)), [1, D]));
+    const ctx = { training: false, auxLosses: [], layer: 0, records: [], collectStats: false };
+    const block = () => { const t0 = performance.now(); for (const x of xs) tc.noGrad(() => layer.forward(x, ctx)); return ((performance.now() - t0) / xs.length) * 1000; };
+    const us = { grouped: [], 'per expert': [] };
+    for (let r = 0; r < 40; r++) for (const m of r % 2 ? ['grouped', 'per expert'] : ['per expert', 'grouped']) { layer.opts.groupedDecode = m === 'grouped'; us[m].push(block()); }
+    const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+    const e = layer.experts[0];
+    return { moeLayer: { label, expert: `${e.gate.shape[0]}×${D}`, pinned: pin?.tensors ?? 0, pinOpts: arg.pin ?? {}, us: { grouped: med(us.grouped), 'per expert': med(us['per expert']) } }, chain: ready.chain };
+  }
   // as `llama-moe generate` and the bench's decode rows do
   await model.pinWeights();
   // decode: 64 one-token steps after a 128-token prompt
@@ -275,9 +311,12 @@ async function main() {
     { mode: 'decode', preset: 'stories15M', experts: 0 },
     { mode: 'decode', preset: 'stories15M', experts: 16, topK: 4 },
     { mode: 'gemv', preset: 'stories110M', experts: 0 },
+    { mode: 'moelayer', preset: 'stories110M', experts: 16, topK: 4 },
+    { mode: 'moelayer', preset: 'stories15M', experts: 16, topK: 4, pin: { minFloats: 8192 } },
   ];
   let chain = [];
   let gemv = null;
+  const moeLayers = [];
   for (const r of runs) {
     process.stderr.write(`[profile] ${r.mode} ${r.preset ?? r.config} ${r.experts ? `MoE ${r.topK}/${r.experts}` : 'dense'}\n`);
     const c = spawnSync(process.execPath, [...COMPUTE_NODE_FLAGS, join(ROOT, 'tools', 'bench', 'profile.mjs'), '--child', JSON.stringify(r)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -288,11 +327,12 @@ async function main() {
     const got = JSON.parse(c.stdout.trim().split('\n').pop());
     chain = got.chain;
     if (got.gemv) gemv = got.gemv;
+    else if (got.moeLayer) moeLayers.push(got.moeLayer);
     else cases.push(got);
   }
   load.push(loadavg()[0]);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
-  const section = renderProfile({ date: new Date().toISOString(), machine, load, chain, cases, gemv });
+  const section = renderProfile({ date: new Date().toISOString(), machine, load, chain, cases, gemv, moeLayers });
   process.stdout.write(`${section}\n`);
   if (!print) {
     const doc = join(ROOT, 'docs', 'PERFORMANCE.md');

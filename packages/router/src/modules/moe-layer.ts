@@ -36,10 +36,16 @@ export interface MoeFfnOptions {
   dropTokens: boolean;
   capacityFactor: number;
   droppedPadding: DroppedPadding;
+  /**
+   * Decode on pinned weights runs a token's experts in one `swigluExperts` call (see decodeStep);
+   * false keeps the per-expert path everywhere (for comparison: tools/bench/profile.mjs).
+   */
+  groupedDecode: boolean;
 }
 
 export const DEFAULT_MOE_OPTIONS: MoeFfnOptions = {
   layout: 'llama-moe', scoreScale: 1, multiplyGateScores: true, calculator: 'UniversalCalculator', dropTokens: true, capacityFactor: 1.25, droppedPadding: 'zero',
+  groupedDecode: true,
 };
 
 /**
@@ -189,7 +195,7 @@ export class MoeFeedForward implements FeedForward {
     const g = this.gate.forward(x, { training: ctx.training, rng: this.rng });
     const switchDrop = this.opts.calculator === 'SwitchDropTokenCalculator' && this.opts.dropTokens;
     const capacity = switchDrop ? expertCapacity(this.opts.capacityFactor, T, E) : undefined;
-    if (T === 1 && !switchDrop && !g.plan && !ctx.collectStats) {
+    if (T === 1 && this.opts.groupedDecode && !switchDrop && !g.plan && !ctx.collectStats) {
       const y = this.decodeStep(x, g.topkIndices, g.scores);
       if (y) {
         if (g.auxLoss && ctx.training) ctx.auxLosses.push(g.auxLoss);
