@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MultiDomainSampler, type DomainSource, type Tokenizer as SamplerTokenizer } from '@llama-moe/data-sampler';
 import { generate, loadLlama, loadTokenizer, saveLlama, type LlamaForCausalLM, type Tokenizer } from '@llama-moe/llama-model/node';
-import { CARVE_DEFAULT_GATE_INIT, isDataGateInit, loadMoeModel, saveMoeModel, splitModel, type GateInit, type PartitionMethod } from '@llama-moe/expert-partition/node';
+import { defaultGateInit, isDataGateInit, loadMoeModel, saveMoeModel, splitModel, type GateInit, type PartitionMethod } from '@llama-moe/expert-partition/node';
 import { RoutingStatsAccumulator } from '@llama-moe/router';
 import { indices, noGrad } from '@llama-moe/tensor-core';
 import { evaluatePerplexity, llamaOf, train, type EvalRecord, type MetricRecord, type PerplexityReport, type ProgressStream, type TrainRecord, type TrainableModel } from '@llama-moe/trainer';
@@ -49,9 +49,6 @@ export interface MoeVariant {
 
 /** How the domains are mixed during continual pre-training. */
 export type DomainWeighting = 'dynamic' | 'uniform' | 'size';
-
-/** The router init `split` uses for a method when none is given. */
-const defaultGateInit = (method: PartitionMethod): GateInit => (method === 'carve' ? CARVE_DEFAULT_GATE_INIT : 'random');
 
 /**
  * `random-2of8`: the paper's "k/E" naming; a router init other than the method's default and

@@ -111,13 +111,15 @@ const DATA_METHODS = new Set<PartitionMethod>(['graph', 'gradient', 'sharing-inn
 
 /** carve's router when --gate-init is not given: the better closed-form init on the Brown model (docs/BEYOND-PAPER.md). */
 export const CARVE_DEFAULT_GATE_INIT: GateInit = 'ridge';
+/** The router init `split` uses for a method when --gate-init is not given. */
+export const defaultGateInit = (method: PartitionMethod): GateInit => (method === 'carve' ? CARVE_DEFAULT_GATE_INIT : 'random');
 export const DEFAULT_DROP_RATIO = 0.5;
 
 export function validateSplitOptions(o: SplitOptions, cfg: LlamaConfig): { spec: MoeSpec; format: MoeFormat; gateInit: GateInit; dtype: SaveDType; sizes: number[] } {
   if (!PARTITION_METHODS.includes(o.method)) throw new SplitError(`unknown method '${o.method}' (expected one of ${PARTITION_METHODS.join(', ')})`);
   const format = o.format ?? 'llama-moe';
   if (format !== 'llama-moe' && format !== 'mixtral') throw new SplitError(`unknown format '${String(format)}' (expected llama-moe or mixtral)`);
-  const gateInit = o.gateInit ?? (o.method === 'carve' ? CARVE_DEFAULT_GATE_INIT : 'random');
+  const gateInit = o.gateInit ?? defaultGateInit(o.method);
   if (!GATE_INITS.includes(gateInit)) throw new SplitError(`unknown gate init '${gateInit}' (expected one of ${GATE_INITS.join(', ')})`);
   if (cfg.model_type !== 'llama' && cfg.model_type !== 'mistral') throw new SplitError(`${o.model}: model_type '${cfg.model_type}' is not a dense LLaMA (split expects llama or mistral)`);
   if (cfg.mlp_bias) throw new SplitError(`${o.model}: mlp_bias is set; LLaMA-MoE experts have no biases`);

@@ -5,6 +5,7 @@ import { lastBackend, setBackend, type RmsNormBackwardArgs } from '../../registr
 import { rmsNorm } from '../../ops/rmsnorm.js';
 import { Tensor } from '../../tensor.js';
 import { randomF32 } from '../../bench/gemm-reference.js';
+import { relErr } from '../../testing/rel-err.js';
 import { disposeWasmBackend, initWasmBackend } from './index.js';
 import { WasmRmsNormBackward } from './rmsnorm-backward-module.js';
 
@@ -21,13 +22,6 @@ function build(rows: number, cols: number, seed: number, withGx: boolean, withGw
   };
 }
 const clone = (a: RmsNormBackwardArgs): RmsNormBackwardArgs => ({ ...a, gx: a.gx?.slice() ?? null, gw: a.gw?.slice() ?? null });
-
-/** max |a − b| over max(|b|, 1e-3): agreement at f32 accuracy relative to the array's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0, s = 1e-3;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); s = Math.max(s, Math.abs(b[i]!)); }
-  return d / s;
-}
 
 describe('wasm rmsnormBackward kernel', () => {
   beforeAll(async () => {

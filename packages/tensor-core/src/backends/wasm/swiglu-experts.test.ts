@@ -7,16 +7,10 @@ import { pinTensors } from '../../pin-tensors.js';
 import { swigluExperts } from '../../ops/swiglu-experts.js';
 import { swigluMlp } from '../../ops/swiglu-mlp.js';
 import { randomF32 } from '../../bench/gemm-reference.js';
+import { relErr } from '../../testing/rel-err.js';
 import { swigluExpertsCpu } from '../cpu/swiglu-experts.js';
 import { disposeWasmBackend, initWasmBackend } from './index.js';
 import { WeightArena } from './weight-arena.js';
-
-/** max |a − b| over max(|b|, 1e-3): agreement at f32 accuracy relative to the array's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0, s = 1e-3;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i]! - b[i]!)); s = Math.max(s, Math.abs(b[i]!)); }
-  return d / s;
-}
 
 /** Room for the property's largest call: 40 experts of up to 32 neurons, D up to 64, three matrices each. */
 const CAP = 40 * 3 * 32 * 64;

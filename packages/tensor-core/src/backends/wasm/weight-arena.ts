@@ -205,7 +205,6 @@ export class WeightArena {
     const { x, gates, ups, downs, coef, sizes, dim: D, out } = a;
     const n = sizes.length;
     const m32 = this.f32;
-    const [dot] = this.local as [Fn];
     const T = this.pool.threads;
     // scratch (floats): x [D] · y [D] · per expert g_e [s_e] then u_e [s_e]
     const X = 0, Y = D;
@@ -223,7 +222,7 @@ export class WeightArena {
           { fn: 0, args: [ups[e]!.byteOffset, 4 * X, 4 * (G[e]! + s), s, 4 * D, 0] },
         );
       }
-      this.runJobs(jobs, dot);
+      this.runJobs(jobs);
     }
     // 2. h_e = coef_e · silu(g_e) ⊙ u_e, over g_e
     for (let e = 0; e < n; e++) {
@@ -248,19 +247,16 @@ export class WeightArena {
         }
         jobs.push(calls);
       }
-      this.runJobs(jobs, dot);
+      this.runJobs(jobs);
     }
     out.set(m32.subarray(Y, Y + D));
     return true;
   }
 
   /** Run per-thread call lists: on the pool when another thread has work, else on the calling thread. */
-  private runJobs(jobs: PoolCall[][], dot: Fn): void {
-    if (jobs.slice(1).some((j) => j.length > 0)) {
-      this.pool.run(jobs, this.local);
-      return;
-    }
-    for (const c of jobs[0] ?? []) (dot as (...a: number[]) => void)(...c.args);
+  private runJobs(jobs: PoolCall[][]): void {
+    if (jobs.slice(1).some((j) => j.length > 0)) this.pool.run(jobs, this.local);
+    else for (const c of jobs[0] ?? []) this.local[c.fn]!(...(c.args as [number, number, number, number, number, number]));
   }
 }
 
